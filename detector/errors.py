@@ -1,0 +1,2 @@
+class DetectorError(Exception):
+    """A detector input (model spec, checkpoint, labels, media) is unusable; the message says why."""
