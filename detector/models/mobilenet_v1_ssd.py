@@ -7,6 +7,7 @@ pytorch-ssd (``torch.save(net.state_dict(), path)``) load here with ``strict=Tru
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -133,6 +134,9 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
         raise DetectorError(f"checkpoint {path} not found: check the path after 'mb1-ssd:'")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise DetectorError(f"{path} is not a readable torch checkpoint (it holds objects other "
+                            "than tensors, refused for safety): save a plain state_dict") from None
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DetectorError(f"{path} is not a readable torch checkpoint ({reason[:120]}): "
