@@ -6,7 +6,6 @@ corner form ``(x1, y1, x2, y2)`` or centre form ``(cx, cy, w, h)``, normalized o
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -64,26 +63,30 @@ def decode(codes: Tensor, priors: Tensor, center_variance: float, size_variance:
     return torch.cat([centre, size], dim=-1)
 
 
-def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
+def nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_output: int | None = None) -> Tensor:
     """Greedy non-maximum suppression.
 
     boxes (Tensor[N, 4]) in (x1, y1, x2, y2), scores (Tensor[N]). Returns the indices (Tensor[K],
-    int64) of the kept boxes, by decreasing score. A box is dropped when its IoU with a kept,
-    higher-scoring box is greater than ``iou_threshold``.
+    int64) of the kept boxes, by decreasing score, at most ``max_output`` of them. A box is dropped
+    when its IoU with a kept, higher-scoring box is greater than ``iou_threshold``. Costs
+    O(K * N): each kept box is compared once with the boxes still in play.
     """
     order = scores.argsort(descending=True)
-    if order.numel() == 0:
-        return order
-    # suppresses[i, j]: box j (lower score) is suppressed by box i, if box i itself is kept.
-    suppresses = (box_iou(boxes[order], boxes[order]) > iou_threshold).triu(diagonal=1).cpu().numpy()
-    keep = np.ones(order.numel(), dtype=bool)
-    for i in range(order.numel()):
-        if keep[i]:
-            keep[i + 1 :] &= ~suppresses[i, i + 1 :]
-    return order[torch.from_numpy(keep).to(order.device)]
+    ordered = boxes[order]
+    limit = order.numel() if max_output is None else max_output
+    keep: list[int] = []
+    candidates = torch.arange(order.numel(), device=boxes.device)
+    while candidates.numel() > 0 and len(keep) < limit:
+        best, rest = candidates[0], candidates[1:]
+        keep.append(int(best))
+        overlap = box_iou(ordered[best].unsqueeze(0), ordered[rest])[0]
+        candidates = rest[overlap <= iou_threshold]
+    return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
 
 
-def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float) -> Tensor:
+def batched_nms(
+    boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: float, max_output: int | None = None
+) -> Tensor:
     """NMS done independently per category: boxes of different ``idxs`` never suppress each other.
 
     boxes (Tensor[N, 4]) in (x1, y1, x2, y2), scores (Tensor[N]), idxs (Tensor[N], int64 category
@@ -93,4 +96,4 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
     if boxes.numel() == 0:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
     offsets = idxs.to(boxes.dtype) * (boxes.max() - boxes.min() + 1)
-    return nms(boxes + offsets[:, None], scores, iou_threshold)
+    return nms(boxes + offsets[:, None], scores, iou_threshold, max_output)
