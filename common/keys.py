@@ -1,0 +1,97 @@
+"""Every Redis key, stream and channel name used by the pipeline, in one place.
+
+Per-camera names embed the camera through :meth:`Keys.camera`, which wraps it in braces when
+``hash_tags`` is on (``cctv:frames:{lobby}``): Redis Cluster then hashes only ``lobby``, so all keys
+of one camera land in one slot and the worker's Lua publish script (which touches several of them)
+stays legal. A single server needs no tags; both sides of the pipeline must agree on the setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "workers"
+"""Consumer group that every detection worker joins on every frame stream."""
+
+RQ_QUEUE = "cctv-replays"
+"""RQ queue for replay jobs."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under ``prefix``; ``hash_tags`` wraps camera names in ``{}`` for Redis Cluster."""
+
+    prefix: str = "cctv"
+    hash_tags: bool = False
+
+    def camera(self, name: str) -> str:
+        """The camera part of a per-camera key."""
+        return f"{{{name}}}" if self.hash_tags else name
+
+    # -- configuration and discovery ---------------------------------------------------------
+    @property
+    def cameras(self) -> str:
+        """Hash: camera name -> JSON camera config (what ingest should run)."""
+        return f"{self.prefix}:cameras"
+
+    @property
+    def camera_names(self) -> str:
+        """Set of every camera that has (had) a frame stream; workers read all of them."""
+        return f"{self.prefix}:camera-names"
+
+    # -- per camera ----------------------------------------------------------------------------
+    def frames(self, camera: str) -> str:
+        """Stream of frames (capped, MAXLEN ~)."""
+        return f"{self.prefix}:frames:{self.camera(camera)}"
+
+    def detections(self, camera: str) -> str:
+        """Stream of detection messages (capped)."""
+        return f"{self.prefix}:detections:{self.camera(camera)}"
+
+    def live(self, camera: str) -> str:
+        """Pub/sub channel carrying each detection message as JSON."""
+        return f"{self.prefix}:live:{self.camera(camera)}"
+
+    @property
+    def live_pattern(self) -> str:
+        """PSUBSCRIBE pattern matching every camera's live channel."""
+        return f"{self.prefix}:live:*"
+
+    def state(self, camera: str) -> str:
+        """Hash written by ingest: state, fps, last_frame_ts, frames_in, frames_dropped, error..."""
+        return f"{self.prefix}:state:{self.camera(camera)}"
+
+    def stats(self, camera: str) -> str:
+        """Hash written by workers: frames_processed, dead_letters, ``det:<label>`` totals."""
+        return f"{self.prefix}:stats:{self.camera(camera)}"
+
+    def minute(self, camera: str, epoch_minute: int) -> str:
+        """Hash of per-class counts in one minute (``_frames`` = frames processed); expires."""
+        return f"{self.prefix}:minute:{self.camera(camera)}:{epoch_minute}"
+
+    def done(self, camera: str, frame_id: str) -> str:
+        """Marker (SET NX) that makes publishing a frame's detections idempotent."""
+        return f"{self.prefix}:done:{self.camera(camera)}:{frame_id}"
+
+    # -- workers and errors --------------------------------------------------------------------
+    @property
+    def workers(self) -> str:
+        """Set of worker ids that have sent a heartbeat."""
+        return f"{self.prefix}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        """Heartbeat hash of one worker, with a TTL: gone means dead."""
+        return f"{self.prefix}:worker:{worker_id}"
+
+    @property
+    def dead_letter(self) -> str:
+        """Stream of malformed frame entries with the reason (capped)."""
+        return f"{self.prefix}:dead-letter"
+
+    def replay(self, job_id: str) -> str:
+        """Hash with the progress of one replay job (frames, last_id)."""
+        return f"{self.prefix}:replay:{job_id}"
+
+
+KEYS = Keys()
+"""Default key layout (prefix ``cctv``, no hash tags)."""

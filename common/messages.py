@@ -1,0 +1,324 @@
+"""Message schemas carried in Redis streams and hashes, with explicit encode/decode.
+
+Every field is a flat string (UTF-8) except a frame's ``jpeg`` (raw JPEG bytes); structured fields
+(detections, counts) are JSON. Nothing is ever pickled, so any language can produce or consume
+these entries (see docs/protocol.md). ``from_fields`` accepts what redis-py returns (bytes or str
+keys and values) and raises :class:`MessageError` with a one-line reason on anything malformed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+PROTOCOL_VERSION = "1"
+JPEG_MAGIC = b"\xff\xd8"
+
+Fields = Mapping[Any, Any]
+
+
+class MessageError(ValueError):
+    """A stream entry or hash that does not follow the protocol."""
+
+
+def _text(fields: Fields, name: str, default: str | None = None) -> str:
+    value = fields.get(name, fields.get(name.encode()))
+    if value is None:
+        if default is not None:
+            return default
+        raise MessageError(f"missing field {name!r}")
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError as exc:
+            raise MessageError(f"field {name!r} is not UTF-8") from exc
+    return str(value)
+
+
+def _int(fields: Fields, name: str, default: int | None = None) -> int:
+    raw = _text(fields, name, None if default is None else str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise MessageError(f"field {name!r} is not an integer: {raw[:40]!r}") from exc
+
+
+def _float(fields: Fields, name: str, default: float | None = None) -> float:
+    raw = _text(fields, name, None if default is None else repr(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise MessageError(f"field {name!r} is not a number: {raw[:40]!r}") from exc
+    if not math.isfinite(value):
+        raise MessageError(f"field {name!r} is not finite: {raw!r}")
+    return value
+
+
+def _json(fields: Fields, name: str) -> Any:
+    raw = _text(fields, name)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise MessageError(f"field {name!r} is not JSON: {exc.msg}") from exc
+
+
+def _check_version(fields: Fields) -> None:
+    version = _text(fields, "v")
+    if version != PROTOCOL_VERSION:
+        raise MessageError(f"unsupported protocol version {version!r} (want {PROTOCOL_VERSION})")
+
+
+@dataclass(frozen=True)
+class FrameMessage:
+    """One captured frame, as ingest writes it to ``cctv:frames:{camera}``.
+
+    ``ts`` is the capture time (Unix seconds); ``seq`` the frame's index in its source.
+    """
+
+    camera: str
+    seq: int
+    ts: float
+    width: int
+    height: int
+    jpeg: bytes
+    source: str = "live"
+
+    def to_fields(self) -> dict[str, str | bytes]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "camera": self.camera,
+            "seq": str(self.seq),
+            "ts": repr(self.ts),
+            "width": str(self.width),
+            "height": str(self.height),
+            "source": self.source,
+            "jpeg": self.jpeg,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "FrameMessage":
+        _check_version(fields)
+        jpeg = fields.get("jpeg", fields.get(b"jpeg"))
+        if not isinstance(jpeg, bytes) or not jpeg:
+            raise MessageError("missing or empty field 'jpeg'")
+        if not jpeg.startswith(JPEG_MAGIC):
+            raise MessageError("field 'jpeg' is not a JPEG (no FFD8 start marker)")
+        width, height = _int(fields, "width"), _int(fields, "height")
+        if width <= 0 or height <= 0:
+            raise MessageError(f"bad frame size {width}x{height}")
+        return cls(
+            camera=_text(fields, "camera"),
+            seq=_int(fields, "seq"),
+            ts=_float(fields, "ts"),
+            width=width,
+            height=height,
+            jpeg=jpeg,
+            source=_text(fields, "source", "live"),
+        )
+
+
+@dataclass(frozen=True)
+class DetectedObject:
+    """One detection: class name and id, score in [0, 1], box (x1, y1, x2, y2) in pixels."""
+
+    label: str
+    class_id: int
+    score: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "class_id": self.class_id, "score": round(self.score, 4),
+                "box": [round(v, 1) for v in self.box]}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "DetectedObject":
+        try:
+            box = tuple(float(v) for v in data["box"])
+            if len(box) != 4:
+                raise ValueError("box needs 4 numbers")
+            return cls(str(data["label"]), int(data["class_id"]), float(data["score"]), box)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"bad detection {str(data)[:80]}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class DetectionMessage:
+    """A frame's detections, as workers write them to ``cctv:detections:{camera}`` and publish.
+
+    ``frame_id`` is the frame's stream entry id; ``ts`` its capture time and ``ts_done`` the time
+    the detections were published (both Unix seconds); ``counts`` is detections per label.
+    """
+
+    camera: str
+    frame_id: str
+    seq: int
+    ts: float
+    ts_done: float
+    worker: str
+    width: int
+    height: int
+    objects: list[DetectedObject] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for obj in self.objects:
+            counts[obj.label] = counts.get(obj.label, 0) + 1
+        return counts
+
+    def to_fields(self) -> dict[str, str]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "camera": self.camera,
+            "frame_id": self.frame_id,
+            "seq": str(self.seq),
+            "ts": repr(self.ts),
+            "ts_done": repr(self.ts_done),
+            "worker": self.worker,
+            "width": str(self.width),
+            "height": str(self.height),
+            "detections": json.dumps([o.to_dict() for o in self.objects], separators=(",", ":")),
+            "counts": json.dumps(self.counts, separators=(",", ":")),
+        }
+
+    def to_json(self) -> str:
+        """The pub/sub payload: the same fields as one JSON object (structured, not strings)."""
+        data = self.to_fields()
+        return json.dumps({**data, "detections": json.loads(data["detections"]),
+                           "counts": self.counts, "seq": self.seq, "ts": self.ts,
+                           "ts_done": self.ts_done, "width": self.width, "height": self.height})
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "DetectionMessage":
+        _check_version(fields)
+        objects = _json(fields, "detections")
+        if not isinstance(objects, list):
+            raise MessageError("field 'detections' is not a JSON list")
+        return cls(
+            camera=_text(fields, "camera"),
+            frame_id=_text(fields, "frame_id"),
+            seq=_int(fields, "seq"),
+            ts=_float(fields, "ts"),
+            ts_done=_float(fields, "ts_done"),
+            worker=_text(fields, "worker"),
+            width=_int(fields, "width"),
+            height=_int(fields, "height"),
+            objects=[DetectedObject.from_dict(o) for o in objects],
+        )
+
+    @classmethod
+    def from_json(cls, payload: str | bytes) -> "DetectionMessage":
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise MessageError(f"payload is not JSON: {exc.msg}") from exc
+        if not isinstance(data, dict):
+            raise MessageError("payload is not a JSON object")
+        data["detections"] = json.dumps(data.get("detections"))
+        return cls.from_fields(data)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A frame entry a worker could not use, as written to ``cctv:dead-letter``."""
+
+    camera: str
+    entry_id: str
+    reason: str
+    worker: str
+    ts: float
+
+    def to_fields(self) -> dict[str, str]:
+        return {"v": PROTOCOL_VERSION, "camera": self.camera, "entry_id": self.entry_id,
+                "reason": self.reason, "worker": self.worker, "ts": repr(self.ts)}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "DeadLetter":
+        _check_version(fields)
+        return cls(_text(fields, "camera"), _text(fields, "entry_id"), _text(fields, "reason"),
+                   _text(fields, "worker"), _float(fields, "ts"))
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """Ingest's view of one camera, kept in the ``cctv:state:{camera}`` hash.
+
+    ``state`` is one of :data:`CAMERA_STATES`; ``url`` has credentials masked; ``fps`` is the
+    measured publish rate; counters are totals since the camera was first seen.
+    """
+
+    state: str
+    url: str = ""
+    fps: float = 0.0
+    last_frame_ts: float = 0.0
+    frames_in: int = 0
+    frames_dropped: int = 0
+    reconnects: int = 0
+    error: str = ""
+    updated: float = 0.0
+
+    def to_fields(self) -> dict[str, str]:
+        return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "CameraState":
+        state = _text(fields, "state")
+        if state not in CAMERA_STATES:
+            raise MessageError(f"unknown camera state {state!r}")
+        return cls(
+            state=state,
+            url=_text(fields, "url", ""),
+            fps=_float(fields, "fps", 0.0),
+            last_frame_ts=_float(fields, "last_frame_ts", 0.0),
+            frames_in=_int(fields, "frames_in", 0),
+            frames_dropped=_int(fields, "frames_dropped", 0),
+            reconnects=_int(fields, "reconnects", 0),
+            error=_text(fields, "error", ""),
+            updated=_float(fields, "updated", 0.0),
+        )
+
+
+CAMERA_STATES = ("starting", "online", "offline", "finished", "stopped", "error")
+"""online: frames flowing; offline: retrying with backoff; finished: a file reached its end;
+stopped: removed or ingest shut down; error: a permanent error (e.g. missing file)."""
+
+
+@dataclass(frozen=True)
+class WorkerHeartbeat:
+    """A worker's health, in the ``cctv:worker:{id}`` hash (expires when the worker dies)."""
+
+    worker: str
+    host: str
+    pid: int
+    device: str
+    started: float
+    ts: float
+    frames: int = 0
+    fps: float = 0.0
+    batch_size: float = 0.0
+    latency_ms: float = 0.0
+    dead_letters: int = 0
+
+    def to_fields(self) -> dict[str, str]:
+        return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "WorkerHeartbeat":
+        return cls(
+            worker=_text(fields, "worker"),
+            host=_text(fields, "host"),
+            pid=_int(fields, "pid"),
+            device=_text(fields, "device"),
+            started=_float(fields, "started"),
+            ts=_float(fields, "ts"),
+            frames=_int(fields, "frames", 0),
+            fps=_float(fields, "fps", 0.0),
+            batch_size=_float(fields, "batch_size", 0.0),
+            latency_ms=_float(fields, "latency_ms", 0.0),
+            dead_letters=_int(fields, "dead_letters", 0),
+        )

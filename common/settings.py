@@ -1,0 +1,185 @@
+"""Settings: pydantic models (``extra="forbid"``) read from environment variables and YAML.
+
+Each field of a service model is read from ``CCTV_<FIELD>`` (``REDIS_URL`` for ``redis_url``);
+command-line options override the environment. Cameras come from a YAML file::
+
+    cameras:
+      - name: lobby
+        url: rtsp://user:pass@10.0.0.5/stream1
+        fps: 5
+
+Any unknown key, wrong type or out-of-range value raises :class:`SettingsError` whose message
+names the file, the key path and what is wrong, one problem per line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .keys import Keys
+
+CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class SettingsError(ValueError):
+    """Invalid settings or cameras file; the message is ready to show to a user."""
+
+
+def describe_errors(exc: ValidationError, source: str, name: Callable[[str], str] = str) -> str:
+    """One line per problem: ``source: cameras.0.fpz: unknown key``; ``name`` renames a key."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = name(where) if len(err["loc"]) == 1 else where
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{source}: {where}: {msg}")
+    return "\n".join(lines)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CameraConfig(Strict):
+    """One camera or recorded source."""
+
+    name: str = Field(pattern=CAMERA_NAME_PATTERN,
+                      description="Unique id: letters, digits, '_', '.', '-'; at most 64 chars.")
+    url: str = Field(min_length=1, max_length=4096,
+                     description="Video file path, rtsp://, http(s):// (MJPEG, HLS), a webcam "
+                                 "index ('0'), or an image folder.")
+    fps: float | None = Field(None, gt=0, le=120,
+                              description="Target frames/s (frames are skipped); None = all.")
+    max_width: int = Field(640, ge=32, le=7680,
+                           description="Frames wider than this are resized down (aspect kept).")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames.")
+    loop: bool = Field(False, description="Files only: start again at the end.")
+    realtime: bool = Field(False, description="Files only: pace frames by their timestamps "
+                                              "instead of as fast as workers keep up.")
+
+
+class CamerasFile(Strict):
+    """The cameras YAML file."""
+
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=1024,
+                                        description="Cameras ingest runs at start.")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        names = [c.name for c in cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera names: {', '.join(dupes)}")
+        return cameras
+
+
+def load_cameras_file(path: str | Path) -> list[CameraConfig]:
+    """Read and validate a cameras YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: top level must be a mapping with a 'cameras' list")
+    try:
+        return CamerasFile.model_validate(data).cameras
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc, str(path))) from exc
+
+
+def parse_camera(data: Mapping[str, Any], source: str = "camera") -> CameraConfig:
+    """Validate one camera mapping (from the CLI or the ``cctv:cameras`` hash)."""
+    try:
+        return CameraConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc, source)) from exc
+
+
+class CommonSettings(Strict):
+    """Settings every service shares."""
+
+    redis_url: str | None = Field(None, description="redis://[:password@]host:port/db, rediss:// "
+                                  "for TLS, unix:///path.sock; unset = the embedded server.")
+    key_prefix: str = Field("cctv", pattern=r"^[A-Za-z0-9_.-]{1,32}$",
+                            description="Prefix of every Redis key.")
+    hash_tags: bool = Field(False, description="Wrap camera names in {} for Redis Cluster.")
+    run_dir: Path = Field(Path(".cctv"), description="Folder of the embedded Redis (pid, log).")
+    embedded_port: int = Field(6390, ge=1024, le=65535,
+                               description="Port of the embedded Redis on 127.0.0.1.")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
+                           description="Logging level.")
+
+    @property
+    def keys(self) -> Keys:
+        """The key layout these settings select."""
+        return Keys(self.key_prefix, self.hash_tags)
+
+
+class IngestSettings(CommonSettings):
+    """Settings of the ingest service."""
+
+    cameras_file: Path | None = Field(None, description="YAML file seeding the camera list.")
+    stream_maxlen: int = Field(200, ge=10, le=100_000,
+                               description="Cap of each frame stream (XADD MAXLEN ~).")
+    poll_s: float = Field(1.0, ge=0.05, le=60, description="How often camera config is re-read.")
+    backoff_initial_s: float = Field(0.5, ge=0.01, le=60, description="First reconnect delay.")
+    backoff_max_s: float = Field(30.0, ge=0.1, le=3600, description="Longest reconnect delay.")
+    open_timeout_s: float = Field(10.0, ge=0.5, le=300,
+                                  description="Timeout to open or read a network stream.")
+
+
+class WorkerSettings(CommonSettings):
+    """Settings of a detection worker."""
+
+    worker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                  description="Consumer name; default host-pid.")
+    detector: str = Field("ssdlite-person", min_length=1, description="Detector spec.")
+    device: str | None = Field(None, description="torch device (cpu, cuda, cuda:1); None = auto.")
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum detection score.")
+    classes: list[str] | None = Field(None, description="Keep only these labels; None = all.")
+    num_threads: int | None = Field(None, ge=1, le=256, description="torch CPU threads.")
+    batch_size: int = Field(8, ge=1, le=256, description="Most frames per detect() call.")
+    batch_wait_ms: int = Field(50, ge=0, le=10_000, description="Longest wait to fill a batch.")
+    claim_idle_ms: int = Field(30_000, ge=100, le=3_600_000,
+                               description="Reclaim frames pending this long on a dead worker.")
+    heartbeat_s: float = Field(2.0, ge=0.1, le=60, description="Heartbeat interval.")
+    detections_maxlen: int = Field(1000, ge=10, le=1_000_000,
+                                   description="Cap of each detections stream.")
+    done_ttl_s: int = Field(3600, ge=60, le=604_800,
+                            description="Lifetime of per-frame 'published' markers.")
+    minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,
+                              description="Lifetime of per-minute count buckets.")
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def env_name(field: str) -> str:
+    """Environment variable of a settings field."""
+    return "REDIS_URL" if field == "redis_url" else f"CCTV_{field.upper()}"
+
+
+def from_env(model: type[S], environ: Mapping[str, str] | None = None, **overrides: Any) -> S:
+    """Build ``model`` from environment variables, then non-None ``overrides`` (CLI options)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        raw = environ.get(env_name(name))
+        if raw is None or raw == "":
+            continue
+        is_list = "list" in str(info.annotation)
+        values[name] = [s.strip() for s in raw.split(",") if s.strip()] if is_list else raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc, "settings", env_name)) from exc

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+
+from common.messages import (CameraState, DeadLetter, DetectedObject, DetectionMessage,
+                             FrameMessage, MessageError, WorkerHeartbeat)
+
+JPEG = b"\xff\xd8\xff\xe0fakejpeg"
+
+
+def as_redis(fields):
+    """What redis-py returns: bytes keys and values."""
+    return {k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in fields.items()}
+
+
+def test_frame_roundtrip_through_bytes():
+    msg = FrameMessage("cam1", 7, 1700000000.25, 64, 48, JPEG, "file")
+    assert FrameMessage.from_fields(as_redis(msg.to_fields())) == msg
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"jpeg": b"GIF89a"}, "not a JPEG"),
+    ({"jpeg": b""}, "jpeg"),
+    ({"width": b"wide"}, "not an integer"),
+    ({"ts": b"nan"}, "not finite"),
+    ({"v": b"9"}, "protocol version"),
+    ({"height": b"0"}, "bad frame size"),
+])
+def test_frame_malformed(change, reason):
+    fields = as_redis(FrameMessage("c", 1, 1.0, 8, 8, JPEG).to_fields()) | {
+        k.encode(): v for k, v in change.items()}
+    with pytest.raises(MessageError, match=reason):
+        FrameMessage.from_fields(fields)
+
+
+def test_frame_missing_field():
+    fields = as_redis(FrameMessage("c", 1, 1.0, 8, 8, JPEG).to_fields())
+    del fields[b"camera"]
+    with pytest.raises(MessageError, match="missing field 'camera'"):
+        FrameMessage.from_fields(fields)
+
+
+def test_detection_roundtrip_and_counts():
+    objs = [DetectedObject("person", 1, 0.9, (1.0, 2.0, 3.0, 4.0)),
+            DetectedObject("person", 1, 0.6, (5.0, 6.0, 7.0, 8.0)),
+            DetectedObject("car", 3, 0.7, (0.0, 0.0, 1.0, 1.0))]
+    msg = DetectionMessage("c", "1-0", 3, 10.0, 10.5, "w1", 640, 480, objs)
+    fields = msg.to_fields()
+    assert json.loads(fields["counts"]) == {"person": 2, "car": 1}
+    assert DetectionMessage.from_fields(as_redis(fields)) == msg
+    assert DetectionMessage.from_json(msg.to_json()) == msg
+
+
+def test_detection_bad_json():
+    fields = DetectionMessage("c", "1-0", 3, 1.0, 1.0, "w", 1, 1).to_fields()
+    fields["detections"] = "[{"
+    with pytest.raises(MessageError, match="not JSON"):
+        DetectionMessage.from_fields(fields)
+    fields["detections"] = '[{"label": "x"}]'
+    with pytest.raises(MessageError, match="bad detection"):
+        DetectionMessage.from_fields(fields)
+
+
+def test_state_heartbeat_deadletter_roundtrip():
+    state = CameraState("online", "rtsp://***@h/x", 5.0, 12.5, 10, 2, 1, "", 13.0)
+    assert CameraState.from_fields(as_redis(state.to_fields())) == state
+    with pytest.raises(MessageError, match="unknown camera state"):
+        CameraState.from_fields({"state": "sleepy"})
+    beat = WorkerHeartbeat("w", "h", 1, "cpu", 1.0, 2.0, 3, 4.0, 5.0, 6.0, 7)
+    assert WorkerHeartbeat.from_fields(as_redis(beat.to_fields())) == beat
+    letter = DeadLetter("c", "1-0", "not a JPEG", "w", 3.0)
+    assert DeadLetter.from_fields(as_redis(letter.to_fields())) == letter
