@@ -134,13 +134,16 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
         raise DetectorError(f"checkpoint {path} not found: check the path after 'mb1-ssd:'")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise DetectorError(f"{path} is not a readable torch checkpoint (it holds objects other "
-                            "than tensors, refused for safety): save a plain state_dict") from None
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DetectorError(f"{path} is not a readable torch checkpoint ({reason[:120]}): "
-                            "pass a state_dict saved with torch.save") from None
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():  # weights_only refused a class outside its allow-list
+            raise DetectorError(f"{path} is not a readable torch checkpoint: it holds Python objects "
+                                "other than tensors, refused for safety; save a plain state_dict") from None
+        raise DetectorError(f"{path} is not a readable torch checkpoint (not a torch file, or "
+                            "corrupt): pass a state_dict saved with torch.save") from None
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0].split(". ")[0][:120]
+        raise DetectorError(f"{path} is not a readable torch checkpoint (corrupt or not a torch "
+                            f"file: {reason}): pass a state_dict saved with torch.save") from None
     if isinstance(obj, dict):
         for key in ("state_dict", "model"):
             if isinstance(obj.get(key), dict):

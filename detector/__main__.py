@@ -1,0 +1,255 @@
+"""``python -m detector``: detect objects in images and videos, export ONNX, list models.
+
+``detect`` writes annotated copies of its inputs to ``--out`` and, with ``--json``, prints one JSON
+list on stdout: ``{"source", "detections": [{"label", "class_id", "score", "box"}]}`` per image,
+plus ``"frame"`` per video frame. Logs go to stderr. Bad input gives one ``error:`` line on stderr
+and exit status 1; outputs are written under temporary names and renamed only when all succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import torch
+
+from .api import BUILT_IN, Detector, build_model, load_detector
+from .draw import draw_detections
+from .errors import DetectorError
+from .export import DEFAULT_OPSET, export_onnx
+
+log = logging.getLogger("detector.cli")
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts"})
+PROGRESS_EVERY = 100  # frames between progress lines for a video
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input as given on the command line, and whether it is read as a video."""
+
+    arg: str
+    is_video: bool
+
+
+def check_sources(args: list[str]) -> list[Source]:
+    """Check every input before any work: it exists and OpenCV decodes it (a video's first frame)."""
+    sources = []
+    for arg in args:
+        path = Path(arg)
+        if not path.is_file():
+            raise DetectorError(f"input {arg} not found: pass existing image or video files")
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            capture = cv2.VideoCapture(arg)
+            readable = capture.isOpened() and capture.read()[0]
+            capture.release()
+            if not readable:
+                raise DetectorError(f"cannot read video {arg}: it is corrupt or in a format OpenCV "
+                                    "cannot decode; re-encode it (e.g. H.264 MP4)")
+            sources.append(Source(arg, True))
+        elif cv2.imread(arg) is not None:
+            sources.append(Source(arg, False))
+        else:
+            raise DetectorError(f"cannot read image {arg}: it is corrupt or not an image; "
+                                "pass JPEG/PNG/BMP images or videos (" + ", ".join(sorted(VIDEO_SUFFIXES)) + ")")
+    return sources
+
+
+class Outputs:
+    """Output files written under temporary names in one folder, renamed together by ``commit``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.created_folder = not folder.exists()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.pending: list[tuple[Path, Path]] = []
+
+    def reserve(self, name: str) -> Path:
+        """A temporary path whose file becomes ``folder/name`` (made unique within this run)."""
+        final = self.folder / name
+        taken = {f for _, f in self.pending}
+        stem, suffix = final.stem, final.suffix
+        n = 1
+        while final in taken:
+            final = self.folder / f"{stem}-{n}{suffix}"
+            n += 1
+        fd, temp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=self.folder)
+        os.close(fd)
+        self.pending.append((Path(temp), final))
+        return Path(temp)
+
+    def commit(self) -> list[Path]:
+        for temp, final in self.pending:
+            temp.chmod(0o644)
+            os.replace(temp, final)
+        done, self.pending = [final for _, final in self.pending], []
+        return done
+
+    def discard(self) -> None:
+        for temp, _ in self.pending:
+            temp.unlink(missing_ok=True)
+        self.pending = []
+        if self.created_folder and not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+
+def _record(source: str, detections: list, frame: int | None = None) -> dict:
+    record: dict = {"source": source}
+    if frame is not None:
+        record["frame"] = frame
+    record["detections"] = [d.to_dict() for d in detections]
+    return record
+
+
+def detect_image(detector: Detector, source: Source, outputs: Outputs) -> list[dict]:
+    image = cv2.imread(source.arg)
+    detections = detector.detect([image])[0]
+    temp = outputs.reserve(Path(source.arg).name)
+    if not cv2.imwrite(str(temp), draw_detections(image, detections)):
+        raise DetectorError(f"cannot write the annotated copy of {source.arg} to {outputs.folder}")
+    log.info("%s: %d detections", source.arg, len(detections))
+    return [_record(source.arg, detections)]
+
+
+def detect_video(detector: Detector, source: Source, outputs: Outputs, batch_size: int) -> list[dict]:
+    """Detect in every frame, ``batch_size`` frames per forward pass; write an annotated MP4."""
+    capture = cv2.VideoCapture(source.arg)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    temp = outputs.reserve(Path(source.arg).stem + ".mp4")
+    writer: cv2.VideoWriter | None = None
+    records: list[dict] = []
+    try:
+        while True:
+            frames = []
+            while len(frames) < batch_size:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                frames.append(frame)
+            if not frames:
+                break
+            if writer is None:
+                height, width = frames[0].shape[:2]
+                writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+                if not writer.isOpened():
+                    raise DetectorError(f"cannot open an MP4 writer in {outputs.folder}: check the folder")
+            for frame, detections in zip(frames, detector.detect(frames)):
+                writer.write(draw_detections(frame, detections))
+                records.append(_record(source.arg, detections, frame=len(records)))
+            if len(records) % PROGRESS_EVERY < len(frames):  # crossed a multiple of PROGRESS_EVERY
+                log.info("%s: %d/%s frames", source.arg, len(records), total or "?")
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    log.info("%s: %d frames, %d detections", source.arg, len(records),
+             sum(len(r["detections"]) for r in records))
+    return records
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    sources = check_sources(args.paths)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise DetectorError("CUDA is not available on this machine: use --device cpu")
+    classes = args.classes.split(",") if args.classes else None
+    detector = load_detector(args.model, device=args.device, score_threshold=args.score_threshold,
+                             classes=classes, num_threads=args.threads)
+    log.info("model %s on %s, %d classes", args.model, detector.device, len(detector.labels) - 1)
+    outputs = Outputs(Path(args.out))
+    records: list[dict] = []
+    try:
+        for source in sources:
+            if source.is_video:
+                records += detect_video(detector, source, outputs, args.batch_size)
+            else:
+                records += detect_image(detector, source, outputs)
+        written = outputs.commit()
+    finally:
+        outputs.discard()
+    log.info("wrote %d file(s) to %s", len(written), args.out)
+    if args.json:
+        json.dump(records, sys.stdout)
+        sys.stdout.write("\n")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    model, config = build_model(args.model)
+    out = export_onnx(model, config, args.out, batch_size=args.batch_size,
+                      dynamic_batch=args.dynamic_batch, opset=args.opset)
+    log.info("wrote %s and %s (%d classes)", out, out.with_name("labels.txt"), len(config.labels))
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    for name, description in BUILT_IN.items():
+        print(f"{name:<16} {description}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m detector", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    detect = commands.add_parser("detect", help="detect objects in images and videos")
+    detect.add_argument("paths", nargs="+", metavar="PATH", help="images or videos")
+    detect.add_argument("--model", default="ssdlite-person", help="model spec (see `models`)")
+    detect.add_argument("--score-threshold", type=_probability, default=0.5)
+    detect.add_argument("--classes", help="comma-separated class names to keep, e.g. person,car")
+    detect.add_argument("--out", default="out", help="folder for annotated images / MP4s")
+    detect.add_argument("--json", action="store_true", help="print detections as a JSON list on stdout")
+    detect.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    detect.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    detect.add_argument("--batch-size", type=_positive_int, default=8, help="video frames per forward pass")
+    detect.set_defaults(run=run_detect)
+
+    export = commands.add_parser("export-onnx", help="export ONNX for jetson-inference detectNet")
+    export.add_argument("--model", required=True, help="model spec (see `models`)")
+    export.add_argument("--out", required=True, help="FILE.onnx; labels.txt is written beside it")
+    batch = export.add_mutually_exclusive_group()
+    batch.add_argument("--batch-size", type=_positive_int, default=1)
+    batch.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
+    export.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    export.set_defaults(run=run_export)
+
+    models = commands.add_parser("models", help="list the model specs")
+    models.set_defaults(run=run_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    # read at the first VideoCapture: our one-line errors replace FFmpeg's own stderr chatter
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    try:
+        return args.run(args)
+    except (DetectorError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
