@@ -1,0 +1,1 @@
+"""Ingest: camera and file sources -> capped Redis frame streams (imports only common/)."""

@@ -1,0 +1,156 @@
+"""One camera's loop: open with exponential backoff, skip to the target fps, resize, encode,
+publish, keep the camera's state hash up to date."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import cv2
+import numpy as np
+import redis
+
+from common.keys import Keys
+from common.messages import CameraState, FrameMessage
+from common.settings import CameraConfig, IngestSettings
+from common.urls import mask_text, mask_url
+
+from .publisher import RateMeter, StreamPublisher
+from .sources import Source, SourceError, open_source
+
+log = logging.getLogger("cctv.ingest")
+
+
+def resize_and_encode(image: np.ndarray, max_width: int, quality: int) -> tuple[bytes, int, int]:
+    """Shrink to ``max_width`` (aspect kept) and JPEG-encode; returns (jpeg, width, height)."""
+    height, width = image.shape[:2]
+    if width > max_width:
+        height = max(1, round(height * max_width / width))
+        width = max_width
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise SourceError("JPEG encoding failed", False)
+    return buf.tobytes(), width, height
+
+
+class CameraRunner:
+    """Runs one camera until ``stop`` is set, a file ends (without ``loop``) or a permanent error.
+
+    ``url`` is the real URL (credentials expanded); only its masked form is logged or stored.
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, camera: CameraConfig, url: str,
+                 settings: IngestSettings, stop: threading.Event, source_name: str = "live"):
+        self.client, self.keys, self.cam, self.url = client, keys, camera, url
+        self.settings, self.stop, self.source_name = settings, stop, source_name
+        self.state_key = keys.state(camera.name)
+        self.publisher = StreamPublisher(client, keys, camera.name, settings.stream_maxlen)
+        self.rate = RateMeter()
+        self.frames_published = 0
+        self.last_id: str | None = None
+
+    def set_state(self, state: str, error: str = "", **extra) -> None:
+        fields = {"state": state, "url": mask_url(self.cam.url), "error": mask_text(error),
+                  "updated": repr(time.time()), **extra}
+        if state != "online":
+            fields["fps"] = "0.0"
+        self.client.hset(self.state_key, mapping=fields)
+
+    def run(self) -> str:
+        """The camera's loop; returns the final state (finished, stopped or error)."""
+        self.client.hsetnx(self.state_key, "frames_in", 0)
+        self.client.hsetnx(self.state_key, "frames_dropped", 0)
+        self.set_state("starting")
+        delay = self.settings.backoff_initial_s
+        while not self.stop.is_set():
+            try:
+                source = open_source(self.url, self.settings.open_timeout_s)
+            except SourceError as exc:
+                if exc.permanent:
+                    log.error("camera %s: %s", self.cam.name, mask_text(str(exc)))
+                    self.set_state("error", str(exc))
+                    return "error"
+                self._offline(str(exc), delay)
+                delay = min(delay * 2, self.settings.backoff_max_s)
+                continue
+            try:
+                got_frames = self._pump(source)
+            finally:
+                source.close()
+            if got_frames:
+                delay = self.settings.backoff_initial_s
+            if self.stop.is_set():
+                break
+            if not source.live:
+                if not got_frames:
+                    self.set_state("error", "no frames could be decoded")
+                    log.error("camera %s: no frames decoded from %s", self.cam.name,
+                              mask_url(self.cam.url))
+                    return "error"
+                if self.cam.loop:
+                    continue
+                self.set_state("finished")
+                log.info("camera %s: end of file after %d frames", self.cam.name,
+                         self.frames_published)
+                return "finished"
+            self._offline("stream ended or timed out", delay)
+            delay = min(delay * 2, self.settings.backoff_max_s)
+        self.set_state("stopped")
+        return "stopped"
+
+    def _offline(self, reason: str, delay: float) -> None:
+        log.warning("camera %s offline: %s; retrying in %.1fs", self.cam.name, mask_text(reason),
+                    delay)
+        self.set_state("offline", reason)
+        self.client.hincrby(self.state_key, "reconnects", 1)
+        self.stop.wait(delay)
+
+    def _pump(self, source: Source) -> bool:
+        """Publish frames until the source ends or ``stop``; True if any frame was read."""
+        period = 1.0 / self.cam.fps if self.cam.fps else 0.0
+        next_due = 0.0
+        anchor: tuple[float, float] | None = None  # (monotonic, pos) at the first frame
+        got = False
+        for frame in source.frames():
+            if self.stop.is_set():
+                break
+            if not got:
+                got = True
+                self.set_state("online")
+            t = frame.pos_ms / 1000.0 if not source.live else time.monotonic()
+            if period:
+                if t < next_due - 1e-6:
+                    continue
+                next_due = max(next_due, t - period) + period
+            if self.cam.realtime and not source.live:
+                anchor = anchor or (time.monotonic(), t)
+                if self.stop.wait(max(0.0, anchor[0] + (t - anchor[1]) - time.monotonic())):
+                    break
+            if not source.live and not self.publisher.wait_for_room(self.stop):
+                break
+            self._publish(frame.image)
+        return got
+
+    def _publish(self, image: np.ndarray) -> None:
+        jpeg, width, height = resize_and_encode(image, self.cam.max_width, self.cam.jpeg_quality)
+        now = time.time()
+        msg = FrameMessage(self.cam.name, self.frames_published, now, width, height, jpeg,
+                           self.source_name)
+        self.last_id, dropped = self.publisher.publish(msg.to_fields())
+        self.frames_published += 1
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hincrby(self.state_key, "frames_in", 1)
+        if dropped:
+            pipe.hincrby(self.state_key, "frames_dropped", dropped)
+        pipe.hset(self.state_key, mapping={"last_frame_ts": repr(now),
+                                           "fps": repr(round(self.rate.tick(), 2)),
+                                           "updated": repr(now)})
+        pipe.execute()
+
+
+def read_state(client: redis.Redis, keys: Keys, camera: str) -> CameraState | None:
+    """The camera's state hash, or None if ingest never ran it."""
+    fields = client.hgetall(keys.state(camera))
+    return CameraState.from_fields(fields) if fields else None

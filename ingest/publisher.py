@@ -1,0 +1,114 @@
+"""Writing one camera's frames to its capped stream, with drop accounting and backpressure.
+
+Each XADD runs in a MULTI with ``XINFO GROUPS`` (before) and ``XRANGE - + COUNT 1`` (after), so
+the publisher knows exactly which of its entries the ``MAXLEN ~`` trim removed and whether the
+worker group had been handed each of them: a trimmed entry never handed out is a dropped frame.
+A source with backpressure (files) instead waits, before adding, until fewer than ``maxlen``
+of its entries are unacknowledged, so the trim can only remove processed frames.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import redis
+
+from common.keys import GROUP, Keys
+
+
+def parse_id(entry_id: bytes | str) -> tuple[int, int]:
+    """Stream entry id ``"ms-seq"`` -> comparable tuple."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def ensure_group(client: redis.Redis, keys: Keys, camera: str) -> None:
+    """Create the camera's stream and the workers' group (from the start) if missing."""
+    try:
+        client.xgroup_create(keys.frames(camera), GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    client.sadd(keys.camera_names, camera)
+
+
+class StreamPublisher:
+    """Appends frames to ``keys.frames(camera)`` capped at about ``maxlen`` entries."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, camera: str, maxlen: int):
+        self.client, self.keys, self.camera, self.maxlen = client, keys, camera, maxlen
+        self.stream = keys.frames(camera)
+        self._ids: deque[tuple[int, int]] = deque()
+        ensure_group(client, keys, camera)
+
+    def _group_positions(self) -> tuple[tuple[int, int], tuple[int, int] | None]:
+        """(last id handed to the group, oldest unacknowledged id or None)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xinfo_groups(self.stream)
+        pipe.xpending(self.stream, GROUP)
+        groups, pending = pipe.execute()
+        last = self._last_delivered(groups)
+        oldest = parse_id(pending["min"]) if pending and pending.get("pending") else None
+        return last, oldest
+
+    @staticmethod
+    def _last_delivered(groups: list[dict]) -> tuple[int, int]:
+        for group in groups:
+            name = group["name"]
+            if (name.decode() if isinstance(name, bytes) else name) == GROUP:
+                return parse_id(group["last-delivered-id"])
+        return 0, 0
+
+    def unacked(self) -> int:
+        """How many of this publisher's entries the workers have not acknowledged yet."""
+        if not self._ids:
+            return 0
+        last, oldest_pending = self._group_positions()
+        first_new = next((i for i in self._ids if i > last), None)
+        starts = [i for i in (oldest_pending, first_new) if i is not None]
+        if not starts:
+            return 0
+        start = min(starts)
+        return sum(1 for i in self._ids if i >= start)
+
+    def wait_for_room(self, stop: threading.Event, poll_s: float = 0.01) -> bool:
+        """Block while ``maxlen`` or more entries are unacknowledged; False if stopped."""
+        while len(self._ids) >= self.maxlen and self.unacked() >= self.maxlen:
+            if stop.wait(poll_s):
+                return False
+        return True
+
+    def publish(self, fields: dict) -> tuple[str, int]:
+        """XADD one frame; returns (entry id, frames dropped by this add's trim)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xinfo_groups(self.stream)
+        pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+        pipe.xrange(self.stream, count=1)
+        groups, entry_id, first = pipe.execute()
+        self._ids.append(parse_id(entry_id))
+        last = self._last_delivered(groups)
+        first_id = parse_id(first[0][0]) if first else (0, 0)
+        dropped = 0
+        while self._ids and self._ids[0] < first_id:
+            if self._ids.popleft() > last:
+                dropped += 1
+        return entry_id.decode(), dropped
+
+
+class RateMeter:
+    """Frames per second over the last ``window_s`` seconds."""
+
+    def __init__(self, window_s: float = 2.0):
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._times.append(now)
+        while self._times and self._times[0] < now - self.window_s:
+            self._times.popleft()
+        span = now - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0

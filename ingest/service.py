@@ -1,0 +1,95 @@
+"""The ingest service: one thread per camera, following the camera list in Redis.
+
+At start the YAML cameras are written to ``cctv:cameras`` (a URL with literal credentials is
+stored masked and its real form kept in this process only); then the list is re-read every
+``poll_s`` seconds and cameras are started, restarted (config changed) or stopped (removed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from common.cameras import list_cameras
+from common.settings import CameraConfig, IngestSettings, SettingsError
+from common.urls import mask_url
+
+from .camera import CameraRunner
+from .sources import SourceError, expand_env
+
+log = logging.getLogger("cctv.ingest")
+
+
+class _Running:
+    def __init__(self, config: CameraConfig, runner: CameraRunner, stop: threading.Event):
+        self.config, self.runner, self.stop = config, runner, stop
+        self.thread = threading.Thread(target=runner.run, name=f"camera-{config.name}",
+                                       daemon=True)
+
+
+class IngestService:
+    """Runs every configured camera (or only those in ``only``) until :meth:`run`'s stop."""
+
+    def __init__(self, client: redis.Redis, settings: IngestSettings,
+                 seed: list[CameraConfig] = (), only: set[str] | None = None):
+        self.client, self.settings, self.keys = client, settings, settings.keys
+        self.only = only
+        self.local_urls = {c.name: c.url for c in seed}
+        self.running: dict[str, _Running] = {}
+        for cam in seed:
+            stored = cam.model_copy(update={"url": mask_url(cam.url)})
+            client.hset(self.keys.cameras, cam.name, stored.model_dump_json(exclude_defaults=True))
+
+    def real_url(self, cam: CameraConfig) -> str:
+        """The URL to open: the YAML's unmasked one if the hash holds its masked form."""
+        local = self.local_urls.get(cam.name)
+        url = local if local is not None and mask_url(local) == cam.url else cam.url
+        return expand_env(url)
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the camera list until ``stop`` is set, then stop every camera."""
+        try:
+            while True:
+                self.sync()
+                if stop.wait(self.settings.poll_s):
+                    break
+        finally:
+            for name in list(self.running):
+                self._stop(name)
+
+    def sync(self) -> None:
+        """Start, restart and stop cameras to match the list in Redis."""
+        try:
+            wanted = list_cameras(self.client, self.keys)
+        except SettingsError as exc:
+            log.error("camera list: %s", exc)
+            return
+        if self.only is not None:
+            wanted = {n: c for n, c in wanted.items() if n in self.only}
+        for name in list(self.running):
+            if name not in wanted or wanted[name] != self.running[name].config:
+                log.info("camera %s %s", name, "removed" if name not in wanted else "changed")
+                self._stop(name)
+        for name, cam in wanted.items():
+            if name not in self.running:
+                self._start(cam)
+
+    def _start(self, cam: CameraConfig) -> None:
+        stop = threading.Event()
+        try:
+            url = self.real_url(cam)
+        except SourceError as exc:
+            log.error("camera %s: %s", cam.name, exc)
+            url = cam.url  # opening fails again with the same clear error, kept in its state
+        runner = CameraRunner(self.client, self.keys, cam, url, self.settings, stop)
+        entry = _Running(cam, runner, stop)
+        self.running[cam.name] = entry
+        log.info("camera %s: starting %s", cam.name, mask_url(cam.url))
+        entry.thread.start()
+
+    def _stop(self, name: str) -> None:
+        entry = self.running.pop(name)
+        entry.stop.set()
+        entry.thread.join(timeout=self.settings.open_timeout_s + 5)

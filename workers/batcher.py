@@ -1,0 +1,108 @@
+"""Collecting batches of frame entries from every camera stream through the consumer group.
+
+A batch closes when it holds ``batch_size`` entries or ``batch_wait_ms`` after its first entry
+arrived. Entries left pending by a dead consumer for ``claim_idle_ms`` are taken over with
+XAUTOCLAIM and processed like new ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+
+from common.keys import GROUP, Keys
+
+log = logging.getLogger("cctv.worker")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One frame entry read from a camera stream."""
+
+    camera: str
+    entry_id: str
+    fields: dict
+
+
+class Batcher:
+    """Reads batches for consumer ``consumer`` of the workers' group."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, consumer: str, batch_size: int,
+                 batch_wait_ms: int, claim_idle_ms: int, idle_block_ms: int = 500):
+        self.client, self.keys, self.consumer = client, keys, consumer
+        self.batch_size, self.batch_wait_ms, self.claim_idle_ms = batch_size, batch_wait_ms, \
+            claim_idle_ms
+        self.idle_block_ms = idle_block_ms
+        self.streams: dict[str, str] = {}  # stream key -> camera
+        self._next_refresh = 0.0
+        self._next_claim = 0.0
+
+    def refresh_streams(self) -> None:
+        """Join the group on every camera stream ingest has registered."""
+        for raw in self.client.smembers(self.keys.camera_names):
+            camera = raw.decode()
+            stream = self.keys.frames(camera)
+            if stream in self.streams:
+                continue
+            try:
+                self.client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+            self.streams[stream] = camera
+
+    def next_batch(self) -> list[Entry]:
+        """Up to about ``batch_size`` entries (reclaimed ones first); [] after an idle wait."""
+        now = time.monotonic()
+        if now >= self._next_refresh:
+            self.refresh_streams()
+            self._next_refresh = now + 1.0
+        if not self.streams:
+            time.sleep(self.idle_block_ms / 1000)
+            return []
+        batch: list[Entry] = []
+        if now >= self._next_claim:
+            batch += self.reclaim()
+            self._next_claim = now + min(1.0, self.claim_idle_ms / 2000)
+        deadline = None
+        while len(batch) < self.batch_size:
+            if batch and deadline is None:
+                deadline = time.monotonic() + self.batch_wait_ms / 1000
+            block = self.idle_block_ms if deadline is None else \
+                int((deadline - time.monotonic()) * 1000)
+            if block < 1 and deadline is not None:
+                break
+            per_stream = max(1, (self.batch_size - len(batch)) // len(self.streams))
+            reply = self.client.xreadgroup(GROUP, self.consumer, {s: ">" for s in self.streams},
+                                           count=per_stream, block=block)
+            got = self._entries(reply)
+            if not got and deadline is None:
+                break
+            batch += got
+        return batch
+
+    def _entries(self, reply) -> list[Entry]:
+        out = []
+        for stream, items in reply or []:
+            camera = self.streams[stream.decode()]
+            for entry_id, fields in items:
+                out.append(Entry(camera, entry_id.decode(), fields or {}))
+        return out
+
+    def reclaim(self) -> list[Entry]:
+        """Take over entries idle for ``claim_idle_ms`` on other (dead) consumers."""
+        claimed: list[Entry] = []
+        for stream, camera in self.streams.items():
+            reply = self.client.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
+                                           start_id="0-0", count=self.batch_size)
+            for entry_id, fields in reply[1]:
+                if fields is None:  # trimmed away before anyone processed it
+                    self.client.xack(stream, GROUP, entry_id)
+                    continue
+                claimed.append(Entry(camera, entry_id.decode(), fields))
+        if claimed:
+            log.info("reclaimed %d pending frames from dead consumers", len(claimed))
+        return claimed

@@ -1,0 +1,83 @@
+"""Idempotent publishing: one Lua script per frame publishes, counts and acknowledges atomically.
+
+The script first sets the frame's ``done`` marker with SET NX; only when that succeeds does it add
+the detection message to the camera's detections stream, bump the counters and PUBLISH. It always
+XACKs. So a frame processed twice (a slow worker whose entry was reclaimed) is published and
+counted once, and a worker killed before the script leaves the entry pending for reclaim.
+All keys of one camera share its hash tag when ``hash_tags`` is on, so the script is cluster-safe.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from common.keys import GROUP, Keys
+from common.messages import DeadLetter, DetectionMessage
+
+PUBLISH_LUA = """
+local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
+if fresh then
+  local fields = {}
+  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  redis.call('HINCRBY', KEYS[3], 'frames_processed', 1)
+  redis.call('HINCRBY', KEYS[4], '_frames', 1)
+  for label, n in pairs(cjson.decode(ARGV[8])) do
+    redis.call('HINCRBY', KEYS[3], 'det:' .. label, n)
+    redis.call('HINCRBY', KEYS[4], label, n)
+  end
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
+redis.call('XACK', KEYS[5], ARGV[6], ARGV[7])
+if fresh then return 1 end
+return 0
+"""
+
+DEAD_LETTER_LUA = """
+local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
+if fresh then
+  local fields = {}
+  for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+  redis.call('HINCRBY', KEYS[3], 'dead_letters', 1)
+end
+redis.call('XACK', KEYS[4], ARGV[3], ARGV[4])
+if fresh then return 1 end
+return 0
+"""
+
+
+class Publisher:
+    """Registers the scripts once; queue calls on a pipeline, one round trip per batch."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, detections_maxlen: int, done_ttl_s: int,
+                 minute_ttl_s: int, dead_letter_maxlen: int = 10_000):
+        self.client, self.keys = client, keys
+        self.detections_maxlen, self.done_ttl_s = detections_maxlen, done_ttl_s
+        self.minute_ttl_s, self.dead_letter_maxlen = minute_ttl_s, dead_letter_maxlen
+        self._publish = client.register_script(PUBLISH_LUA)
+        self._dead = client.register_script(DEAD_LETTER_LUA)
+
+    def detections(self, pipe, msg: DetectionMessage) -> None:
+        """Queue the idempotent publish + count + ack of one frame's detections."""
+        k = self.keys
+        fields = msg.to_fields()
+        flat = [x for item in fields.items() for x in item]
+        self._publish(
+            keys=[k.done(msg.camera, msg.frame_id), k.detections(msg.camera), k.stats(msg.camera),
+                  k.minute(msg.camera, int(msg.ts // 60)), k.frames(msg.camera)],
+            args=[self.done_ttl_s, self.detections_maxlen, self.minute_ttl_s,
+                  k.live(msg.camera), msg.to_json(), GROUP, msg.frame_id, fields["counts"], *flat],
+            client=pipe)
+
+    def dead_letter(self, pipe, letter: DeadLetter) -> None:
+        """Queue moving a malformed entry to the dead-letter stream (once) and acking it."""
+        k = self.keys
+        flat = [x for item in letter.to_fields().items() for x in item]
+        self._dead(keys=[k.done(letter.camera, letter.entry_id), k.dead_letter,
+                         k.stats(letter.camera), k.frames(letter.camera)],
+                   args=[self.done_ttl_s, self.dead_letter_maxlen, GROUP, letter.entry_id,
+                         *flat],
+                   client=pipe)
+

@@ -1,0 +1,129 @@
+"""The worker loop: batch -> decode -> one ``Detector.detect`` -> publish (idempotent) -> ack."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Protocol, Sequence
+
+import cv2
+import numpy as np
+import redis
+
+from common.messages import (DeadLetter, DetectedObject, DetectionMessage, FrameMessage,
+                             MessageError, WorkerHeartbeat)
+from common.settings import WorkerSettings
+
+from .batcher import Batcher, Entry
+from .publish import Publisher
+
+log = logging.getLogger("cctv.worker")
+
+RATE_WINDOW_S = 10.0
+
+
+class DetectorLike(Protocol):
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list]: ...
+
+
+def to_objects(detections: Sequence) -> list[DetectedObject]:
+    """The detector's ``Detection`` objects -> protocol objects (the one model->message step)."""
+    return [DetectedObject(str(d.label), int(d.class_id), float(d.score),
+                           tuple(float(v) for v in d.box)) for d in detections]
+
+
+def decode(entry: Entry) -> tuple[FrameMessage, np.ndarray]:
+    """Parse and decode one entry, or raise MessageError with the reason."""
+    msg = FrameMessage.from_fields(entry.fields)
+    if msg.camera != entry.camera:
+        raise MessageError(f"field 'camera' is {msg.camera!r} on the stream of {entry.camera!r}")
+    image = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MessageError("field 'jpeg' does not decode as an image")
+    return msg, image
+
+
+class Worker:
+    """One detection worker (a consumer of the group on every camera stream)."""
+
+    def __init__(self, client: redis.Redis, settings: WorkerSettings, detector: DetectorLike,
+                 device: str = "cpu"):
+        self.client, self.settings, self.detector = client, settings, detector
+        self.keys = settings.keys
+        self.id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.batcher = Batcher(client, self.keys, self.id, settings.batch_size,
+                               settings.batch_wait_ms, settings.claim_idle_ms)
+        self.publisher = Publisher(client, self.keys, settings.detections_maxlen,
+                                   settings.done_ttl_s, settings.minute_ttl_s)
+        self.beat = WorkerHeartbeat(self.id, socket.gethostname(), os.getpid(), device,
+                                    time.time(), time.time())
+        self._recent: deque[tuple[float, int, float]] = deque(maxlen=1000)  # (t, frames, ms)
+        self._next_beat = 0.0
+        self._started = time.monotonic()
+
+    def run(self, stop: threading.Event) -> None:
+        """Process batches until ``stop``; the batch in hand is finished first."""
+        log.info("worker %s: reading camera streams", self.id)
+        try:
+            while not stop.is_set():
+                batch = self.batcher.next_batch()
+                for start in range(0, len(batch), self.settings.batch_size):
+                    self.process(batch[start:start + self.settings.batch_size])
+                if time.monotonic() >= self._next_beat:
+                    self.heartbeat()
+        finally:
+            self.client.delete(self.keys.worker(self.id))
+            self.client.srem(self.keys.workers, self.id)
+
+    def process(self, entries: list[Entry]) -> int:
+        """Detect, publish and ack one batch; returns how many frames were newly published."""
+        good: list[tuple[Entry, FrameMessage, np.ndarray]] = []
+        pipe = self.client.pipeline(transaction=False)
+        for entry in entries:
+            try:
+                good.append((entry, *decode(entry)))
+            except MessageError as exc:
+                log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, exc)
+                self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id,
+                                                            str(exc), self.id, time.time()))
+                self.beat = self._with(dead_letters=self.beat.dead_letters + 1)
+        started = time.perf_counter()
+        results = self.detector.detect([image for _, _, image in good]) if good else []
+        latency_ms = (time.perf_counter() - started) * 1000
+        done = time.time()
+        for (entry, msg, image), detections in zip(good, results):
+            self.publisher.detections(pipe, DetectionMessage(
+                msg.camera, entry.entry_id, msg.seq, msg.ts, done, self.id, image.shape[1],
+                image.shape[0], to_objects(detections)))
+        replies = pipe.execute()
+        published = sum(1 for r in replies[len(replies) - len(good):] if r == 1)
+        if good:
+            self._recent.append((time.monotonic(), len(good), latency_ms))
+        self.beat = self._with(frames=self.beat.frames + published)
+        return published
+
+    def _with(self, **changes) -> WorkerHeartbeat:
+        return replace(self.beat, **changes)
+
+    def heartbeat(self) -> None:
+        """Write the heartbeat hash (expires after three missed beats) with recent throughput."""
+        now = time.monotonic()
+        recent = [r for r in self._recent if r[0] >= now - RATE_WINDOW_S]
+        window = min(RATE_WINDOW_S, now - self._started)
+        self.beat = self._with(
+            ts=time.time(),
+            fps=round(sum(n for _, n, _ in recent) / window, 2) if window > 0 else 0.0,
+            batch_size=round(sum(n for _, n, _ in recent) / len(recent), 2) if recent else 0.0,
+            latency_ms=round(sum(ms for _, _, ms in recent) / len(recent), 1) if recent else 0.0)
+        ttl = max(3, int(self.settings.heartbeat_s * 3 + 1))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(self.keys.worker(self.id), mapping=self.beat.to_fields())
+        pipe.expire(self.keys.worker(self.id), ttl)
+        pipe.sadd(self.keys.workers, self.id)
+        pipe.execute()
+        self._next_beat = time.monotonic() + self.settings.heartbeat_s
