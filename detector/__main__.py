@@ -14,10 +14,12 @@ import logging
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 from .api import BUILT_IN, Detector, build_model, load_detector
@@ -29,6 +31,27 @@ log = logging.getLogger("detector.cli")
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts"})
 PROGRESS_EVERY = 100  # frames between progress lines for a video
+
+
+@contextmanager
+def _native_stderr_silenced():
+    """Send what C libraries print on fd 2 (libjpeg's "Premature end of JPEG file") to /dev/null:
+    our own one-line error says what is wrong."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def read_image(path: str) -> np.ndarray | None:
+    """BGR image, or None when OpenCV cannot decode the file."""
+    with _native_stderr_silenced():
+        return cv2.imread(path)
 
 
 @dataclass(frozen=True)
@@ -54,7 +77,7 @@ def check_sources(args: list[str]) -> list[Source]:
                 raise DetectorError(f"cannot read video {arg}: it is corrupt or in a format OpenCV "
                                     "cannot decode; re-encode it (e.g. H.264 MP4)")
             sources.append(Source(arg, True))
-        elif cv2.imread(arg) is not None:
+        elif read_image(arg) is not None:
             sources.append(Source(arg, False))
         else:
             raise DetectorError(f"cannot read image {arg}: it is corrupt or not an image; "
@@ -109,7 +132,7 @@ def _record(source: str, detections: list, frame: int | None = None) -> dict:
 
 
 def detect_image(detector: Detector, source: Source, outputs: Outputs) -> list[dict]:
-    image = cv2.imread(source.arg)
+    image = read_image(source.arg)
     detections = detector.detect([image])[0]
     temp = outputs.reserve(Path(source.arg).name)
     if not cv2.imwrite(str(temp), draw_detections(image, detections)):
