@@ -16,7 +16,9 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -201,7 +203,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write ``path`` through a temp file in its folder and ``os.replace``: never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -234,15 +236,16 @@ def _load_cached(checkpoint: Path, labels_path: Path, source_sha256: str
     return model.eval(), labels
 
 
-def load_ssdlite(pb_path: Path | None = None, cache_dir: Path | None = None
-                 ) -> tuple[SSDLiteMobileNetV2, list[str]]:
+def load_ssdlite(pb_path: Path | None = None, cache_dir: Path | None = None, *,
+                 fuse_batchnorm: bool = True) -> tuple[SSDLiteMobileNetV2, list[str]]:
     """SSDLite-MobileNet-V2 from a frozen graph (default: the installed person detector).
 
     The first call converts the graph and caches ``ssdlite-person.pth`` (``{"model_args",
     "state_dict", "source_sha256"}``) and ``labels.txt`` (one label a line, background first) in
     ``cache_dir`` (default ``models_dir() / "ssdlite-person"``, its own folder so its
     ``labels.txt`` clashes with no other model's); later calls load the cache. A cache that is
-    incomplete, unreadable or converted from another graph is rebuilt. Model in eval mode.
+    incomplete, unreadable or converted from another graph is rebuilt. Model in eval mode,
+    its BatchNorms folded into the convs unless ``fuse_batchnorm=False`` (keep them to train).
     """
     pb_path = Path(pb_path) if pb_path is not None else find_ssdlite_person_pb()
     if not pb_path.is_file():
@@ -252,9 +255,16 @@ def load_ssdlite(pb_path: Path | None = None, cache_dir: Path | None = None
     checkpoint, labels_path = cache_dir / CHECKPOINT_NAME, cache_dir / LABELS_NAME
     source_sha256 = _sha256(pb_path)
     cached = _load_cached(checkpoint, labels_path, source_sha256)
-    if cached is not None:
-        return cached
-    model, labels = import_ssdlite(pb_path)
+    if cached is None:
+        cached = import_ssdlite(pb_path)
+        _save(cached[0], cached[1], source_sha256, cache_dir)
+    model, labels = cached
+    return (model.fuse_batchnorm_() if fuse_batchnorm else model), labels
+
+
+def _save(model: SSDLiteMobileNetV2, labels: list[str], source_sha256: str, cache_dir: Path) -> None:
+    """Write ``labels.txt`` and the checkpoint atomically (each complete or absent)."""
+    checkpoint, labels_path = cache_dir / CHECKPOINT_NAME, cache_dir / LABELS_NAME
     saved = {"model_args": {"num_classes": model.num_classes,
                             "anchors_per_cell": model.anchors_per_cell,
                             "image_size": model.image_size},
@@ -265,4 +275,3 @@ def load_ssdlite(pb_path: Path | None = None, cache_dir: Path | None = None
     except OSError as exc:
         raise DetectorError(f"cannot write the converted model to {cache_dir} ({exc.strerror}): "
                             "set CCTV_MODELS_DIR to a writable folder") from None
-    return model, labels
