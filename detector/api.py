@@ -214,7 +214,7 @@ def _load_mb1_ssd(path: Path) -> tuple[nn.Module, ModelConfig]:
     from .models.mobilenet_v1_ssd import load_mb1_checkpoint
 
     model, labels = load_mb1_checkpoint(path)
-    return model, mb1_ssd_config(labels)
+    return model.fuse_batchnorm_(), mb1_ssd_config(labels)
 
 
 def _load_ssdlite(path: Path) -> tuple[nn.Module, ModelConfig]:

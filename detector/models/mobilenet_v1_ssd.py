@@ -12,8 +12,10 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from detector.errors import DetectorError
+from ..errors import DetectorError
+from .common import flatten_predictions
 
 SOURCE_LAYER_INDEXES = (12, 14)
 BOXES_PER_CELL = 6
@@ -78,28 +80,30 @@ class SSD(nn.Module):
         self.classification_headers = classification_headers
         self.regression_headers = regression_headers
 
-    def _heads(self, i: int, x: Tensor) -> tuple[Tensor, Tensor]:
-        n = x.shape[0]
-        loc = self.regression_headers[i](x).permute(0, 2, 3, 1).reshape(n, -1, 4)
-        conf = self.classification_headers[i](x).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes)
-        return loc, conf
-
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        locations, logits = [], []
+        features = []
         start = 0
         for end in self.source_layer_indexes:
             x = self.base_net[start:end](x)
+            features.append(x)
             start = end
-            loc, conf = self._heads(len(locations), x)
-            locations.append(loc)
-            logits.append(conf)
         x = self.base_net[start:](x)
         for extra in self.extras:
             x = extra(x)
-            loc, conf = self._heads(len(locations), x)
-            locations.append(loc)
-            logits.append(conf)
-        return torch.cat(locations, 1), torch.cat(logits, 1)
+            features.append(x)
+        return flatten_predictions(features, self.regression_headers, self.classification_headers,
+                                   self.num_classes)
+
+
+    def fuse_batchnorm_(self) -> SSD:
+        """Fold each BatchNorm of ``base_net`` into the conv before it, for inference (same
+        outputs, less CPU time); the ``state_dict`` then no longer has upstream's keys. Returns ``self``."""
+        for block in self.base_net:
+            for i in range(1, len(block)):
+                if isinstance(block[i], nn.BatchNorm2d) and isinstance(block[i - 1], nn.Conv2d):
+                    block[i - 1] = fuse_conv_bn_eval(block[i - 1].eval(), block[i].eval())
+                    block[i] = nn.Identity()
+        return self
 
 
 def create_mobilenetv1_ssd(num_classes: int) -> SSD:

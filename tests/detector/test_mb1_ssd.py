@@ -142,3 +142,15 @@ def test_bad_inputs_raise_detector_error(voc_checkpoint, tmp_path, case, needle)
     message = str(info.value)
     assert needle in message
     assert "\n" not in message
+
+
+def test_fused_batchnorm_gives_same_output(voc_checkpoint):
+    model, _ = load_mb1_checkpoint(voc_checkpoint)
+    x = torch.randn(1, 3, 300, 300)
+    with torch.inference_mode():
+        expected = model(x)
+        fused = model.fuse_batchnorm_()
+        got = fused(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    for a, b in zip(expected, got):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
