@@ -129,7 +129,7 @@ class Detector:
         if self.config.resize == "tf_legacy_bilinear":
             from .preprocess import tf_legacy_resize_bilinear
 
-            return tf_legacy_resize_bilinear(rgb, size)
+            return tf_legacy_resize_bilinear(rgb, size)[0].permute(1, 2, 0).numpy()  # [S, S, 3] float32
         return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
     @torch.inference_mode()
