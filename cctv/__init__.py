@@ -1,0 +1,1 @@
+"""The ``cctv`` command: starts and inspects the pipeline's services."""

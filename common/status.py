@@ -1,0 +1,74 @@
+"""A snapshot of the whole pipeline from Redis: cameras, workers, queue depths, counts.
+
+``collect_status`` returns the dict that ``cctv status --json`` prints (a stable contract: keys are
+only ever added) and that the dashboard reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from .keys import GROUP, RQ_QUEUE_KEY, Keys
+from .messages import CameraState, MessageError, WorkerHeartbeat
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool) -> dict[str, Any]:
+    """One camera's entry of the status contract."""
+    raw_state = client.hgetall(keys.state(name))
+    try:
+        state = CameraState.from_fields(raw_state) if raw_state else CameraState("starting")
+    except MessageError as exc:
+        state = CameraState("error", error=f"unreadable state: {exc}")
+    stats = {_text(k): int(v) for k, v in client.hgetall(keys.stats(name)).items()}
+    stream = keys.frames(name)
+    depth = client.xlen(stream)
+    pending = 0
+    if depth:
+        try:
+            pending = int(client.xpending(stream, GROUP)["pending"])
+        except redis.ResponseError:  # no group yet
+            pending = 0
+    return {
+        "state": state.state,
+        "frames_in": state.frames_in,
+        "frames_processed": stats.get("frames_processed", 0),
+        "frames_dropped": state.frames_dropped,
+        "detections_total": {k[4:]: v for k, v in sorted(stats.items()) if k.startswith("det:")},
+        "dead_letters": stats.get("dead_letters", 0),
+        "fps": state.fps,
+        "last_frame_ts": state.last_frame_ts,
+        "reconnects": state.reconnects,
+        "error": state.error,
+        "url": state.url,
+        "configured": configured,
+        "stream_length": depth,
+        "pending": pending,
+    }
+
+
+def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
+    """Cameras (configured or with a stream), live workers and queue depths."""
+    configured = {_text(n) for n in client.hkeys(keys.cameras)}
+    names = sorted(configured | {_text(n) for n in client.smembers(keys.camera_names)})
+    workers = []
+    for worker_id in sorted(_text(w) for w in client.smembers(keys.workers)):
+        fields = client.hgetall(keys.worker(worker_id))
+        if not fields:
+            client.srem(keys.workers, worker_id)  # heartbeat expired: the worker is gone
+            continue
+        try:
+            workers.append(WorkerHeartbeat.from_fields(fields).to_dict())
+        except MessageError:
+            continue
+    return {
+        "cameras": {n: camera_status(client, keys, n, n in configured) for n in names},
+        "workers": workers,
+        "queues": {"replays": client.llen(RQ_QUEUE_KEY),
+                   "dead_letters": client.xlen(keys.dead_letter)},
+    }

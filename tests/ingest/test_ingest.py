@@ -1,0 +1,125 @@
+import threading
+import time
+
+import pytest
+
+from common.cameras import store_camera
+from common.keys import GROUP, KEYS
+from common.settings import CameraConfig, IngestSettings
+from ingest.camera import CameraRunner, read_state
+from ingest.publisher import StreamPublisher
+from ingest.service import IngestService
+
+
+def wait_for(predicate, timeout=20.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
+
+
+def fields(i):
+    return {"v": "1", "seq": str(i), "jpeg": b"\xff\xd8" + bytes(10_000)}
+
+
+def test_live_cap_bounds_memory_and_counts_drops(redis_client):
+    pub = StreamPublisher(redis_client, KEYS, "cam", maxlen=20)
+    before = redis_client.info("memory")["used_memory"]
+    delivered = 0
+    dropped = 0
+    for i in range(400):
+        dropped += pub.publish(fields(i))[1]
+        if i == 150:  # a worker takes a few frames once, then stops
+            got = redis_client.xreadgroup(GROUP, "w", {KEYS.frames("cam"): ">"}, count=5)
+            delivered = len(got[0][1])
+    length = redis_client.xlen(KEYS.frames("cam"))
+    assert length <= 20 + 100  # MAXLEN ~ trims whole nodes of up to 100 entries
+    assert dropped == 400 - length - delivered
+    assert redis_client.info("memory")["used_memory"] - before < 120 * 10_000 * 2
+
+
+def test_file_backpressure_loses_nothing(redis_client, redis_url, small_video):
+    settings = IngestSettings(redis_url=redis_url, stream_maxlen=10)
+    stop = threading.Event()
+    runner = CameraRunner(redis_client, KEYS, CameraConfig(name="f", url=str(small_video)),
+                          str(small_video), settings, stop, "file")
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    seen = []
+    stream = KEYS.frames("f")
+    deadline = time.monotonic() + 30
+    while len(seen) < 40 and time.monotonic() < deadline:
+        got = redis_client.xreadgroup(GROUP, "slow", {stream: ">"}, count=3, block=200)
+        for _, items in got or []:
+            for entry_id, f in items:
+                seen.append(int(f[b"seq"]))
+                redis_client.xack(stream, GROUP, entry_id)
+        time.sleep(0.02)
+        assert redis_client.xlen(stream) <= 10 + 100
+    thread.join(10)
+    assert seen == list(range(40))
+    state = read_state(redis_client, KEYS, "f")
+    assert state.state == "finished" and state.frames_in == 40 and state.frames_dropped == 0
+
+
+def test_fps_and_resize(redis_client, redis_url, small_video):
+    settings = IngestSettings(redis_url=redis_url, stream_maxlen=100)
+    cam = CameraConfig(name="r", url=str(small_video), fps=5, max_width=80)
+    CameraRunner(redis_client, KEYS, cam, str(small_video), settings, threading.Event()).run()
+    entries = redis_client.xrange(KEYS.frames("r"))
+    assert len(entries) == 10  # 2 s of a 20 fps clip at 5 fps
+    assert {(e[1][b"width"], e[1][b"height"]) for e in entries} == {(b"80", b"60")}
+
+
+def run_service(redis_client, settings, seed=()):
+    service = IngestService(redis_client, settings, list(seed))
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,))
+    thread.start()
+    return stop, thread
+
+
+def test_cameras_added_and_removed_while_running(redis_client, redis_url, small_video):
+    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, stream_maxlen=1000)
+    stop, thread = run_service(redis_client, settings,
+                               [CameraConfig(name="missing", url="/no/such.mp4")])
+    try:
+        store_camera(redis_client, KEYS, CameraConfig(name="loop", url=str(small_video),
+                                                      loop=True, realtime=True))
+        assert wait_for(lambda: redis_client.xlen(KEYS.frames("loop")) >= 5)
+        assert read_state(redis_client, KEYS, "missing").error == "no such file: /no/such.mp4"
+        redis_client.hdel(KEYS.cameras, "loop")
+        assert wait_for(lambda: read_state(redis_client, KEYS, "loop").state == "stopped")
+        count = redis_client.xlen(KEYS.frames("loop"))
+        time.sleep(0.5)
+        assert redis_client.xlen(KEYS.frames("loop")) == count
+    finally:
+        stop.set()
+        thread.join(20)
+    assert not thread.is_alive()
+
+
+def test_credentials_never_reach_redis_or_logs(redis_client, redis_url, caplog):
+    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, open_timeout_s=1,
+                              backoff_initial_s=0.1)
+    secret = "rtsp://admin:hunter2@127.0.0.1:9/stream"
+    stop, thread = run_service(redis_client, settings, [CameraConfig(name="c", url=secret)])
+    try:
+        assert wait_for(lambda: getattr(read_state(redis_client, KEYS, "c"), "reconnects", 0) >= 2)
+        assert read_state(redis_client, KEYS, "c").state == "offline"
+    finally:
+        stop.set()
+        thread.join(20)
+    dump = b"".join(redis_client.dump(k) or b"" for k in redis_client.keys("*"))
+    assert b"hunter2" not in dump and "hunter2" not in caplog.text
+    assert read_state(redis_client, KEYS, "c").url == "rtsp://***@127.0.0.1:9/stream"
+
+
+@pytest.mark.parametrize("url", ["rtsp://a:pw@h/x", "http://h/x?token=abc"])
+def test_camera_list_refuses_literal_secrets(redis_client, url):
+    from common.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"\$\{VAR\}"):
+        store_camera(redis_client, KEYS, CameraConfig(name="x", url=url))
