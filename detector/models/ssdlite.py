@@ -9,10 +9,11 @@ express, so those layers pad explicitly. Paddings are fixed at construction for 
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from detector.models.common import flatten_predictions
 
 BN_EPS = 1e-3  # TensorFlow's batch_norm epsilon in this model (the graph's FusedBatchNorm says so)
 # MobileNet-V2 inverted residual settings: (expansion t, output channels c, repeats n, stride s).
@@ -170,12 +171,7 @@ class SSDLiteMobileNetV2(nn.Module):
         return feats
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        n = x.shape[0]
-        locations, logits = [], []
-        for feat, box_head, class_head in zip(self.features(x), self.box_heads, self.class_heads):
-            locations.append(box_head(feat).permute(0, 2, 3, 1).reshape(n, -1, 4))
-            logits.append(class_head(feat).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes))
-        return torch.cat(locations, 1), torch.cat(logits, 1)
+        return flatten_predictions(self.features(x), self.box_heads, self.class_heads, self.num_classes)
 
     def fuse_batchnorm_(self) -> SSDLiteMobileNetV2:
         """Fold every BatchNorm into its conv for inference (same outputs, ~1/3 less CPU time);
