@@ -1,0 +1,103 @@
+import threading
+import time
+
+import pytest
+
+from common.keys import GROUP, KEYS
+from common.messages import DeadLetter, DetectionMessage
+from common.settings import CameraConfig, IngestSettings, WorkerSettings
+from ingest.camera import CameraRunner
+from workers.service import Worker
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from detector import load_detector
+
+    return load_detector("ssdlite-person", num_threads=1)
+
+
+def ingest_file(client, url, video, camera="cam", **options):
+    settings = IngestSettings(redis_url=url, stream_maxlen=1000)
+    cam = CameraConfig(name=camera, url=str(video), **options)
+    runner = CameraRunner(client, KEYS, cam, str(video), settings, threading.Event(), "file")
+    assert runner.run() == "finished"
+    return [e[0].decode() for e in client.xrange(KEYS.frames(camera))]
+
+
+def detection_ids(client, camera="cam"):
+    return [DetectionMessage.from_fields(f).frame_id
+            for _, f in client.xrange(KEYS.detections(camera))]
+
+
+def run_until(worker, predicate, timeout=60):
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not (met := predicate()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert met and not thread.is_alive()
+
+
+def processed(client, camera="cam"):
+    return int(client.hget(KEYS.stats(camera), "frames_processed") or 0)
+
+
+def test_file_to_detections_exactly_once_with_garbage(redis_client, redis_url, small_video,
+                                                      detector):
+    ids = ingest_file(redis_client, redis_url, small_video)
+    bad = redis_client.xadd(KEYS.frames("cam"), {"v": "1", "camera": "cam", "jpeg": b"nope"})
+    settings = WorkerSettings(redis_url=redis_url, batch_size=4, heartbeat_s=0.2)
+    worker = Worker(redis_client, settings, detector)
+    run_until(worker, lambda: processed(redis_client) == 40
+              and redis_client.xlen(KEYS.dead_letter) == 1)
+    assert sorted(detection_ids(redis_client)) == sorted(ids)
+    letter = DeadLetter.from_fields(redis_client.xrange(KEYS.dead_letter)[0][1])
+    assert letter.entry_id == bad.decode() and "not a JPEG" in letter.reason
+    assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] == 0
+    assert int(redis_client.hget(KEYS.stats("cam"), "dead_letters")) == 1
+
+
+def test_publishing_is_idempotent(redis_client, redis_url, small_video, detector):
+    ingest_file(redis_client, redis_url, small_video, fps=5)
+    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, batch_size=8), detector)
+    worker.batcher.refresh_streams()
+    batch = worker.batcher.next_batch()
+    assert len(batch) == 8
+    assert worker.process(batch) == 8
+    counts = redis_client.hgetall(KEYS.stats("cam"))
+    assert worker.process(batch) == 0  # the same frames again: nothing published or counted
+    assert redis_client.hgetall(KEYS.stats("cam")) == counts
+    assert len(detection_ids(redis_client)) == 8
+
+
+def test_dead_consumers_frames_are_reclaimed(redis_client, redis_url, small_video, detector):
+    ids = ingest_file(redis_client, redis_url, small_video, fps=5)
+    taken = redis_client.xreadgroup(GROUP, "dead", {KEYS.frames("cam"): ">"}, count=6)
+    assert len(taken[0][1]) == 6  # read, never acked: the consumer "died"
+    settings = WorkerSettings(redis_url=redis_url, batch_size=4, claim_idle_ms=300)
+    run_until(Worker(redis_client, settings, detector),
+              lambda: processed(redis_client) == len(ids))
+    assert sorted(detection_ids(redis_client)) == sorted(ids)
+    assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] == 0
+
+
+def test_counts_and_heartbeat(redis_client, redis_url, sample_video, detector):
+    ingest_file(redis_client, redis_url, sample_video, fps=2, max_width=320)
+    settings = WorkerSettings(redis_url=redis_url, batch_size=4, heartbeat_s=0.1)
+    worker = Worker(redis_client, settings, detector)
+    run_until(worker, lambda: processed(redis_client) == 20
+              and redis_client.exists(KEYS.worker(worker.id)))
+    messages = [DetectionMessage.from_fields(f)
+                for _, f in redis_client.xrange(KEYS.detections("cam"))]
+    people = sum(m.counts.get("person", 0) for m in messages)
+    assert people > 0 and all(o.score >= 0.5 for m in messages for o in m.objects)
+    assert int(redis_client.hget(KEYS.stats("cam"), "det:person")) == people
+    minutes = [redis_client.hgetall(k) for k in redis_client.keys(KEYS.minute("cam", 0)[:-1] + "*")]
+    assert sum(int(m[b"_frames"]) for m in minutes) == 20
+    assert sum(int(m.get(b"person", 0)) for m in minutes) == people
