@@ -35,8 +35,8 @@ PROGRESS_EVERY = 100  # frames between progress lines for a video
 
 @contextmanager
 def _native_stderr_silenced():
-    """Send what C libraries print on fd 2 (libjpeg's "Premature end of JPEG file") to /dev/null:
-    our own one-line error says what is wrong."""
+    """Send what native code prints on fd 2 (libjpeg's "Premature end of JPEG file", the ONNX
+    exporter's graph dump) to /dev/null: our own one-line error says what is wrong."""
     sys.stderr.flush()
     saved = os.dup(2)
     with open(os.devnull, "wb") as devnull:
@@ -206,8 +206,9 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     model, config = build_model(args.model)
-    out = export_onnx(model, config, args.out, batch_size=args.batch_size,
-                      dynamic_batch=args.dynamic_batch, opset=args.opset)
+    with _native_stderr_silenced():  # the exporter dumps its whole graph to fd 2 when it fails
+        out = export_onnx(model, config, args.out, batch_size=args.batch_size,
+                          dynamic_batch=args.dynamic_batch, opset=args.opset)
     log.info("wrote %s and %s (%d classes)", out, out.with_name("labels.txt"), len(config.labels))
     return 0
 

@@ -81,16 +81,19 @@ def export_onnx(
         raise DetectorError(f"batch size must be >= 1, got {batch_size}")
     if not out.parent.is_dir():
         raise DetectorError(f"folder {out.parent} does not exist: create it or pass another --out")
-    wrapper = DetectNetOutputs(model.float().eval(), config).cpu()
+    wrapper = DetectNetOutputs(model.float(), config).cpu().eval()
     size = config.image_size
     example = torch.zeros(batch_size, 3, size, size)
     axes = {name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)} if dynamic_batch else None
     with ExitStack() as stack:
         onnx_temp, labels_temp = _temp_beside(out, stack), _temp_beside(out.with_name("labels.txt"), stack)
         try:
-            with warnings.catch_warnings():  # dynamo=False is deliberate: no onnxscript needed
-                warnings.simplefilter("ignore", DeprecationWarning)
-                torch.onnx.export(wrapper, (example,), str(onnx_temp), dynamo=False, opset_version=opset,
+            # The TorchScript exporter (dynamo=False: no onnxscript needed) on a frozen trace:
+            # freezing turns weight-side computation (e.g. SSDLite's padded kernels) into constants.
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # tracer and deprecation notices, not errors
+                frozen = torch.jit.freeze(torch.jit.trace(wrapper, (example,)))
+                torch.onnx.export(frozen, (example,), str(onnx_temp), dynamo=False, opset_version=opset,
                                   input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
                                   dynamic_axes=axes, do_constant_folding=True)
         except Exception as exc:  # the exporter raises many types; report it in one line
