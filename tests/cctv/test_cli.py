@@ -1,0 +1,67 @@
+"""The ``cctv`` command against a real Redis, through subprocesses as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def cctv(redis_url, *args, timeout=60, check=True):
+    env = dict(os.environ, REDIS_URL=redis_url, CCTV_TORCH_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "cctv", *args], env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_camera_add_ls_rm(redis_url):
+    cctv(redis_url, "camera", "add", "door", "rtsp://admin:${DOOR_PW}@10.0.0.9/s", "--fps", "5")
+    listed = json.loads(cctv(redis_url, "camera", "ls", "--json").stdout)
+    assert listed["door"]["fps"] == 5 and "${DOOR_PW}" in listed["door"]["url"]
+    cctv(redis_url, "camera", "rm", "door")
+    assert json.loads(cctv(redis_url, "camera", "ls", "--json").stdout) == {}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["camera", "rm", "ghost"], "unknown camera 'ghost'"),
+    (["camera", "add", "a b", "x.mp4"], "name: String should match"),
+    (["camera", "add", "c", "rtsp://u:pw@h/x"], "${VAR}"),
+    (["replay", "/no/such.mp4", "--camera", "x"], "no such file"),
+])
+def test_clear_errors(redis_url, args, message):
+    out = cctv(redis_url, *args, check=False)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_replay_wait_then_status_json(redis_url, small_video):
+    env = dict(os.environ, REDIS_URL=redis_url, CCTV_TORCH_THREADS="1")
+    worker = subprocess.Popen([sys.executable, "-m", "cctv", "worker", "--batch-size", "4"],
+                              env=env, stdin=subprocess.DEVNULL)
+    rq = subprocess.Popen([sys.executable, "-m", "cctv", "rq-worker"], env=env,
+                          stdin=subprocess.DEVNULL)
+    try:
+        out = cctv(redis_url, "replay", str(small_video), "--camera", "rec", "--wait",
+                   "--timeout", "150", timeout=180)
+        job_id, summary = out.stdout.splitlines()[0], json.loads(out.stdout.splitlines()[-1])
+        assert summary["status"] == "finished" and summary["result"]["frames"] == 40
+        assert json.loads(cctv(redis_url, "job", job_id).stdout)["status"] == "finished"
+        status = json.loads(cctv(redis_url, "status", "--json").stdout)
+    finally:
+        for proc in (worker, rq):
+            proc.terminate()
+            proc.wait(30)
+    cam = status["cameras"]["rec"]
+    assert (cam["frames_in"], cam["frames_processed"], cam["frames_dropped"]) == (40, 40, 0)
+    assert isinstance(cam["detections_total"], dict) and cam["state"] == "finished"
+    assert len(status["workers"]) == 1 and status["workers"][0]["frames"] == 40
+    assert worker.returncode == 0  # SIGTERM stops cleanly
+
+
+def test_status_text_and_json_on_empty_redis(redis_url):
+    assert json.loads(cctv(redis_url, "status", "--json").stdout)["cameras"] == {}
+    assert "no live workers" in cctv(redis_url, "status").stdout
