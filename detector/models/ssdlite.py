@@ -4,7 +4,8 @@ Module names follow TensorFlow's scopes (``layers.expanded_conv_13.expand`` is
 ``FeatureExtractor/MobilenetV2/expanded_conv_13/expand``) so ``detector.tf_import`` maps weights
 by name. Every convolution pads as TensorFlow's ``'SAME'`` does: with stride 2 on an even input
 that is one row/column at the bottom/right only, which PyTorch's symmetric ``padding`` cannot
-express, so those layers pad explicitly. Paddings are fixed at construction for ``image_size``.
+express (see ``ConvBN`` for how it is matched). Paddings are fixed at construction for
+``image_size``. ``fuse_batchnorm_`` folds BatchNorm into the convs for inference.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class InvertedResidual(nn.Module):
     def tail(self, expanded: Tensor, x: Tensor) -> Tensor:
         """The block after its expansion: ``expanded`` is ``self.expand(x)``."""
         y = self.project(self.depthwise(expanded))
-        return x + y if self.residual else y
+        return y.add_(x) if self.residual else y  # y is this block's own fresh tensor
 
     def forward(self, x: Tensor) -> Tensor:
         return self.tail(self.expand(x), x)
