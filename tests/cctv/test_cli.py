@@ -39,7 +39,7 @@ def test_clear_errors(redis_url, args, message):
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_replay_wait_then_status_json(redis_url, small_video):
-    env = dict(os.environ, REDIS_URL=redis_url, CCTV_TORCH_THREADS="1")
+    env = dict(os.environ, REDIS_URL=redis_url, CCTV_TORCH_THREADS="1", CCTV_HEARTBEAT_S="0.2")
     worker = subprocess.Popen([sys.executable, "-m", "cctv", "worker", "--batch-size", "4"],
                               env=env, stdin=subprocess.DEVNULL)
     rq = subprocess.Popen([sys.executable, "-m", "cctv", "rq-worker"], env=env,
@@ -50,7 +50,10 @@ def test_replay_wait_then_status_json(redis_url, small_video):
         job_id, summary = out.stdout.splitlines()[0], json.loads(out.stdout.splitlines()[-1])
         assert summary["status"] == "finished" and summary["result"]["frames"] == 40
         assert json.loads(cctv(redis_url, "job", job_id).stdout)["status"] == "finished"
-        status = json.loads(cctv(redis_url, "status", "--json").stdout)
+        for _ in range(25):  # the heartbeat catches up within a beat
+            status = json.loads(cctv(redis_url, "status", "--json").stdout)
+            if status["workers"] and status["workers"][0]["frames"] == 40:
+                break
     finally:
         for proc in (worker, rq):
             proc.terminate()
