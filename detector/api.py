@@ -7,21 +7,21 @@ back to each frame's pixels.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .boxes import batched_nms, center_to_corner, decode
+from .backends import compile_network
+from .boxes import batched_nms
+from .config import ModelConfig, mb1_ssd_config, ssdlite_config
 from .errors import DetectorError
-from .priors import MB1_SSD_SPECS, ssd_priors, tf_multiple_grid_anchors
-
-Resize = Literal["linear", "tf_legacy_bilinear"]
+from .preprocess import resize_batch
 
 
 @dataclass(frozen=True)
@@ -37,51 +37,12 @@ class Detection:
         return {"label": self.label, "class_id": self.class_id, "score": self.score, "box": list(self.box)}
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """How to feed a network and read its output.
-
-    The network input is ``(rgb - mean) / std`` at ``image_size`` squared; ``priors`` is
-    Tensor[P, 4] in (cx, cy, w, h), normalized; ``labels[0]`` is the background.
-    """
-
-    labels: tuple[str, ...]
-    priors: Tensor = field(repr=False)
-    image_size: int = 300
-    mean: float = 127.0
-    std: float = 128.0
-    resize: Resize = "linear"
-    center_variance: float = 0.1
-    size_variance: float = 0.2
-    score: Literal["softmax", "sigmoid"] = "softmax"
-    nms_iou: float = 0.45
-    max_detections: int = 100
-
-
-def mb1_ssd_config(labels: Sequence[str]) -> ModelConfig:
-    """pytorch-ssd's ``mobilenetv1_ssd_config``: mean 127, std 128, NMS IoU 0.45, softmax."""
-    return ModelConfig(labels=tuple(labels), priors=ssd_priors(MB1_SSD_SPECS))
-
-
-def ssdlite_config(labels: Sequence[str]) -> ModelConfig:
-    """TensorFlow's ``ssdlite_mobilenet_v2``: x * 2/255 - 1, legacy bilinear resize, sigmoid
-    scores, faster-rcnn box coder with scales 10, 10, 5, 5, NMS IoU 0.6, at most 100 boxes."""
-    return ModelConfig(
-        labels=tuple(labels),
-        priors=tf_multiple_grid_anchors(),
-        mean=127.5,
-        std=127.5,
-        resize="tf_legacy_bilinear",
-        score="sigmoid",
-        nms_iou=0.6,
-    )
-
-
 class Detector:
     """A network plus its :class:`ModelConfig`, on one device.
 
     ``detect`` takes a list of BGR ``uint8`` images of any sizes and returns, per image, the
-    detections at or above the score threshold, best first. CUDA runs in fp16.
+    detections at or above the score threshold, best first. CUDA runs in fp16. ``backend``
+    chooses how the network runs (see :mod:`detector.backends`).
     """
 
     def __init__(
@@ -92,6 +53,7 @@ class Detector:
         device: str | torch.device | None = None,
         score_threshold: float = 0.5,
         classes: Iterable[str] | None = None,
+        backend: str = "torch",
     ) -> None:
         self.name = name
         self.config = config
@@ -100,8 +62,9 @@ class Detector:
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.score_threshold = score_threshold
         self.class_ids = self._class_ids(classes)
-        self.model = model.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
-        self.priors = config.priors.to(self.device)
+        self.backend = backend
+        self.model = model.eval()
+        self.network = compile_network(self.model, config, backend, self.device, self.dtype)
 
     def _class_ids(self, classes: Iterable[str] | None) -> Tensor | None:
         if classes is None:
@@ -118,30 +81,13 @@ class Detector:
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> Tensor:
         """BGR uint8 frames (H_i x W_i x 3) -> network input Tensor[N, 3, S, S] on the device."""
-        size = self.config.image_size
-        resized = np.stack([self._resize(_check_frame(f), size) for f in frames])
-        batch = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2)
-        batch = (batch.to(self.dtype) - self.config.mean) / self.config.std
+        resized = resize_batch([_check_frame(f) for f in frames], self.config.image_size, self.config.resize)
+        batch = (resized.to(self.device, self.dtype) - self.config.mean) / self.config.std
         return batch.contiguous(memory_format=torch.channels_last)
 
-    def _resize(self, frame: np.ndarray, size: int) -> np.ndarray:
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        if self.config.resize == "tf_legacy_bilinear":
-            from .preprocess import tf_legacy_resize_bilinear
-
-            return tf_legacy_resize_bilinear(rgb, size)[0].permute(1, 2, 0).numpy()  # [S, S, 3] float32
-        return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-
-    @torch.inference_mode()
     def forward(self, batch: Tensor) -> tuple[Tensor, Tensor]:
-        """Network input -> (boxes Tensor[N, P, 4] (x1, y1, x2, y2) normalized, scores Tensor[N, P, C])."""
-        locations, logits = self.model(batch)
-        locations, logits = locations.float(), logits.float()
-        boxes = center_to_corner(
-            decode(locations, self.priors, self.config.center_variance, self.config.size_variance)
-        )
-        scores = logits.sigmoid() if self.config.score == "sigmoid" else logits.softmax(dim=-1)
-        return boxes, scores
+        """Network input -> (scores Tensor[N, P, C], boxes Tensor[N, P, 4] (x1, y1, x2, y2) normalized)."""
+        return self.network(batch)
 
     def detect(
         self, frames: Sequence[np.ndarray], score_threshold: float | None = None
@@ -150,7 +96,7 @@ class Detector:
         if len(frames) == 0:
             return []
         threshold = self.score_threshold if score_threshold is None else score_threshold
-        boxes, scores = self.forward(self.preprocess(frames))
+        scores, boxes = self.forward(self.preprocess(frames))
         return [
             self._select(b, s, frame.shape[1], frame.shape[0], threshold)
             for b, s, frame in zip(boxes.cpu(), scores.cpu(), frames)
@@ -218,9 +164,16 @@ def _load_mb1_ssd(path: Path) -> tuple[nn.Module, ModelConfig]:
 
 
 def _load_ssdlite(path: Path) -> tuple[nn.Module, ModelConfig]:
-    from .tf_import import load_ssdlite
+    if path.suffix in (".pth", ".pt"):
+        from .models.ssdlite import load_ssdlite_checkpoint
 
-    model, labels = load_ssdlite(pb_path=path)
+        model, labels = load_ssdlite_checkpoint(path)
+        return model.fuse_batchnorm_(), ssdlite_config(labels)
+    from .tf_import import load_ssdlite, models_dir
+
+    # Each graph gets its own cache folder, so the person and COCO models don't evict each other.
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    model, labels = load_ssdlite(pb_path=path, cache_dir=models_dir() / f"ssdlite-{path.stem}-{digest}")
     return model, ssdlite_config(labels)
 
 
@@ -233,6 +186,7 @@ def load_detector(
     score_threshold: float = 0.5,
     classes: Iterable[str] | None = None,
     num_threads: int | None = None,
+    backend: str = "torch",
 ) -> Detector:
     """Load a model by name or path and wrap it in a :class:`Detector`.
 
@@ -243,4 +197,6 @@ def load_detector(
     if threads > 0:
         torch.set_num_threads(threads)
     model, config = build_model(spec)
-    return Detector(model, config, name=spec, device=device, score_threshold=score_threshold, classes=classes)
+    return Detector(
+        model, config, name=spec, device=device, score_threshold=score_threshold, classes=classes, backend=backend
+    )

@@ -7,6 +7,7 @@ Input ``input_0`` (N x 3 x S x S, already normalized as the model's config says)
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
@@ -14,38 +15,16 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from .api import ModelConfig
-from .boxes import center_to_corner, decode
+from .config import ModelConfig
 from .errors import DetectorError
+from .network import DecodedSSD, frozen_trace
 
 INPUT_NAME = "input_0"
 OUTPUT_NAMES = ("scores", "boxes")
 DEFAULT_OPSET = 13
 MIN_OPSET, MAX_OPSET = 9, 20  # what torch's TorchScript exporter writes (with constant folding)
-
-
-class DetectNetOutputs(nn.Module):
-    """A network plus its decoding: ``x -> (scores[N, P, C], boxes[N, P, 4])``.
-
-    ``scores`` are probabilities (softmax or sigmoid, as ``config.score`` says); ``boxes`` are the
-    decoded priors in corner form, normalized.
-    """
-
-    def __init__(self, model: nn.Module, config: ModelConfig):
-        super().__init__()
-        self.model = model
-        self.register_buffer("priors", config.priors.detach().float().clone(), persistent=False)
-        self.center_variance = config.center_variance
-        self.size_variance = config.size_variance
-        self.sigmoid = config.score == "sigmoid"
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        locations, logits = self.model(x)
-        scores = logits.sigmoid() if self.sigmoid else logits.softmax(dim=-1)
-        boxes = center_to_corner(decode(locations, self.priors, self.center_variance, self.size_variance))
-        return scores, boxes
 
 
 def _temp_beside(path: Path, stack: ExitStack) -> Path:
@@ -59,6 +38,32 @@ def _temp_beside(path: Path, stack: ExitStack) -> Path:
     return temp
 
 
+def onnx_bytes(
+    model: nn.Module, config: ModelConfig, batch_size: int = 1, dynamic_batch: bool = False, opset: int = DEFAULT_OPSET
+) -> bytes:
+    """The ONNX model (detectNet layout) of ``model`` as bytes; the batch dimension is
+    ``batch_size``, or symbolic with ``dynamic_batch``."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise DetectorError(f"opset {opset} is not supported: pass --opset {MIN_OPSET}..{MAX_OPSET}")
+    if batch_size < 1:
+        raise DetectorError(f"batch size must be >= 1, got {batch_size}")
+    example = torch.zeros(batch_size, 3, config.image_size, config.image_size)
+    axes = {name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)} if dynamic_batch else None
+    buffer = io.BytesIO()
+    try:
+        # The TorchScript exporter (dynamo=False: no onnxscript needed) on a frozen trace.
+        frozen = frozen_trace(DecodedSSD(model.float(), config).cpu(), example)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notices, not errors
+            torch.onnx.export(frozen, (example,), buffer, dynamo=False, opset_version=opset,
+                              input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+                              dynamic_axes=axes, do_constant_folding=True)
+    except Exception as exc:  # the exporter raises many types; report it in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DetectorError(f"ONNX export failed (opset {opset}): {first[:200]}") from None
+    return buffer.getvalue()
+
+
 def export_onnx(
     model: nn.Module,
     config: ModelConfig,
@@ -69,36 +74,18 @@ def export_onnx(
 ) -> Path:
     """Write ``out`` (ONNX) and ``labels.txt`` beside it; returns the ONNX path.
 
-    The batch dimension is ``batch_size``, or symbolic with ``dynamic_batch``. Both files are
-    written under temporary names and renamed at the end, so a failed export leaves nothing.
+    Both files are written under temporary names and renamed at the end, so a failed export
+    leaves nothing.
     """
     out = Path(out)
     if out.suffix.lower() != ".onnx":
         raise DetectorError(f"output {out} must end in .onnx: pass --out FILE.onnx")
-    if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise DetectorError(f"opset {opset} is not supported: pass --opset {MIN_OPSET}..{MAX_OPSET}")
-    if batch_size < 1:
-        raise DetectorError(f"batch size must be >= 1, got {batch_size}")
     if not out.parent.is_dir():
         raise DetectorError(f"folder {out.parent} does not exist: create it or pass another --out")
-    wrapper = DetectNetOutputs(model.float(), config).cpu().eval()
-    size = config.image_size
-    example = torch.zeros(batch_size, 3, size, size)
-    axes = {name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)} if dynamic_batch else None
+    data = onnx_bytes(model, config, batch_size, dynamic_batch, opset)
     with ExitStack() as stack:
         onnx_temp, labels_temp = _temp_beside(out, stack), _temp_beside(out.with_name("labels.txt"), stack)
-        try:
-            # The TorchScript exporter (dynamo=False: no onnxscript needed) on a frozen trace:
-            # freezing turns weight-side computation (e.g. SSDLite's padded kernels) into constants.
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")  # tracer and deprecation notices, not errors
-                frozen = torch.jit.freeze(torch.jit.trace(wrapper, (example,)))
-                torch.onnx.export(frozen, (example,), str(onnx_temp), dynamo=False, opset_version=opset,
-                                  input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
-                                  dynamic_axes=axes, do_constant_folding=True)
-        except Exception as exc:  # the exporter raises many types; report it in one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DetectorError(f"ONNX export failed (opset {opset}): {first[:200]}") from None
+        onnx_temp.write_bytes(data)
         labels_temp.write_text("\n".join(config.labels) + "\n", encoding="utf-8")
         os.replace(onnx_temp, out)
         os.replace(labels_temp, out.with_name("labels.txt"))

@@ -10,7 +10,9 @@ That is not ``cv2.resize``'s (nor ``F.interpolate``'s) pixel-centre convention, 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -62,3 +64,26 @@ def tf_legacy_resize_bilinear(images: Tensor | np.ndarray, size: int | tuple[int
     top = torch.addcmul(top_left, top_right - top_left, wx)
     bottom = torch.addcmul(bottom_left, bottom_right - bottom_left, wx)
     return torch.addcmul(top, bottom - top, wy).permute(0, 3, 1, 2)
+
+
+def resize_batch(frames_bgr: Sequence[np.ndarray], size: int, method: str) -> Tensor:
+    """BGR uint8 frames of any sizes -> RGB float32 Tensor[N, 3, size, size] (0..255, channels_last).
+
+    ``method``: ``"tf_legacy_bilinear"`` (TensorFlow's legacy ResizeBilinear; frames of one size
+    are resized in one call) or ``"linear"`` (``cv2.resize``'s bilinear, as pytorch-ssd uses).
+    """
+    out = torch.empty(len(frames_bgr), size, size, 3, dtype=torch.float32)
+    if method == "tf_legacy_bilinear":
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, frame in enumerate(frames_bgr):
+            by_shape.setdefault(frame.shape, []).append(i)
+        for indices in by_shape.values():
+            rgb = np.stack([frames_bgr[i] for i in indices])[..., ::-1].copy()
+            out[indices] = tf_legacy_resize_bilinear(rgb, size).permute(0, 2, 3, 1)
+    elif method == "linear":
+        for i, frame in enumerate(frames_bgr):
+            rgb = cv2.cvtColor(cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+            out[i] = torch.from_numpy(rgb)
+    else:
+        raise ValueError(f"unknown resize method {method!r}")
+    return out.permute(0, 3, 1, 2)

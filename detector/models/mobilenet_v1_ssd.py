@@ -7,13 +7,13 @@ pytorch-ssd (``torch.save(net.state_dict(), path)``) load here with ``strict=Tru
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from ..checkpoints import labels_for, load_strict, read_state_dict
 from ..errors import DetectorError
 from .common import flatten_predictions
 
@@ -121,44 +121,6 @@ def create_mobilenetv1_ssd(num_classes: int) -> SSD:
                heads(num_classes), heads(4))
 
 
-def read_labels(path: str | os.PathLike) -> list[str]:
-    """Class names from a ``labels.txt`` (one a line, ``BACKGROUND`` first); blank lines skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise DetectorError(f"labels file {path} not found: put labels.txt (one class a line, "
-                            "BACKGROUND first) beside the checkpoint or pass its path")
-    labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not labels:
-        raise DetectorError(f"labels file {path} is empty: write one class name a line, BACKGROUND first")
-    return labels
-
-
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    if not path.is_file():
-        raise DetectorError(f"checkpoint {path} not found: check the path after 'mb1-ssd:'")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "global" in str(exc).lower():  # weights_only refused a class outside its allow-list
-            raise DetectorError(f"{path} is not a readable torch checkpoint: it holds Python objects "
-                                "other than tensors, refused for safety; save a plain state_dict") from None
-        raise DetectorError(f"{path} is not a readable torch checkpoint (not a torch file, or "
-                            "corrupt): pass a state_dict saved with torch.save") from None
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0].split(". ")[0][:120]
-        raise DetectorError(f"{path} is not a readable torch checkpoint (corrupt or not a torch "
-                            f"file: {reason}): pass a state_dict saved with torch.save") from None
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise DetectorError(f"{path} holds no state_dict of tensors: "
-                            "save it with torch.save(model.state_dict(), path)")
-    return obj
-
-
 def load_mb1_checkpoint(path: str | os.PathLike,
                         labels_path: str | os.PathLike | None = None) -> tuple[SSD, list[str]]:
     """Build a MobileNet-V1 SSD from a pytorch-ssd checkpoint and its labels; model in eval mode.
@@ -168,7 +130,7 @@ def load_mb1_checkpoint(path: str | os.PathLike,
     checkpoint is read unless ``labels_path`` is given. Raises ``DetectorError`` on any mismatch.
     """
     path = Path(path)
-    state = _read_state_dict(path)
+    state = read_state_dict(path, "mb1-ssd")
     head = state.get("classification_headers.0.weight")
     if head is None or head.ndim != 4 or head.shape[0] % BOXES_PER_CELL:
         raise DetectorError(f"{path} is not a MobileNet-V1 SSD checkpoint (no usable "
@@ -176,20 +138,7 @@ def load_mb1_checkpoint(path: str | os.PathLike,
     num_classes = head.shape[0] // BOXES_PER_CELL
     if num_classes < 2:
         raise DetectorError(f"{path} has {num_classes} class(es); mb1-ssd needs background + at least one")
-    labels = read_labels(labels_path if labels_path is not None else path.parent / "labels.txt")
-    if len(labels) != num_classes:
-        raise DetectorError(f"labels file has {len(labels)} classes but {path} has {num_classes}: "
-                            "use the labels.txt written with this checkpoint")
+    labels = labels_for(path, labels_path, num_classes)
     model = create_mobilenetv1_ssd(num_classes)
-    expected = model.state_dict()
-    for key, value in expected.items():
-        if key not in state:
-            raise DetectorError(f"{path} lacks key {key}: it is not an mb1-ssd checkpoint")
-        if state[key].shape != value.shape:
-            raise DetectorError(f"{path}: {key} has shape {list(state[key].shape)}, mb1-ssd "
-                                f"expects {list(value.shape)}: pass an mb1-ssd checkpoint")
-    unexpected = [key for key in state if key not in expected]
-    if unexpected:
-        raise DetectorError(f"{path} has unexpected key {unexpected[0]}: it is not an mb1-ssd checkpoint")
-    model.load_state_dict(state, strict=True)
+    load_strict(model, state, path, "mb1-ssd")
     return model.eval(), labels

@@ -10,11 +10,16 @@ express (see ``ConvBN`` for how it is matched). Paddings are fixed at constructi
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from detector.models.common import flatten_predictions
+from ..checkpoints import labels_for, load_strict, read_state_dict
+from ..errors import DetectorError
+from .common import flatten_predictions
 
 BN_EPS = 1e-3  # TensorFlow's batch_norm epsilon in this model (the graph's FusedBatchNorm says so)
 # MobileNet-V2 inverted residual settings: (expansion t, output channels c, repeats n, stride s).
@@ -187,3 +192,24 @@ def build_ssdlite_mobilenet_v2(num_classes: int, anchors_per_cell: tuple[int, ..
                                image_size: int = 300) -> SSDLiteMobileNetV2:
     """SSDLite-MobileNet-V2 as TF's ``ssdlite_mobilenet_v2`` config builds it (random weights)."""
     return SSDLiteMobileNetV2(num_classes, anchors_per_cell, image_size)
+
+
+def load_ssdlite_checkpoint(path: str | os.PathLike, labels_path: str | os.PathLike | None = None
+                            ) -> tuple[SSDLiteMobileNetV2, list[str]]:
+    """SSDLite-MobileNet-V2 from a torch checkpoint (e.g. written by ``training.train --net
+    ssdlite``) and its ``labels.txt``; model in eval mode, BatchNorm kept.
+
+    The class count and anchors per cell come from the head weights, so a fine-tuned model with
+    its own classes loads without extra arguments.
+    """
+    path = Path(path)
+    state = read_state_dict(path, "ssdlite")
+    try:
+        anchors = tuple(state[f"box_heads.{i}.1.weight"].shape[0] // 4 for i in range(len(ANCHORS_PER_CELL)))
+        num_classes = state["class_heads.0.1.weight"].shape[0] // anchors[0]
+    except KeyError as exc:
+        raise DetectorError(f"{path} is not an SSDLite-MobileNet-V2 checkpoint (no {exc.args[0]}): "
+                            "pass one written by training.train --net ssdlite") from None
+    model = SSDLiteMobileNetV2(num_classes, anchors)
+    load_strict(model, state, path, "ssdlite")
+    return model.eval(), labels_for(path, labels_path, num_classes)

@@ -27,7 +27,7 @@ def _run(path, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def _reference(model, config, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the Detector itself computes on CPU: (scores, corner boxes)."""
-    boxes, scores = Detector(model, config, device="cpu").forward(torch.from_numpy(x))
+    scores, boxes = Detector(model, config, device="cpu").forward(torch.from_numpy(x))
     return scores.numpy(), boxes.numpy()
 
 

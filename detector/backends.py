@@ -1,0 +1,66 @@
+"""Ways to run a :class:`~detector.network.DecodedSSD`: all map an input batch Tensor[N, 3, S, S]
+to (scores Tensor[N, P, C], boxes Tensor[N, P, 4]) on the input's device.
+
+- ``torch``: eager PyTorch (BatchNorm already folded by the loaders), channels-last.
+- ``torchscript``: the same, traced and frozen (TorchScript fuses convolution and activation).
+- ``onnxruntime``: the exported ONNX model (the detectNet file) in onnxruntime.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .errors import DetectorError
+from .network import DecodedSSD, frozen_trace
+
+Backend = Literal["torch", "torchscript", "onnxruntime"]
+BACKENDS: tuple[str, ...] = ("torch", "torchscript", "onnxruntime")
+Network = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+
+class OnnxRuntimeNetwork:
+    """The detectNet ONNX export of a model, run by onnxruntime (CUDA provider when present)."""
+
+    def __init__(self, model: nn.Module, config: ModelConfig, device: torch.device):
+        import onnxruntime
+
+        from .export import INPUT_NAME, onnx_bytes
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        providers = ["CPUExecutionProvider"]
+        if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        data = onnx_bytes(model, config, dynamic_batch=True)
+        self.session = onnxruntime.InferenceSession(data, options, providers=providers)
+        self.input_name = INPUT_NAME
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        batch = x.float().contiguous().cpu().numpy()
+        scores, boxes = self.session.run(None, {self.input_name: batch})
+        return torch.from_numpy(scores).to(x.device), torch.from_numpy(boxes).to(x.device)
+
+
+def compile_network(
+    model: nn.Module, config: ModelConfig, backend: str, device: torch.device, dtype: torch.dtype
+) -> Network:
+    """Wrap ``model`` (already in eval mode) for ``backend`` on ``device``."""
+    if backend not in BACKENDS:
+        raise DetectorError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
+    if backend == "onnxruntime":
+        return OnnxRuntimeNetwork(model, config, device)
+    network = DecodedSSD(model, config).to(device, dtype, memory_format=torch.channels_last).eval()
+    if backend == "torchscript":
+        size = config.image_size
+        example = torch.zeros(1, 3, size, size, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        network = frozen_trace(network, example)
+
+    def run(x: Tensor) -> tuple[Tensor, Tensor]:
+        with torch.inference_mode():
+            return network(x)
+
+    return run

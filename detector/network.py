@@ -1,0 +1,43 @@
+"""A network with its box decoding and scoring: what the detector runs and what ONNX exports."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor, nn
+
+from .boxes import center_to_corner, decode
+from .config import ModelConfig
+
+
+class DecodedSSD(nn.Module):
+    """A network plus its decoding: ``x[N, 3, S, S] -> (scores[N, P, C], boxes[N, P, 4])``.
+
+    ``scores`` are probabilities (softmax or sigmoid, as ``config.score`` says, computed in
+    float32); ``boxes`` are the decoded priors in corner form ``(x1, y1, x2, y2)``, normalized.
+    This is also the output layout of jetson-inference's detectNet ONNX models.
+    """
+
+    def __init__(self, model: nn.Module, config: ModelConfig):
+        super().__init__()
+        self.model = model
+        self.register_buffer("priors", config.priors.detach().float().clone(), persistent=False)
+        self.center_variance = config.center_variance
+        self.size_variance = config.size_variance
+        self.sigmoid = config.score == "sigmoid"
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        locations, logits = self.model(x)
+        locations, logits = locations.float(), logits.float()
+        scores = logits.sigmoid() if self.sigmoid else logits.softmax(dim=-1)
+        boxes = center_to_corner(decode(locations, self.priors, self.center_variance, self.size_variance))
+        return scores, boxes
+
+
+def frozen_trace(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:
+    """Trace ``module`` on ``example`` and freeze it: weights and weight-side computation (e.g.
+    SSDLite's padded kernels) become constants, and TorchScript fuses what it can."""
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer notices about shapes, not errors
+        return torch.jit.freeze(torch.jit.trace(module.eval(), (example,)))
