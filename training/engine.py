@@ -1,0 +1,111 @@
+"""One epoch of training and one pass of evaluation (torchvision's ``engine.py`` shape)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from detector.boxes import batched_nms, center_to_corner, decode
+from detector.config import ModelConfig
+
+from .datasets import DetectionDataset
+from .loss import MultiboxLoss
+from .metrics import voc_map
+from .nets import train_mode
+
+log = logging.getLogger(__name__)
+
+
+def train_one_epoch(model: nn.Module, criterion: MultiboxLoss, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, loader: Iterable, device: torch.device,
+                    epoch: int, max_norm: float, max_steps: int | None = None) -> list[dict]:
+    """Train over ``loader`` (at most ``max_steps`` batches); one record per step:
+    ``{"epoch", "lr", "loss", "regression", "classification", "skipped", "images", "seconds"}``.
+
+    A step whose loss or gradient norm is not finite is skipped: no weight changes, a logged
+    warning, ``skipped`` set, and its loss recorded as NaN so that it shows. Gradients are
+    clipped to ``max_norm``; the scheduler steps every batch (warm-up, then the schedule).
+    """
+    train_mode(model)
+    records = []
+    bar = tqdm(loader, desc=f"epoch {epoch}", total=_total(loader, max_steps), leave=False, dynamic_ncols=True)
+    for step, (images, gt_locations, labels) in enumerate(bar):
+        if max_steps is not None and step >= max_steps:
+            break
+        start = time.perf_counter()
+        images, gt_locations, labels = images.to(device), gt_locations.to(device), labels.to(device)
+        lr = optimizer.param_groups[0]["lr"]
+        locations, confidence = model(images)
+        regression, classification = criterion(confidence, locations, labels, gt_locations)
+        loss = regression + classification
+        optimizer.zero_grad(set_to_none=True)
+        skipped = not torch.isfinite(loss)
+        if not skipped:
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_norm)
+            skipped = not torch.isfinite(grad_norm)
+        if skipped:
+            log.warning("epoch %d step %d: non-finite loss or gradient (regression %s, classification %s): "
+                        "step skipped, weights unchanged", epoch, step, regression.item(), classification.item())
+            optimizer.zero_grad(set_to_none=True)
+        else:
+            optimizer.step()
+        scheduler.step()
+        record = {"epoch": epoch, "lr": lr, "loss": math.nan if skipped else loss.item(),
+                  "regression": math.nan if skipped else regression.item(),
+                  "classification": math.nan if skipped else classification.item(),
+                  "skipped": int(skipped), "images": len(images), "seconds": time.perf_counter() - start}
+        records.append(record)
+        bar.set_postfix(loss=f"{record['loss']:.3f}", lr=f"{lr:.2e}")
+    return records
+
+
+def _total(loader: Iterable, max_steps: int | None) -> int | None:
+    size = len(loader) if hasattr(loader, "__len__") else None
+    return min(size, max_steps) if size is not None and max_steps is not None else size or max_steps
+
+
+def postprocess(locations: Tensor, logits: Tensor, config: ModelConfig, score_threshold: float = 0.01,
+                max_detections: int = 100) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Network output -> per image (boxes float[D, 4] normalized corners, scores, labels),
+    as ``Detector`` does: decode, softmax or sigmoid, per-class NMS."""
+    priors = config.priors.to(locations.device)
+    boxes = center_to_corner(decode(locations.float(), priors, config.center_variance, config.size_variance))
+    scores = logits.float().sigmoid() if config.score == "sigmoid" else logits.float().softmax(dim=-1)
+    out = []
+    for image_boxes, image_scores in zip(boxes.cpu(), scores[..., 1:].cpu()):
+        prior_idx, class_idx = torch.nonzero(image_scores >= score_threshold, as_tuple=True)
+        cand_boxes, cand_scores = image_boxes[prior_idx], image_scores[prior_idx, class_idx]
+        keep = batched_nms(cand_boxes, cand_scores, class_idx, config.nms_iou, max_detections)
+        out.append((cand_boxes[keep].clamp(0, 1).numpy(), cand_scores[keep].numpy(), (class_idx[keep] + 1).numpy()))
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, criterion: MultiboxLoss, loader: torch.utils.data.DataLoader,
+             dataset: DetectionDataset, config: ModelConfig, device: torch.device) -> dict:
+    """Validation loss and VOC mAP@0.5 over ``loader`` (unshuffled, over ``dataset`` with the
+    test transform). Returns ``{"loss", "regression", "classification", "map50", "ap50"}``."""
+    model.eval()
+    totals = np.zeros(3)
+    batches = 0
+    detections = []
+    for images, gt_locations, labels in tqdm(loader, desc="validate", leave=False, dynamic_ncols=True):
+        images, gt_locations, labels = images.to(device), gt_locations.to(device), labels.to(device)
+        locations, confidence = model(images)
+        regression, classification = criterion(confidence, locations, labels, gt_locations)
+        totals += [(regression + classification).item(), regression.item(), classification.item()]
+        batches += 1
+        detections += postprocess(locations, confidence, config)
+    ground_truth = [dataset.get_annotation(i)[1:] for i in range(len(detections))]
+    map50, per_class = voc_map(ground_truth, detections, len(dataset.class_names))
+    loss, regression, classification = totals / max(batches, 1)
+    return {"loss": loss, "regression": regression, "classification": classification,
+            "map50": map50, "ap50": per_class}
