@@ -117,6 +117,8 @@ class CommonSettings(Strict):
                                description="Port of the embedded Redis on 127.0.0.1.")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
                            description="Logging level.")
+    log_format: str = Field("text", pattern=r"^(text|json)$",
+                            description="Log lines as text, or as one JSON object per line.")
 
     @property
     def keys(self) -> Keys:
@@ -124,7 +126,18 @@ class CommonSettings(Strict):
         return Keys(self.key_prefix, self.hash_tags)
 
 
-class IngestSettings(CommonSettings):
+class ServiceSettings(CommonSettings):
+    """Settings of a long-running service with a Prometheus endpoint (ingest, workers)."""
+
+    metrics_port: int | None = Field(None, ge=1, le=65535,
+                                     description="Port of the Prometheus /metrics endpoint; "
+                                                 "unset = no endpoint.")
+    metrics_host: str = Field("127.0.0.1", min_length=1, max_length=255,
+                              description="Address the metrics endpoint binds (0.0.0.0 only "
+                                          "inside a container or behind a firewall).")
+
+
+class IngestSettings(ServiceSettings):
     """Settings of the ingest service."""
 
     cameras_file: Path | None = Field(None, description="YAML file seeding the camera list.")
@@ -137,7 +150,7 @@ class IngestSettings(CommonSettings):
                                   description="Timeout to open or read a network stream.")
 
 
-class WorkerSettings(CommonSettings):
+class WorkerSettings(ServiceSettings):
     """Settings of a detection worker."""
 
     worker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",

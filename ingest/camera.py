@@ -11,7 +11,9 @@ import cv2
 import numpy as np
 import redis
 
+from common import metrics
 from common.keys import Keys
+from common.logging_setup import bind
 from common.messages import CameraState, FrameMessage
 from common.settings import CameraConfig, IngestSettings
 from common.urls import mask_text, mask_url
@@ -60,6 +62,7 @@ class CameraRunner:
 
     def run(self) -> str:
         """The camera's loop; returns the final state (finished, stopped or error)."""
+        bind(camera=self.cam.name)
         self.set_state("starting")
         self.client.hsetnx(self.state_key, "frames_in", 0)
         self.client.hsetnx(self.state_key, "frames_dropped", 0)
@@ -105,6 +108,7 @@ class CameraRunner:
                     delay)
         self.set_state("offline", reason)
         self.client.hincrby(self.state_key, "reconnects", 1)
+        metrics.RECONNECTS.labels(self.cam.name).inc()
         self.stop.wait(delay)
 
     def _pump(self, source: Source) -> bool:
@@ -116,6 +120,7 @@ class CameraRunner:
         for frame in source.frames():
             if self.stop.is_set():
                 break
+            metrics.FRAMES_READ.labels(self.cam.name).inc()
             if not got:
                 got = True
                 self.set_state("online")
@@ -140,6 +145,9 @@ class CameraRunner:
                            self.source_name)
         self.last_id, dropped = self.publisher.publish(msg.to_fields())
         self.frames_published += 1
+        metrics.FRAMES_PUBLISHED.labels(self.cam.name).inc()
+        if dropped:
+            metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
         pipe = self.client.pipeline(transaction=False)
         pipe.hincrby(self.state_key, "frames_in", 1)
         if dropped:

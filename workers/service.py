@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import redis
 
+from common import metrics
+from common.logging_setup import bind
 from common.messages import (DeadLetter, DetectedObject, DetectionMessage, FrameMessage,
                              MessageError, WorkerHeartbeat)
 from common.settings import WorkerSettings
@@ -68,6 +70,7 @@ class Worker:
 
     def run(self, stop: threading.Event) -> None:
         """Process batches until ``stop``; the batch in hand is finished first."""
+        bind(worker=self.id)
         log.info("worker %s: reading camera streams", self.id)
         try:
             while not stop.is_set():
@@ -89,12 +92,16 @@ class Worker:
                 good.append((entry, *decode(entry)))
             except MessageError as exc:
                 log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, exc)
+                metrics.DECODE_ERRORS.labels(entry.camera).inc()
                 self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id,
                                                             str(exc), self.id, time.time()))
                 self.beat = self._with(dead_letters=self.beat.dead_letters + 1)
         started = time.perf_counter()
         results = self.detector.detect([image for _, _, image in good]) if good else []
         latency_ms = (time.perf_counter() - started) * 1000
+        if good:
+            metrics.BATCH_SIZE.observe(len(good))
+            metrics.INFERENCE_SECONDS.observe(latency_ms / 1000)
         done = time.time()
         for (entry, msg, image), detections in zip(good, results):
             self.publisher.detections(pipe, DetectionMessage(
@@ -102,6 +109,11 @@ class Worker:
                 image.shape[0], to_objects(detections)))
         replies = pipe.execute()
         published = sum(1 for r in replies[len(replies) - len(good):] if r == 1)
+        now = time.time()
+        for (_, msg, _), reply in zip(good, replies[len(replies) - len(good):]):
+            if reply == 1:
+                metrics.FRAMES_PROCESSED.labels(msg.camera).inc()
+                metrics.END_TO_END_SECONDS.labels(msg.camera).observe(max(0.0, now - msg.ts))
         if good:
             self._recent.append((time.monotonic(), len(good), latency_ms))
         self.beat = self._with(frames=self.beat.frames + published)

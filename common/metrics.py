@@ -1,0 +1,87 @@
+"""Prometheus metrics of ingest and the workers, and the HTTP endpoint that serves them.
+
+Labels are camera names only (validated ids, never URLs), so no credential can reach a label.
+Stream depths are read from Redis when Prometheus scrapes (:class:`StreamDepthCollector`), so
+they are current without a polling loop. See docs/operations.md for what each metric means.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+import redis
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .keys import GROUP, Keys
+
+log = logging.getLogger("cctv.metrics")
+
+FRAMES_READ = Counter("cctv_frames_read", "Frames read from a camera source by ingest.",
+                      ["camera"])
+FRAMES_PUBLISHED = Counter("cctv_frames_published",
+                           "Frames added to a camera's frame stream by ingest.", ["camera"])
+FRAMES_DROPPED = Counter("cctv_frames_dropped",
+                         "Frames trimmed from a stream by its cap before any worker got them.",
+                         ["camera"])
+RECONNECTS = Counter("cctv_reconnects", "Times a camera went offline and is retried.", ["camera"])
+FRAMES_PROCESSED = Counter("cctv_frames_processed",
+                           "Frames whose detections this worker published (each frame once).",
+                           ["camera"])
+DECODE_ERRORS = Counter("cctv_decode_errors",
+                        "Frame entries a worker could not parse or decode (sent to the dead-"
+                        "letter stream).", ["camera"])
+BATCH_SIZE = Histogram("cctv_batch_size", "Frames per Detector.detect call.",
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+INFERENCE_SECONDS = Histogram("cctv_inference_seconds",
+                              "Duration of one batched Detector.detect call.",
+                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+END_TO_END_SECONDS = Histogram("cctv_end_to_end_seconds",
+                               "Capture (ingest timestamp) to detections published.", ["camera"],
+                               buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+class StreamDepthCollector(Collector):
+    """At scrape time: length and unacknowledged entries of every camera's frame stream."""
+
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.client, self.keys = client, keys
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        length = GaugeMetricFamily("cctv_stream_length", "Entries in a camera's frame stream "
+                                   "(bounded by stream_maxlen).", labels=["camera"])
+        pending = GaugeMetricFamily("cctv_stream_pending", "Frames handed to a worker and not "
+                                    "acknowledged yet.", labels=["camera"])
+        try:
+            cameras = sorted(c.decode() for c in self.client.smembers(self.keys.camera_names))
+            pipe = self.client.pipeline(transaction=False)
+            for camera in cameras:
+                pipe.xlen(self.keys.frames(camera))
+                pipe.xpending(self.keys.frames(camera), GROUP)
+            replies = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            log.warning("stream depths unavailable: %s", exc)
+            return
+        for i, camera in enumerate(cameras):
+            xlen, info = replies[2 * i], replies[2 * i + 1]
+            if isinstance(xlen, int):
+                length.add_metric([camera], xlen)
+            if isinstance(info, dict):
+                pending.add_metric([camera], info.get("pending", 0))
+        yield length
+        yield pending
+
+    def describe(self) -> list:
+        return []
+
+
+def serve_metrics(host: str, port: int, client: redis.Redis | None = None,
+                  keys: Keys | None = None, registry: CollectorRegistry = REGISTRY) -> None:
+    """Serve ``/metrics`` on ``host:port`` from a daemon thread; with ``client``, stream depths
+    of ``keys``' cameras are included."""
+    if client is not None:
+        registry.register(StreamDepthCollector(client, keys or Keys()))
+    start_http_server(port, addr=host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", host, port)
