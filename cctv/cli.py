@@ -20,8 +20,9 @@ from pathlib import Path
 
 import redis
 
-from common.settings import (CommonSettings, IngestSettings, SettingsError, WorkerSettings,
-                             from_env, parse_camera)
+from common.logging_setup import setup_logging
+from common.settings import (CommonSettings, IngestSettings, ServiceSettings, SettingsError,
+                             WorkerSettings, from_env, parse_camera)
 from common.urls import mask_text
 
 log = logging.getLogger("cctv")
@@ -41,6 +42,14 @@ def client_for(settings: CommonSettings) -> redis.Redis:
     return connect(settings)
 
 
+def start_metrics(settings: ServiceSettings, client: redis.Redis) -> None:
+    """Serve Prometheus metrics when ``metrics_port`` is set."""
+    if settings.metrics_port:
+        from common.metrics import serve_metrics
+
+        serve_metrics(settings.metrics_host, settings.metrics_port, client, settings.keys)
+
+
 # -- services ------------------------------------------------------------------------------------
 def cmd_up(args) -> int:
     from .up import up
@@ -57,6 +66,7 @@ def cmd_ingest(args) -> int:
                         stream_maxlen=args.stream_maxlen)
     seed = load_cameras_file(settings.cameras_file) if settings.cameras_file else []
     client = client_for(settings)
+    start_metrics(settings, client)
     IngestService(client, settings, seed, set(args.camera) if args.camera else None).run(
         stop_on_signals())
     return 0
@@ -72,6 +82,7 @@ def cmd_worker(args) -> int:
                         claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
                         num_threads=args.num_threads)
     client = client_for(settings)
+    start_metrics(settings, client)
     detector = load_detector(settings.detector, settings.device, settings.score_threshold,
                              settings.classes, settings.num_threads)
     Worker(client, settings, detector, str(getattr(detector, "device", "cpu"))).run(
@@ -124,6 +135,22 @@ def cmd_job(args) -> int:
 
 
 # -- inspection and cameras ----------------------------------------------------------------------
+def cmd_config_check(args) -> int:
+    from common.config_check import check_file
+
+    failed = False
+    for path in args.files:
+        errors, warnings = check_file(path)
+        for error in errors:
+            print(error, file=sys.stderr)
+        for warning in warnings:
+            print(f"{path}: warning: {warning}")
+        if not errors:
+            print(f"{path}: ok")
+        failed = failed or bool(errors)
+    return 1 if failed else 0
+
+
 def cmd_status(args) -> int:
     from common.status import collect_status
 
@@ -241,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_camera)
 
+    p = sub.add_parser("config", help="check configuration files")
+    config = p.add_subparsers(dest="action", required=True)
+    check = config.add_parser("check", help="validate cameras YAML files, showing each problem "
+                                            "at its line (exit 1 if any is invalid)")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=cmd_config_check)
+
     if importlib.util.find_spec("dashboard") and importlib.util.find_spec("dashboard.cli"):
         from dashboard.cli import register
 
@@ -250,9 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = "DEBUG" if args.verbose else from_env_level()
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    level, json_logs = log_settings()
+    setup_logging("DEBUG" if args.verbose else level, json_logs)
     try:
         return args.func(args) or 0
     except SettingsError as exc:
@@ -263,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def from_env_level() -> str:
+def log_settings() -> tuple[str, bool]:
+    """(log level, JSON lines?) from the environment; INFO text if the settings are invalid."""
     try:
-        return from_env(CommonSettings).log_level
+        settings = from_env(CommonSettings)
     except SettingsError:
-        return "INFO"
+        return "INFO", False
+    return settings.log_level, settings.log_format == "json"
