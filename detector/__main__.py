@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .api import BUILT_IN, Detector, build_model, load_detector
+from .backends import BACKENDS
 from .draw import draw_detections
 from .errors import DetectorError
 from .export import DEFAULT_OPSET, export_onnx
@@ -184,8 +185,8 @@ def run_detect(args: argparse.Namespace) -> int:
         raise DetectorError("CUDA is not available on this machine: use --device cpu")
     classes = args.classes.split(",") if args.classes else None
     detector = load_detector(args.model, device=args.device, score_threshold=args.score_threshold,
-                             classes=classes, num_threads=args.threads)
-    log.info("model %s on %s, %d classes", args.model, detector.device, len(detector.labels) - 1)
+                             classes=classes, num_threads=args.threads, backend=args.backend)
+    log.info("model %s on %s (%s), %d classes", args.model, detector.device, args.backend, len(detector.labels) - 1)
     outputs = Outputs(Path(args.out))
     records: list[dict] = []
     try:
@@ -246,6 +247,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     detect.add_argument("--json", action="store_true", help="print detections as a JSON list on stdout")
     detect.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     detect.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    detect.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                        help="how the network runs (auto: onnxruntime on CPU, torch fp16 on CUDA)")
     detect.add_argument("--batch-size", type=_positive_int, default=8, help="video frames per forward pass")
     detect.set_defaults(run=run_detect)
 

@@ -53,7 +53,7 @@ class Detector:
         device: str | torch.device | None = None,
         score_threshold: float = 0.5,
         classes: Iterable[str] | None = None,
-        backend: str = "torch",
+        backend: str = "auto",
     ) -> None:
         self.name = name
         self.config = config
@@ -186,7 +186,7 @@ def load_detector(
     score_threshold: float = 0.5,
     classes: Iterable[str] | None = None,
     num_threads: int | None = None,
-    backend: str = "torch",
+    backend: str = "auto",
 ) -> Detector:
     """Load a model by name or path and wrap it in a :class:`Detector`.
 

@@ -4,20 +4,25 @@ to (scores Tensor[N, P, C], boxes Tensor[N, P, 4]) on the input's device.
 - ``torch``: eager PyTorch (BatchNorm already folded by the loaders), channels-last.
 - ``torchscript``: the same, traced and frozen (TorchScript fuses convolution and activation).
 - ``onnxruntime``: the exported ONNX model (the detectNet file) in onnxruntime.
+- ``auto`` (the default): onnxruntime on CPU, where it measures fastest (``bench/detector_speed.py``),
+  eager PyTorch in fp16 on CUDA.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Callable, Literal
 
 import torch
 from torch import Tensor, nn
 
+from .checkpoints import atomic_write, models_dir
 from .config import ModelConfig
 from .errors import DetectorError
 from .network import DecodedSSD, frozen_trace
 
-Backend = Literal["torch", "torchscript", "onnxruntime"]
+Backend = Literal["auto", "torch", "torchscript", "onnxruntime"]
 BACKENDS: tuple[str, ...] = ("torch", "torchscript", "onnxruntime")
 Network = Callable[[Tensor], tuple[Tensor, Tensor]]
 
@@ -35,8 +40,16 @@ class OnnxRuntimeNetwork:
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
-        data = onnx_bytes(model, config, dynamic_batch=True)
-        self.session = onnxruntime.InferenceSession(data, options, providers=providers)
+        path = _onnx_cache_path(model, config)
+        try:
+            self.session = onnxruntime.InferenceSession(path.read_bytes(), options, providers=providers)
+        except Exception:  # not cached yet (or unreadable): export, then cache for the next start
+            data = onnx_bytes(model, config, dynamic_batch=True)
+            self.session = onnxruntime.InferenceSession(data, options, providers=providers)
+            try:
+                atomic_write(path, lambda f: f.write(data))
+            except OSError:
+                pass  # the cache only saves start-up time
         self.input_name = INPUT_NAME
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -45,12 +58,25 @@ class OnnxRuntimeNetwork:
         return torch.from_numpy(scores).to(x.device), torch.from_numpy(boxes).to(x.device)
 
 
+def _onnx_cache_path(model: nn.Module, config: ModelConfig) -> Path:
+    """Where the ONNX export of these exact weights and this config is cached: exporting takes
+    seconds, hashing the weights milliseconds."""
+    digest = hashlib.sha256(f"{torch.__version__} {config.score} {config.center_variance} {config.size_variance}".encode())
+    digest.update(config.priors.float().numpy().tobytes())
+    for name, value in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(value.detach().float().cpu().numpy().tobytes())
+    return models_dir() / "onnx-cache" / f"{digest.hexdigest()[:24]}.onnx"
+
+
 def compile_network(
     model: nn.Module, config: ModelConfig, backend: str, device: torch.device, dtype: torch.dtype
 ) -> Network:
     """Wrap ``model`` (already in eval mode) for ``backend`` on ``device``."""
+    if backend == "auto":
+        backend = "torch" if device.type == "cuda" else "onnxruntime"
     if backend not in BACKENDS:
-        raise DetectorError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
+        raise DetectorError(f"unknown backend '{backend}': use auto or one of {', '.join(BACKENDS)}")
     if backend == "onnxruntime":
         return OnnxRuntimeNetwork(model, config, device)
     network = DecodedSSD(model, config).to(device, dtype, memory_format=torch.channels_last).eval()

@@ -1,10 +1,13 @@
-"""Reading checkpoints and ``labels.txt`` files safely, with one-line errors."""
+"""Where model files live, and reading and writing them safely (one-line errors, atomic writes)."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from torch import Tensor
@@ -76,3 +79,25 @@ def load_strict(model: torch.nn.Module, state: dict[str, Tensor], path: Path, ki
     if unexpected:
         raise DetectorError(f"{path} has unexpected key {unexpected[0]}: it is not an {kind} checkpoint")
     model.load_state_dict(state, strict=True)
+
+
+def models_dir() -> Path:
+    """``$CCTV_MODELS_DIR`` if set, else ``models/`` in the checkout (beside ``detector/``)."""
+    env = os.environ.get("CCTV_MODELS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` through a temp file in its folder and ``os.replace``: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

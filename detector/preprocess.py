@@ -29,18 +29,6 @@ def _axis_taps(in_size: int, out_size: int) -> tuple[Tensor, Tensor]:
     return torch.stack([lower, upper]).long(), src - lower
 
 
-@lru_cache(maxsize=64)
-def _taps(in_hw: tuple[int, int], out_hw: tuple[int, int], device: torch.device
-          ) -> tuple[Tensor, Tensor, Tensor]:
-    """Flat indices ``[4 * h * w]`` of the (top, bottom) x (left, right) source pixels of every
-    output pixel, row-major within each corner, and the x and y weights, on ``device``."""
-    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
-    rows, wy = _axis_taps(in_h, out_h)
-    cols, wx = _axis_taps(in_w, out_w)
-    flat = rows.view(2, 1, out_h, 1) * in_w + cols.view(1, 2, 1, out_w)
-    return flat.reshape(-1).to(device), wx.view(1, 1, out_w, 1).to(device), wy.view(1, out_h, 1, 1).to(device)
-
-
 def tf_legacy_resize_bilinear(images: Tensor | np.ndarray, size: int | tuple[int, int]) -> Tensor:
     """Resize a batch of frames as TF's ``ResizeBilinear`` (legacy, no half-pixel centres).
 
@@ -55,15 +43,15 @@ def tf_legacy_resize_bilinear(images: Tensor | np.ndarray, size: int | tuple[int
     if x.ndim != 4:
         raise ValueError(f"images must be [N, H, W, C] or [H, W, C], got shape {list(x.shape)}")
     out_h, out_w = (size, size) if isinstance(size, int) else size
-    n, in_h, in_w, c = x.shape
-    flat, wx, wy = _taps((in_h, in_w), (out_h, out_w), x.device)
-    # One gather of the four neighbours (before converting, so only they become float).
-    corners = x.reshape(n, in_h * in_w, c).index_select(1, flat).float().view(n, 4, out_h, out_w, c)
-    top_left, top_right, bottom_left, bottom_right = corners.unbind(1)
-    # Along x first, then y, as TensorFlow's kernel does.
-    top = torch.addcmul(top_left, top_right - top_left, wx)
-    bottom = torch.addcmul(bottom_left, bottom_right - bottom_left, wx)
-    return torch.addcmul(top, bottom - top, wy).permute(0, 3, 1, 2)
+    _, in_h, in_w, _ = x.shape
+    rows, wy = (t.to(x.device) for t in _axis_taps(in_h, out_h))
+    cols, wx = (t.to(x.device) for t in _axis_taps(in_w, out_w))
+    # Along x first, then y, as TensorFlow's kernel does; gather before converting to float, so
+    # only the needed columns are converted.
+    left, right = x.index_select(2, cols[0]).float(), x.index_select(2, cols[1]).float()
+    across = torch.addcmul(left, right - left, wx.view(1, 1, out_w, 1))
+    top, bottom = across.index_select(1, rows[0]), across.index_select(1, rows[1])
+    return torch.addcmul(top, bottom - top, wy.view(1, out_h, 1, 1)).permute(0, 3, 1, 2)
 
 
 def resize_batch(frames_bgr: Sequence[np.ndarray], size: int, method: str) -> Tensor:
@@ -72,18 +60,19 @@ def resize_batch(frames_bgr: Sequence[np.ndarray], size: int, method: str) -> Te
     ``method``: ``"tf_legacy_bilinear"`` (TensorFlow's legacy ResizeBilinear; frames of one size
     are resized in one call) or ``"linear"`` (``cv2.resize``'s bilinear, as pytorch-ssd uses).
     """
-    out = torch.empty(len(frames_bgr), size, size, 3, dtype=torch.float32)
     if method == "tf_legacy_bilinear":
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for i, frame in enumerate(frames_bgr):
             by_shape.setdefault(frame.shape, []).append(i)
-        for indices in by_shape.values():
-            rgb = np.stack([frames_bgr[i] for i in indices])[..., ::-1].copy()
-            out[indices] = tf_legacy_resize_bilinear(rgb, size).permute(0, 2, 3, 1)
-    elif method == "linear":
-        for i, frame in enumerate(frames_bgr):
-            rgb = cv2.cvtColor(cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-            out[i] = torch.from_numpy(rgb)
-    else:
-        raise ValueError(f"unknown resize method {method!r}")
-    return out.permute(0, 3, 1, 2)
+        groups = [(indices, np.stack([frames_bgr[i] for i in indices])[..., ::-1].copy()) for indices in by_shape.values()]
+        if len(groups) == 1:
+            return tf_legacy_resize_bilinear(groups[0][1], size)
+        out = torch.empty(len(frames_bgr), 3, size, size).contiguous(memory_format=torch.channels_last)
+        for indices, rgb in groups:
+            out[indices] = tf_legacy_resize_bilinear(rgb, size)
+        return out
+    if method == "linear":
+        resized = [cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR) for frame in frames_bgr]
+        rgb = np.stack(resized)[..., ::-1].astype(np.float32)
+        return torch.from_numpy(rgb).permute(0, 3, 1, 2)
+    raise ValueError(f"unknown resize method {method!r}")

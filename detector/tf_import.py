@@ -15,14 +15,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 
+from detector.checkpoints import atomic_write, models_dir
 from detector.errors import DetectorError
 from detector.models.ssdlite import EXTRA_LAYERS, ConvBN, SSDLiteMobileNetV2
 from detector.tf_graph import const_values, read_graph_def
@@ -58,12 +56,6 @@ def default_labels(num_classes: int) -> list[str]:
     if num_classes == len(COCO_LABELS):
         return list(COCO_LABELS)
     return ["background"] + [f"class_{i}" for i in range(1, num_classes)]
-
-
-def models_dir() -> Path:
-    """``$CCTV_MODELS_DIR`` if set, else ``models/`` in the checkout (beside ``detector/``)."""
-    env = os.environ.get("CCTV_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
 
 
 def find_ssdlite_person_pb() -> Path:
@@ -203,22 +195,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write ``path`` through a temp file in its folder and ``os.replace``: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _load_cached(checkpoint: Path, labels_path: Path, source_sha256: str
                  ) -> tuple[SSDLiteMobileNetV2, list[str]] | None:
     """The cached model if the cache is complete, readable and converted from this graph."""
@@ -270,8 +246,8 @@ def _save(model: SSDLiteMobileNetV2, labels: list[str], source_sha256: str, cach
                             "image_size": model.image_size},
              "state_dict": model.state_dict(), "source_sha256": source_sha256}
     try:
-        _atomic_write(labels_path, lambda f: f.write("".join(f"{label}\n" for label in labels).encode()))
-        _atomic_write(checkpoint, lambda f: torch.save(saved, f))
+        atomic_write(labels_path, lambda f: f.write("".join(f"{label}\n" for label in labels).encode()))
+        atomic_write(checkpoint, lambda f: torch.save(saved, f))
     except OSError as exc:
         raise DetectorError(f"cannot write the converted model to {cache_dir} ({exc.strerror}): "
                             "set CCTV_MODELS_DIR to a writable folder") from None

@@ -85,3 +85,20 @@ def test_ssdlite_checkpoint_errors(tmp_path):
     torch.save({"state_dict": {"x": torch.zeros(1)}}, tmp_path / "other.pth")
     with pytest.raises(DetectorError, match="not an SSDLite-MobileNet-V2 checkpoint"):
         load_detector(f"ssdlite:{tmp_path / 'other.pth'}", device="cpu")
+
+
+def test_onnxruntime_export_is_cached_and_a_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("CCTV_MODELS_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    model = build_ssdlite_mobilenet_v2(2).eval()
+    config = ssdlite_config(["background", "person"])
+    x = torch.randn(2, 3, 300, 300)
+    want = Detector(model, config, device="cpu", backend="torch").forward(x)
+    first = Detector(model, config, device="cpu", backend="onnxruntime")
+    (cached,) = (tmp_path / "onnx-cache").glob("*.onnx")
+    cached.write_bytes(b"not an onnx model")
+    rebuilt = Detector(model, config, device="cpu", backend="onnxruntime")
+    assert cached.stat().st_size > 1000
+    for detector in (first, rebuilt):
+        for a, b in zip(detector.forward(x), want):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
