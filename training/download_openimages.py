@@ -35,9 +35,9 @@ ANNOTATION_COLUMNS = ["ImageID", "Source", "LabelName", "Confidence", "XMin", "X
                       "IsOccluded", "IsTruncated", "IsGroupOf", "IsDepiction", "IsInside", "id", "ClassName"]
 DEFAULTS = {
     "class_descriptions_url": ("OPENIMAGES_CLASS_DESCRIPTIONS_URL",
-                               "https://storage.googleapis.com/openimages/v5/class-descriptions-boxable.csv"),
+                               "https://storage.googleapis.com/openimages/2018_04/class-descriptions-boxable.csv"),
     "annotations_url": ("OPENIMAGES_ANNOTATIONS_URL",
-                        "https://storage.googleapis.com/openimages/v5/{split}-annotations-bbox.csv"),
+                        "https://storage.googleapis.com/openimages/2018_04/{split}/{split}-annotations-bbox.csv"),
     "images_url": ("OPENIMAGES_IMAGES_URL", "https://open-images-dataset.s3.amazonaws.com/{split}/{image_id}.jpg"),
 }
 

@@ -162,6 +162,8 @@ class TrainAugmentation:
 class TestTransform:
     """Resize and normalize only (validation and evaluation); boxes become normalized."""
 
+    __test__ = False  # not a pytest class
+
     def __init__(self, size: int, mean: float, std: float):
         self.transform = Compose([to_float, to_percent_coords, ResizeNormalize(size, mean, std)])
 
