@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Iterator
+from wsgiref.simple_server import WSGIServer
 
 import redis
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
@@ -78,10 +79,12 @@ class StreamDepthCollector(Collector):
 
 
 def serve_metrics(host: str, port: int, client: redis.Redis | None = None,
-                  keys: Keys | None = None, registry: CollectorRegistry = REGISTRY) -> None:
-    """Serve ``/metrics`` on ``host:port`` from a daemon thread; with ``client``, stream depths
-    of ``keys``' cameras are included."""
+                  keys: Keys | None = None, registry: CollectorRegistry = REGISTRY
+                  ) -> WSGIServer:
+    """Serve ``/metrics`` on ``host:port`` from a daemon thread (``server.shutdown()`` stops it);
+    with ``client``, the stream depths of ``keys``' cameras are included."""
     if client is not None:
         registry.register(StreamDepthCollector(client, keys or Keys()))
-    start_http_server(port, addr=host, registry=registry)
-    log.info("metrics on http://%s:%d/metrics", host, port)
+    server, _ = start_http_server(port, addr=host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+    return server
