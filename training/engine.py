@@ -106,6 +106,6 @@ def evaluate(model: nn.Module, criterion: MultiboxLoss, loader: torch.utils.data
         detections += postprocess(locations, confidence, config)
     ground_truth = [dataset.get_annotation(i)[1:] for i in range(len(detections))]
     map50, per_class = voc_map(ground_truth, detections, len(dataset.class_names))
-    loss, regression, classification = totals / max(batches, 1)
+    loss, regression, classification = (float(x) for x in totals / max(batches, 1))
     return {"loss": loss, "regression": regression, "classification": classification,
             "map50": map50, "ap50": per_class}
