@@ -163,4 +163,3 @@ def test_tls_through_a_rediss_url_with_certificate_verification(tls_proxy):
     status = subprocess.run([str(CCTV), "status", "--json"], env=dict(os.environ, REDIS_URL=url),
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0, status.stderr
-
