@@ -134,6 +134,8 @@ def main(args: argparse.Namespace) -> dict:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             start_epoch, steps, epochs = state["epoch"] + 1, state["steps"], state["epochs"]
+            for group, base_lr in zip(optimizer.param_groups, scheduler.base_lrs):  # --epochs may have changed
+                group["lr"] = base_lr * scheduler.lr_lambdas[0](scheduler.last_epoch)
         else:
             model.load_state_dict(state)
         log.info("resumed from %s at epoch %d", args.resume, start_epoch)
