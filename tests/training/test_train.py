@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from detector.api import load_detector
 from training import autolabel, eval as evaluation, train
@@ -65,7 +66,6 @@ def test_fine_tuning_on_auto_labelled_bikes_beats_an_untrained_model(tmp_path, s
     init_from_pretrained(untrained, "ssdlite", "ssdlite-person")
     (models / "untrained").mkdir(parents=True)
     (models / "untrained" / "labels.txt").write_text("BACKGROUND\nperson\n")
-    import torch
     torch.save(untrained.state_dict(), models / "untrained" / "start.pth")
 
     result = train.main(train.get_args_parser().parse_args([
