@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from training.loss import MultiboxLoss  # noqa: E402
-from training.matching import MatchPrior  # noqa: E402
-from training.nets import build_net, freeze  # noqa: E402
+from training.loss import MultiboxLoss
+from training.matching import MatchPrior
+from training.nets import build_net, freeze
 
 
 def bench(net: str, device: str, batch_size: int, steps: int, freeze_part: str | None) -> float:
