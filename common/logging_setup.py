@@ -67,12 +67,14 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
-    """Route the root logger to stderr in text or JSON, with ids and masking on every record."""
+    """Route the root logger to stderr in text or JSON, with ids and masking on every record
+    (replacing the handler of an earlier call; other handlers stay)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.set_name("cctv")
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == "cctv"]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
