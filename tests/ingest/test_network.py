@@ -6,7 +6,6 @@ publisher), and ingest opens RTSP and HTTP through the same OpenCV FFmpeg path.
 """
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
                                 reason="ffmpeg not on PATH (scripts/test installs it as root)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def camera_server(video, port):
     return subprocess.Popen(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i",
@@ -34,27 +27,9 @@ def camera_server(video, port):
          f"http://127.0.0.1:{port}/x.mjpg"], stdin=subprocess.DEVNULL)
 
 
-def stop(proc):
-    proc.kill()
-    proc.wait(10)
-
-
-def frames_in(client):
-    state = read_state(client, KEYS, "cam")
-    return state.frames_in if state else 0
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.timeout(120)
-def test_network_camera_reconnects_after_server_restart(redis_client, redis_url, sample_video):
+def test_network_camera_reconnects_after_server_restart(redis_client, redis_url, sample_video,
+                                                        free_port, wait_for, frames_in, stop):
     port = free_port()
     url = f"http://127.0.0.1:{port}/x.mjpg"
     server = camera_server(sample_video, port)
