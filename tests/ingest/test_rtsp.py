@@ -88,3 +88,18 @@ def test_rtsp_camera_reconnects_after_server_restart(rtsp_server_available, redi
         thread.join(15)
     assert not thread.is_alive()
     assert read_state(redis_client, KEYS, "cam").state == "stopped"
+
+
+def test_scripts_test_installs_what_the_rtsp_server_needs():
+    """scripts/test runs the same ``--check`` and installs exactly the helper's package list."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("rtsp_server_helper", SERVER)
+    helper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helper)  # imports no gi at module level
+    script = (Path(__file__).parents[2] / "scripts" / "test").read_text()
+    match = re.search(r"/usr/bin/python3 tests/ingest/rtsp_server\.py --check .*?"
+                      r"\|\| need\+=\(([^)]*)\)", script, re.S)
+    assert match, "scripts/test no longer installs the RTSP server's packages"
+    assert match.group(1).split() == list(helper.PACKAGES)
