@@ -94,7 +94,7 @@ def cmd_rq_worker(args) -> int:
     from rq import Worker as RQWorker
     from rq.serializers import JSONSerializer
 
-    from .replay import queue
+    from common.replays import queue
 
     client = client_for(from_env(CommonSettings))
     worker = RQWorker([queue(client)], connection=client, serializer=JSONSerializer)
@@ -104,7 +104,9 @@ def cmd_rq_worker(args) -> int:
 
 # -- replays -------------------------------------------------------------------------------------
 def cmd_replay(args) -> int:
-    from .replay import enqueue, wait
+    from common.replays import enqueue
+
+    from .replay import wait
 
     path = Path(args.file).expanduser().resolve()
     if not path.exists():
@@ -124,7 +126,7 @@ def cmd_replay(args) -> int:
 def cmd_job(args) -> int:
     from rq.exceptions import NoSuchJobError
 
-    from .replay import fetch, job_summary
+    from common.replays import fetch, job_summary
 
     client = client_for(from_env(CommonSettings))
     try:

@@ -1,44 +1,14 @@
-"""Enqueueing replay jobs on RQ and waiting until every replayed frame is processed."""
+"""Waiting until every frame of a replay job is processed; the queue itself is common.replays."""
 
 from __future__ import annotations
 
 import time
 
 import redis
-from rq import Queue
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
-from common.keys import GROUP, RQ_QUEUE, Keys
-
-
-def queue(client: redis.Redis) -> Queue:
-    """The replay queue; jobs are JSON (function name + plain arguments), never pickle."""
-    return Queue(RQ_QUEUE, connection=client, serializer=JSONSerializer)
-
-
-def enqueue(client: redis.Redis, path: str, camera: str, fps: float | None,
-            realtime: bool, timeout_s: int) -> Job:
-    from ingest.replay import JOB_FUNCTION
-
-    return queue(client).enqueue(JOB_FUNCTION, args=(path, camera, fps, realtime),
-                                 job_timeout=timeout_s, result_ttl=86_400,
-                                 description=f"replay {path} as camera {camera}")
-
-
-def fetch(client: redis.Redis, job_id: str) -> Job:
-    return Job.fetch(job_id, connection=client, serializer=JSONSerializer)
-
-
-def job_summary(job: Job) -> dict:
-    """Status of a replay job as plain data."""
-    status = job.get_status(refresh=True)
-    summary = {"id": job.id, "status": str(status.value if hasattr(status, "value") else status),
-               "description": job.description, "result": job.return_value()}
-    if summary["status"] == "failed":
-        info = job.latest_result()
-        summary["error"] = (info.exc_string or "").strip().splitlines()[-1] if info else "failed"
-    return summary
+from common.keys import GROUP, Keys
+from common.replays import job_summary
 
 
 def processed_through(client: redis.Redis, keys: Keys, camera: str, last_id: str) -> bool:

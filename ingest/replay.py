@@ -15,8 +15,6 @@ from common.settings import IngestSettings, from_env, parse_camera
 
 from .camera import CameraRunner, read_state
 
-JOB_FUNCTION = "ingest.replay.replay_file"
-
 
 class ReplayError(RuntimeError):
     """The file could not be replayed (missing, corrupt, no frames)."""

@@ -73,7 +73,7 @@ def detector():
 
 def test_no_value_in_redis_or_on_pub_sub_is_a_pickle(redis_client, redis_url, small_video,
                                                       detector, dump_redis):
-    from cctv.replay import enqueue
+    from common.replays import enqueue
 
     pubsub = redis_client.pubsub()
     pubsub.psubscribe(KEYS.live_pattern)
