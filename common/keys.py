@@ -73,6 +73,39 @@ class Keys:
         """Marker (SET NX) that makes publishing a frame's detections idempotent."""
         return f"{self.prefix}:done:{self.camera(camera)}:{frame_id}"
 
+    # -- tracking (per camera) -----------------------------------------------------------------
+    def tracks(self, camera: str) -> str:
+        """Stream of tracked frames: boxes with track ids, crossings, zone occupancy (capped)."""
+        return f"{self.prefix}:tracks:{self.camera(camera)}"
+
+    def tracks_live(self, camera: str) -> str:
+        """Pub/sub channel carrying each tracked frame as JSON."""
+        return f"{self.prefix}:tracks-live:{self.camera(camera)}"
+
+    def track_stats(self, camera: str) -> str:
+        """Hash of track totals: ``unique:<label>``, ``in:<line>:<label>``, ``out:<line>:<label>``."""
+        return f"{self.prefix}:track-stats:{self.camera(camera)}"
+
+    def track_minute(self, camera: str, epoch_minute: int) -> str:
+        """Hash of one minute's unique objects, crossings and peak zone occupancy; expires."""
+        return f"{self.prefix}:track-minute:{self.camera(camera)}:{epoch_minute}"
+
+    def track_seen(self, camera: str, epoch_minute: int) -> str:
+        """Set of ``<track id>:<label>`` seen in one minute (makes unique counts exact)."""
+        return f"{self.prefix}:track-seen:{self.camera(camera)}:{epoch_minute}"
+
+    def zones(self, camera: str) -> str:
+        """Hash ``<zone>:<label>`` -> objects in the zone in the last tracked frame."""
+        return f"{self.prefix}:zones:{self.camera(camera)}"
+
+    def tracker_lock(self, camera: str) -> str:
+        """Lock (value = owner, PX TTL) held by the one tracker process of a camera."""
+        return f"{self.prefix}:tracker-lock:{self.camera(camera)}"
+
+    def tracker_state(self, camera: str) -> str:
+        """JSON snapshot of a camera's tracker, written with every tracked frame."""
+        return f"{self.prefix}:tracker-state:{self.camera(camera)}"
+
     # -- workers and errors --------------------------------------------------------------------
     @property
     def workers(self) -> str:

@@ -221,6 +221,122 @@ class DetectionMessage:
 
 
 @dataclass(frozen=True)
+class TrackedObject:
+    """One tracked box: stable ``track_id`` per camera, class, score, box (x1, y1, x2, y2) px."""
+
+    track_id: int
+    label: str
+    class_id: int
+    score: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.track_id, **DetectedObject(self.label, self.class_id, self.score,
+                                                      self.box).to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "TrackedObject":
+        obj = DetectedObject.from_dict(data)
+        try:
+            return cls(int(data["id"]), obj.label, obj.class_id, obj.score, obj.box)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"bad track {str(data)[:80]}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A track crossing a counting line; ``direction`` is ``in`` or ``out``."""
+
+    line: str
+    direction: str
+    label: str
+    track_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "direction": self.direction, "label": self.label,
+                "id": self.track_id}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Crossing":
+        try:
+            crossing = cls(str(data["line"]), str(data["direction"]), str(data["label"]),
+                           int(data["id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"bad crossing {str(data)[:80]}: {exc}") from exc
+        if crossing.direction not in ("in", "out"):
+            raise MessageError(f"bad crossing direction {crossing.direction!r}")
+        return crossing
+
+
+@dataclass(frozen=True)
+class TrackMessage:
+    """A tracked frame, as the tracker writes it to ``cctv:tracks:{camera}`` and publishes.
+
+    Frames come in capture order. ``crossings`` are the line crossings in this frame; ``zones``
+    maps zone -> label -> objects inside in this frame.
+    """
+
+    camera: str
+    frame_id: str
+    seq: int
+    ts: float
+    width: int
+    height: int
+    tracks: list[TrackedObject] = field(default_factory=list)
+    crossings: list[Crossing] = field(default_factory=list)
+    zones: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_fields(self) -> dict[str, str]:
+        compact = {"separators": (",", ":")}
+        return {
+            "v": PROTOCOL_VERSION, "camera": self.camera, "frame_id": self.frame_id,
+            "seq": str(self.seq), "ts": repr(self.ts),
+            "width": str(self.width), "height": str(self.height),
+            "tracks": json.dumps([t.to_dict() for t in self.tracks], **compact),
+            "crossings": json.dumps([c.to_dict() for c in self.crossings], **compact),
+            "zones": json.dumps(self.zones, **compact),
+        }
+
+    def to_json(self) -> str:
+        """The pub/sub payload: the same fields as one JSON object (structured, not strings)."""
+        data: dict[str, Any] = dict(self.to_fields())
+        for name in ("tracks", "crossings", "zones"):
+            data[name] = json.loads(data[name])
+        data.update(seq=self.seq, ts=self.ts, width=self.width, height=self.height)
+        return json.dumps(data)
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "TrackMessage":
+        _check_version(fields)
+        tracks, crossings, zones = (_json(fields, n) for n in ("tracks", "crossings", "zones"))
+        if not isinstance(tracks, list) or not isinstance(crossings, list):
+            raise MessageError("fields 'tracks' and 'crossings' must be JSON lists")
+        if not isinstance(zones, dict) or not all(isinstance(v, dict) for v in zones.values()):
+            raise MessageError("field 'zones' must map zone -> {label: count}")
+        return cls(
+            camera=_text(fields, "camera"), frame_id=_text(fields, "frame_id"),
+            seq=_int(fields, "seq"), ts=_float(fields, "ts"),
+            width=_int(fields, "width"), height=_int(fields, "height"),
+            tracks=[TrackedObject.from_dict(t) for t in tracks],
+            crossings=[Crossing.from_dict(c) for c in crossings],
+            zones={str(z): {str(k): int(v) for k, v in counts.items()}
+                   for z, counts in zones.items()},
+        )
+
+    @classmethod
+    def from_json(cls, payload: str | bytes) -> "TrackMessage":
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise MessageError(f"payload is not JSON: {exc.msg}") from exc
+        if not isinstance(data, dict):
+            raise MessageError("payload is not a JSON object")
+        for name in ("tracks", "crossings", "zones"):
+            data[name] = json.dumps(data.get(name))
+        return cls.from_fields(data)
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     """A frame entry a worker could not use, as written to ``cctv:dead-letter``."""
 

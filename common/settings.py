@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .keys import Keys
 
@@ -45,6 +45,65 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SHAPE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
+Point = tuple[float, float]
+
+
+def _check_points(points: list[Point]) -> list[Point]:
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point [{x}, {y}] is outside the frame: coordinates are fractions "
+                             "of the frame width and height, from 0 to 1")
+    return points
+
+
+class LineConfig(Strict):
+    """A counting line between two points, as fractions of the frame (0..1, y down)."""
+
+    name: str = Field(pattern=SHAPE_NAME_PATTERN,
+                      description="Line id: letters, digits, '_', '.', '-'; at most 32 chars.")
+    points: list[Point] = Field(description="[[x1, y1], [x2, y2]] in 0..1; 'in' is a crossing "
+                                            "towards the side 90 degrees counter-clockwise of "
+                                            "the direction first -> second point on screen.")
+
+    @field_validator("points")
+    @classmethod
+    def _two_points(cls, points: list[Point]) -> list[Point]:
+        if len(points) != 2:
+            raise ValueError(f"a line needs exactly 2 points [[x1, y1], [x2, y2]], "
+                             f"got {len(points)}")
+        if points[0] == points[1]:
+            raise ValueError("a line needs 2 different points")
+        return _check_points(points)
+
+
+class ZoneConfig(Strict):
+    """A polygon zone, its corners as fractions of the frame (0..1, y down)."""
+
+    name: str = Field(pattern=SHAPE_NAME_PATTERN,
+                      description="Zone id: letters, digits, '_', '.', '-'; at most 32 chars.")
+    points: list[Point] = Field(description="3 to 64 corners [[x, y], ...] in 0..1.")
+
+    @field_validator("points")
+    @classmethod
+    def _polygon(cls, points: list[Point]) -> list[Point]:
+        if not 3 <= len(points) <= 64:
+            raise ValueError(f"a zone needs 3 to 64 points [[x, y], ...], got {len(points)}")
+        area2 = sum(x1 * y2 - x2 * y1
+                    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]))
+        if abs(area2) < 1e-9:
+            raise ValueError("a zone's points enclose no area")
+        return _check_points(points)
+
+
+def _unique_names(kind: str, items: list) -> list:
+    names = [item.name for item in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {kind} names: {', '.join(dupes)}")
+    return items
+
+
 class CameraConfig(Strict):
     """One camera or recorded source."""
 
@@ -61,6 +120,20 @@ class CameraConfig(Strict):
     loop: bool = Field(False, description="Files only: start again at the end.")
     realtime: bool = Field(False, description="Files only: pace frames by their timestamps "
                                               "instead of as fast as workers keep up.")
+    lines: list[LineConfig] = Field(default_factory=list, max_length=32,
+                                    description="Counting lines (in/out per class).")
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=32,
+                                    description="Polygon zones (occupancy per class).")
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_lines(cls, lines: list[LineConfig]) -> list[LineConfig]:
+        return _unique_names("line", lines)
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        return _unique_names("zone", zones)
 
 
 class CamerasFile(Strict):
@@ -150,6 +223,26 @@ class IngestSettings(ServiceSettings):
                                   description="Timeout to open or read a network stream.")
 
 
+class DashboardSettings(CommonSettings):
+    """Settings of ``cctv dashboard``."""
+
+    dashboard_host: str = Field("127.0.0.1", min_length=1, max_length=255,
+                                description="Address the dashboard binds; anything but loopback "
+                                            "requires dashboard_password.")
+    dashboard_port: int = Field(8501, ge=1, le=65535, description="Port of the dashboard.")
+    dashboard_password: SecretStr | None = Field(None, min_length=8, max_length=256,
+                                                 description="Password the page asks for; "
+                                                             "required when not on loopback.")
+    dashboard_refresh_s: float = Field(0.3, ge=0.1, le=60,
+                                       description="Refresh period of the camera grid.")
+    dashboard_stale_s: float = Field(5.0, ge=1, le=3600,
+                                     description="An online camera without a frame this long "
+                                                 "shows as stalled.")
+    dashboard_media_dir: Path = Field(Path(".cctv/media"),
+                                      description="Folder of replayable files; uploads land here "
+                                                  "(the RQ worker must see the same path).")
+
+
 class WorkerSettings(ServiceSettings):
     """Settings of a detection worker."""
 
@@ -171,6 +264,34 @@ class WorkerSettings(ServiceSettings):
                             description="Lifetime of per-frame 'published' markers.")
     minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,
                               description="Lifetime of per-minute count buckets.")
+
+
+
+class TrackerSettings(ServiceSettings):
+    """Settings of the tracker (tracks, unique counts, line crossings and zone occupancy)."""
+
+    tracker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                   description="Lock owner name; default host-pid.")
+    reorder_ms: int = Field(1000, ge=0, le=60_000,
+                            description="Longest wait for a missing earlier frame before "
+                                        "tracking goes on without it.")
+    reorder_max: int = Field(64, ge=1, le=10_000,
+                             description="Most frames held per camera while waiting.")
+    lock_ttl_ms: int = Field(5000, ge=200, le=600_000,
+                             description="A camera's tracker lock expires this long after its "
+                                         "owner stops renewing it (then another takes over).")
+    track_threshold: float = Field(0.5, ge=0.0, le=1.0,
+                                   description="ByteTrack track_activation_threshold.")
+    match_threshold: float = Field(0.8, gt=0.0, le=1.0,
+                                   description="ByteTrack minimum_matching_threshold.")
+    lost_track_frames: int = Field(30, ge=1, le=10_000,
+                                   description="Frames a lost track is kept for re-matching.")
+    min_track_frames: int = Field(1, ge=1, le=100,
+                                  description="Frames before a track gets an id.")
+    tracks_maxlen: int = Field(1000, ge=10, le=1_000_000,
+                               description="Cap of each tracks stream.")
+    minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,
+                              description="Lifetime of per-minute track count buckets.")
 
 
 S = TypeVar("S", bound=CommonSettings)

@@ -7,8 +7,6 @@ worker scales, and the images run as a non-root user.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 import shutil
 import socket
@@ -23,7 +21,7 @@ import yaml
 
 from common.config_check import check_file
 from common.redis_conn import redis_server_binary
-from common.settings import (CommonSettings, IngestSettings, SettingsError, WorkerSettings,
+from common.settings import (DashboardSettings, IngestSettings, SettingsError, WorkerSettings,
                              env_name, from_env)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,22 +29,11 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 CCTV = Path(sys.executable).with_name("cctv")
 PASSWORD = "s3cret-for-test"
+DASHBOARD_PASSWORD = "dashboard-s3cret"
 OURS = ("ingest", "worker", "worker-cpu", "rq-worker", "dashboard")
 SETTINGS = {"ingest": IngestSettings, "worker": WorkerSettings, "worker-cpu": WorkerSettings,
-            "rq-worker": IngestSettings}  # the replay job reads IngestSettings
-
-
-def dashboard_settings() -> type[CommonSettings] | None:
-    """The dashboard's settings model, once the dashboard package provides one."""
-    for name in ("dashboard.settings", "common.settings"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        model = getattr(module, "DashboardSettings", None)
-        if model is not None:
-            return model
-    return None
+            "rq-worker": IngestSettings,  # the replay job reads IngestSettings
+            "dashboard": DashboardSettings}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +42,9 @@ def compose() -> dict:
 
 
 def interpolate(value: str) -> str:
-    """Compose's ``${VAR:?message}`` interpolation, with REDIS_PASSWORD set."""
-    return re.sub(r"\$\{REDIS_PASSWORD(:\?[^}]*)?\}", PASSWORD, value)
+    """Compose's ``${VAR:?message}`` interpolation, with both passwords set."""
+    value = re.sub(r"\$\{REDIS_PASSWORD(:\?[^}]*)?\}", PASSWORD, value)
+    return re.sub(r"\$\{DASHBOARD_PASSWORD(:\?[^}]*)?\}", DASHBOARD_PASSWORD, value)
 
 
 def service_env(service: dict) -> dict[str, str]:
@@ -68,7 +56,8 @@ def test_docker_compose_config_accepts_the_file():
     if binary is None:
         pytest.skip("docker-compose binary absent (scripts/test installs Debian's docker-compose "
                     "as root)")
-    env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": PASSWORD}
+    env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": PASSWORD,
+           "DASHBOARD_PASSWORD": DASHBOARD_PASSWORD}
     run = subprocess.run([binary, "-f", str(COMPOSE), "--profile", "cpu", "config"], env=env,
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode == 0, run.stderr
@@ -76,11 +65,12 @@ def test_docker_compose_config_accepts_the_file():
     assert set(OURS) | {"redis"} <= set(resolved["services"])
     assert resolved["services"]["ingest"]["environment"]["REDIS_URL"] == \
         f"redis://:{PASSWORD}@redis:6379/0"
-    # No default password: without REDIS_PASSWORD the file is refused.
-    env.pop("REDIS_PASSWORD")
-    run = subprocess.run([binary, "-f", str(COMPOSE), "config", "-q"], env=env,
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert run.returncode != 0 and "REDIS_PASSWORD" in run.stderr
+    # No default passwords: without either variable the file is refused.
+    for name in ("REDIS_PASSWORD", "DASHBOARD_PASSWORD"):
+        run = subprocess.run([binary, "-f", str(COMPOSE), "config", "-q"],
+                             env={k: v for k, v in env.items() if k != name},
+                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert run.returncode != 0 and name in run.stderr
 
 
 def test_redis_is_bounded_never_evicts_and_has_a_healthcheck(compose):
@@ -127,8 +117,6 @@ def test_redis_command_line_runs_on_a_real_redis_server(compose, tmp_path):
 @pytest.mark.parametrize("name", OURS)
 def test_service_command_is_a_real_cctv_subcommand(compose, name):
     service = compose["services"][name]
-    if name == "dashboard" and importlib.util.find_spec("dashboard") is None:
-        pytest.skip("the dashboard package (cctv dashboard) has not landed yet")
     entrypoint = re.search(r'^ENTRYPOINT \["cctv"\]$', DOCKERFILE.read_text(), re.M)
     assert entrypoint, "the image's entry point is the cctv command"
     run = subprocess.run([str(CCTV), *service["command"], "--help"], capture_output=True,
@@ -139,9 +127,7 @@ def test_service_command_is_a_real_cctv_subcommand(compose, name):
 
 @pytest.mark.parametrize("name", OURS)
 def test_every_environment_variable_is_a_real_setting_with_a_valid_value(compose, name):
-    model = SETTINGS.get(name) or dashboard_settings()
-    if model is None:
-        pytest.skip("the dashboard's settings model has not landed yet")
+    model = SETTINGS[name]
     env = service_env(compose["services"][name])
     known = {env_name(field) for field in model.model_fields}
     assert set(env) <= known, f"not settings of {model.__name__}: {sorted(set(env) - known)}"
