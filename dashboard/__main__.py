@@ -1,0 +1,5 @@
+"""``python -m dashboard``: the same as ``cctv dashboard`` with its defaults."""
+
+from .cli import serve
+
+raise SystemExit(serve())

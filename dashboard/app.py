@@ -1,0 +1,341 @@
+"""The Streamlit page that ``cctv dashboard`` serves: live cameras, counts, health, replay, cameras.
+
+Streamlit runs this file top to bottom on every interaction; the camera grid and the health
+tables are fragments that refresh themselves without reloading the page. Everything comes from
+Redis through :mod:`common` and :mod:`dashboard.data`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import redis
+import streamlit as st
+
+from common.cameras import list_cameras, remove_camera, store_camera
+from common.redis_conn import connect
+from common.replays import enqueue, recent_jobs
+from common.settings import (CameraConfig, CommonSettings, DashboardSettings, SettingsError,
+                             from_env, parse_camera)
+from common.status import collect_status
+from common.urls import mask_text
+from dashboard import auth, data
+from dashboard.draw import Overlay, annotate_jpeg
+
+VIEWS = ("Live", "Counts", "Health", "Replay", "Cameras")
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+EMPTY = ("No cameras yet. Add one in **Cameras** (or `cctv camera add NAME URL`), replay a file "
+         "in **Replay**, or run `cctv up` for the sample video.")
+
+
+@st.cache_resource
+def redis_client(url: str | None, run_dir: Path, port: int) -> redis.Redis:
+    """One client (and connection pool) per Redis for every session of this server."""
+    return connect(CommonSettings(redis_url=url, run_dir=run_dir, embedded_port=port))
+
+
+def redis_down(exc: Exception) -> None:
+    st.error(f"Redis is unreachable ({mask_text(str(exc))}). The page recovers by itself when "
+             "it is back.", icon="⚠️")
+
+
+@st.fragment(run_every=2)
+def wait_for_redis(client: redis.Redis) -> None:
+    """Shown while Redis is down: reload the whole page as soon as it answers again."""
+    try:
+        client.ping()
+    except REDIS_DOWN:
+        return
+    st.rerun(scope="app")
+
+
+def sign_in(settings: DashboardSettings) -> None:
+    """Stop the page here until the password is given, when one is required."""
+    if not auth.password_required(settings, settings.dashboard_host) \
+            or st.session_state.get("signed_in"):
+        return
+    st.title("CCTV analytics")
+    with st.form("sign-in"):
+        given = st.text_input("Password", type="password")
+        if st.form_submit_button("Sign in"):
+            if auth.password_ok(settings, given):
+                st.session_state.signed_in = True
+                st.rerun()
+            time.sleep(1)  # slows guessing
+            st.error("Wrong password.")
+    st.stop()
+
+
+def camera_configs(client: redis.Redis, settings: DashboardSettings) -> dict[str, CameraConfig]:
+    try:
+        return list_cameras(client, settings.keys)
+    except SettingsError as exc:
+        st.warning(f"A stored camera is invalid: {exc}")
+        return {}
+
+
+def overlays(config: CameraConfig | None, tracking: dict,
+             zones_now: dict[str, dict[str, int]]) -> tuple[list[Overlay], list[Overlay]]:
+    """The camera's counting lines (with in/out totals) and zones (with objects now)."""
+    if config is None:
+        return [], []
+    totals = tracking.get("lines", {})
+
+    def crossed(line: str, direction: str) -> int:
+        return sum(totals.get(line, {}).get(direction, {}).values())
+
+    lines = [Overlay(line.points, f"{line.name} in {crossed(line.name, 'in')} / "
+                                  f"out {crossed(line.name, 'out')}") for line in config.lines]
+    zones = [Overlay(zone.points, f"{zone.name}: {sum(zones_now.get(zone.name, {}).values())}")
+             for zone in config.zones]
+    return lines, zones
+
+
+# -- views ---------------------------------------------------------------------------------------
+def live_view(client: redis.Redis, settings: DashboardSettings, labels: list[str] | None,
+              min_score: float, known: list[str]) -> None:
+    focus = st.session_state.get("focus", "(none)")
+
+    @st.fragment(run_every=settings.dashboard_refresh_s)
+    def grid() -> None:
+        try:
+            status = collect_status(client, settings.keys)
+            names = list(status["cameras"])
+            if not names:
+                st.info(EMPTY)
+                return
+            configs = camera_configs(client, settings)
+            snapshots = {n: data.latest_snapshot(client, settings.keys, n) for n in names}
+        except REDIS_DOWN as exc:
+            redis_down(exc)
+            return
+        now = time.time()
+        totals: dict[str, int] = {}
+        tiles = {}
+        for name in names:
+            snap = snapshots[name]
+            if snap is None:
+                continue
+            shown = data.visible(snap.objects, labels, min_score)
+            counts = data.count_labels(shown)
+            fresh = now - snap.ts <= settings.dashboard_stale_s
+            for label, n in counts.items():
+                totals[label] = totals.get(label, 0) + (n if fresh else 0)
+            lines, zones = overlays(configs.get(name), status["cameras"][name].get("tracking", {}),
+                                    snap.zones)
+            jpeg = annotate_jpeg(snap.jpeg, shown, (snap.width, snap.height), lines, zones)
+            state = status["cameras"][name]["state"]
+            summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
+                "nothing detected" if snap.detected else "waiting for a worker")
+            tiles[name] = (jpeg, f"{name} · {state} · {now - snap.ts:.1f}s ago · {summary}")
+        shown_labels = labels or sorted(set(known) | set(totals))
+        if shown_labels:
+            for column, label in zip(st.columns(len(shown_labels)), shown_labels):
+                column.metric(f"{label} now", totals.get(label, 0))
+        if focus in tiles:
+            st.image(tiles[focus][0], caption=tiles[focus][1], width="stretch")
+        columns = st.columns(min(len(names), 3))
+        for i, name in enumerate(names):
+            with columns[i % len(columns)]:
+                if name in tiles:
+                    st.image(tiles[name][0], caption=tiles[name][1], width="stretch")
+                else:
+                    st.info(f"{name}: no frame yet ({status['cameras'][name]['state']})")
+
+    grid()
+
+
+def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
+                labels: list[str] | None) -> None:
+    names = list(status["cameras"])
+    if not names:
+        st.info(EMPTY)
+        return
+    st.subheader("Totals")
+    totals = pd.DataFrame([{"camera": n, **cam["detections_total"]}
+                           for n, cam in status["cameras"].items()]).fillna(0)
+    st.dataframe(totals, hide_index=True)
+    tracking = [{"camera": n, "kind": kind, "name": name, "label": label, "count": count}
+                for n, cam in status["cameras"].items()
+                for kind, name, label, count in tracking_rows(cam.get("tracking", {}))]
+    if tracking:
+        st.subheader("Tracked objects, line crossings and zones")
+        st.dataframe(pd.DataFrame(tracking), hide_index=True)
+    st.subheader("Last hour, per minute")
+    left, right = st.columns(2)
+    camera = left.selectbox("Camera", ["all cameras", *names])
+    measures = {"average in view (per frame)": "per_frame", "detections": "detections",
+                "unique objects (tracker)": "unique"}
+    measure = right.selectbox("Measure", list(measures))
+    df = data.minute_counts(client, settings.keys, names if camera == "all cameras" else [camera])
+    if labels is not None:
+        df = df[df["label"].isin(labels)]
+    if df.empty:
+        st.info("No counts in the last hour yet.")
+        return
+    chart = df.pivot_table(index="minute", columns="label", values=measures[measure],
+                           aggfunc="sum").fillna(0)
+    st.line_chart(chart)
+    st.download_button("Download CSV", df.to_csv(index=False).encode(), "cctv-counts.csv",
+                       "text/csv")
+
+
+def tracking_rows(tracking: dict):
+    """(kind, name, label, count) rows of a camera's tracking totals."""
+    for label, n in tracking.get("unique", {}).items():
+        yield "unique", "", label, n
+    for line, directions in tracking.get("lines", {}).items():
+        for direction, counts in directions.items():
+            for label, n in counts.items():
+                yield direction, line, label, n
+    for zone, counts in tracking.get("zones", {}).items():
+        for label, n in counts.items():
+            yield "in zone now", zone, label, n
+
+
+def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
+    @st.fragment(run_every=2)
+    def tables() -> None:
+        try:
+            status = collect_status(client, settings.keys)
+        except REDIS_DOWN as exc:
+            redis_down(exc)
+            return
+        queues = status["queues"]
+        a, b, c = st.columns(3)
+        a.metric("live workers", len(status["workers"]))
+        b.metric("queued replays", queues["replays"])
+        c.metric("dead letters", queues["dead_letters"])
+        st.subheader("Cameras")
+        if status["cameras"]:
+            st.dataframe(data.camera_health(status, settings.dashboard_stale_s), hide_index=True)
+        else:
+            st.info(EMPTY)
+        st.subheader("Workers")
+        if status["workers"]:
+            st.dataframe(data.worker_health(status), hide_index=True)
+        else:
+            st.warning("No live workers: frames wait in their streams. Start one with "
+                       "`cctv worker`.")
+
+    tables()
+
+
+def replay_view(client: redis.Redis, settings: DashboardSettings) -> None:
+    folder = settings.dashboard_media_dir
+    source = st.radio("File", ["on the server", "upload"], horizontal=True)
+    path = None
+    if source == "upload":
+        upload = st.file_uploader("Video file", type=[s[1:] for s in data.VIDEO_SUFFIXES])
+        if upload is not None:
+            try:
+                path = data.save_upload(folder, upload.name, upload.getvalue())
+            except (ValueError, OSError) as exc:
+                st.error(f"Upload not stored: {exc}")
+            else:
+                st.success(f"Stored as {path}")
+    else:
+        files = data.media_files(folder)
+        if files:
+            path = st.selectbox("Video in " + str(folder), files, format_func=lambda p: p.name)
+        else:
+            st.info(f"No video files in {folder.resolve()} yet: upload one, or copy files there "
+                    "(setting CCTV_DASHBOARD_MEDIA_DIR).")
+    with st.form("replay"):
+        camera = st.text_input("Camera name", "replay")
+        fps = st.number_input("Frames per second to take (0 = every frame)", 0.0, 120.0, 0.0)
+        realtime = st.checkbox("Real time (paced by the file's timestamps)")
+        if st.form_submit_button("Enqueue replay", disabled=path is None):
+            try:
+                parse_camera({"name": camera, "url": str(path)}, "replay")
+                job = enqueue(client, str(Path(path).resolve()), camera, fps or None, realtime,
+                              3600)
+            except SettingsError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Replay job {job.id} queued: camera {camera} appears in Live once "
+                           "an RQ worker (`cctv rq-worker`) takes it.")
+    st.subheader("Replay jobs")
+    jobs = recent_jobs(client)
+    if jobs:
+        st.dataframe(pd.DataFrame(jobs), hide_index=True)
+    else:
+        st.caption("No replay jobs yet.")
+
+
+def cameras_view(client: redis.Redis, settings: DashboardSettings, status: dict) -> None:
+    configs = camera_configs(client, settings)
+    if configs:
+        st.dataframe(pd.DataFrame([
+            {"camera": n, "url": c.url, "fps": c.fps or "all", "max width": c.max_width,
+             "loop": c.loop, "realtime": c.realtime, "lines": len(c.lines), "zones": len(c.zones),
+             "state": status["cameras"].get(n, {}).get("state", "starting")}
+            for n, c in configs.items()]), hide_index=True)
+    else:
+        st.info("No cameras configured.")
+    with st.form("add-camera", clear_on_submit=True):
+        st.subheader("Add or change a camera")
+        name = st.text_input("Name")
+        url = st.text_input("URL", help="rtsp://, http(s)://, a file or folder on the ingest "
+                                        "machine, or a webcam index; credentials as ${VAR}")
+        fps = st.number_input("Frames per second (0 = every frame)", 0.0, 120.0, 0.0)
+        loop = st.checkbox("Loop (files)")
+        if st.form_submit_button("Save camera"):
+            try:
+                options = {"fps": fps} if fps else {}
+                store_camera(client, settings.keys, parse_camera(
+                    {"name": name, "url": url, "loop": loop, **options}, "camera"))
+            except SettingsError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Camera {name} saved: ingest picks it up within seconds.")
+    if configs:
+        with st.form("remove-camera"):
+            st.subheader("Remove a camera")
+            name = st.selectbox("Camera", list(configs))
+            if st.form_submit_button("Remove"):
+                remove_camera(client, settings.keys, name)
+                st.success(f"Camera {name} removed; its counts stay.")
+
+
+# -- page ----------------------------------------------------------------------------------------
+def main() -> None:
+    st.set_page_config(page_title="CCTV analytics", page_icon="📹", layout="wide")
+    try:
+        settings = from_env(DashboardSettings)
+    except SettingsError as exc:
+        st.error(f"Invalid settings: {exc}")
+        st.stop()
+    sign_in(settings)
+    client = redis_client(settings.redis_url, settings.run_dir, settings.embedded_port)
+    try:
+        status = collect_status(client, settings.keys)
+    except REDIS_DOWN as exc:
+        st.title("CCTV analytics")
+        redis_down(exc)
+        wait_for_redis(client)
+        st.stop()
+    with st.sidebar:
+        st.title("CCTV analytics")
+        view = st.radio("View", VIEWS, key="view")
+        known = data.known_labels(status)
+        chosen = st.multiselect("Classes", known, placeholder="all classes", key="classes")
+        labels = chosen or None
+        min_score = st.slider("Minimum score", 0.0, 1.0, 0.5, 0.05, key="min_score")
+        st.selectbox("Large view", ["(none)", *status["cameras"]], key="focus")
+    st.header(view)
+    if view == "Live":
+        live_view(client, settings, labels, min_score, known)
+    elif view == "Counts":
+        counts_view(client, settings, status, labels)
+    elif view == "Health":
+        health_view(client, settings)
+    elif view == "Replay":
+        replay_view(client, settings)
+    else:
+        cameras_view(client, settings, status)
+
+
+main()

@@ -1,0 +1,212 @@
+"""What the dashboard shows, read from Redis through :mod:`common` (no Streamlit here).
+
+Every function takes the client and the key layout explicitly, so it is testable against a real
+Redis without a page.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+import redis
+
+from common.keys import Keys
+from common.messages import (DetectedObject, DetectionMessage, FrameMessage, MessageError,
+                             TrackedObject, TrackMessage)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
+"""Files the replay form offers (anything OpenCV's FFmpeg opens also works from the CLI)."""
+
+TRACK_LAG_S = 3.0
+"""A tracked frame this much older than the latest detections is stale: draw detections."""
+
+
+@dataclass
+class Snapshot:
+    """The newest frame of a camera that can be shown, with what was found on it."""
+
+    camera: str
+    jpeg: bytes
+    width: int
+    height: int
+    ts: float
+    objects: list[DetectedObject | TrackedObject] = field(default_factory=list)
+    """Detections, or the tracker's objects (with a ``track_id``) when ``tracked``."""
+    tracked: bool = False
+    detected: bool = True
+    """False when no worker has processed any frame yet: ``objects`` is empty, not zero."""
+    zones: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _last(client: redis.Redis, stream: str) -> tuple[str, dict] | None:
+    entries = client.xrevrange(stream, count=1)
+    return (entries[0][0].decode(), entries[0][1]) if entries else None
+
+
+def _frame(client: redis.Redis, keys: Keys, camera: str, frame_id: str) -> FrameMessage | None:
+    entries = client.xrange(keys.frames(camera), frame_id, frame_id)
+    if not entries:
+        return None  # trimmed from the capped stream
+    try:
+        return FrameMessage.from_fields(entries[0][1])
+    except MessageError:
+        return None
+
+
+def latest_snapshot(client: redis.Redis, keys: Keys, camera: str) -> Snapshot | None:
+    """The newest processed frame of ``camera`` with its boxes (tracked ids when the tracker is
+    up to date), else the newest raw frame, else None (no frame at all)."""
+    candidates: list[tuple[str, DetectionMessage | TrackMessage]] = []
+    detections = _last(client, keys.detections(camera))
+    tracks = _last(client, keys.tracks(camera))
+    newest_detection_ts = None
+    if detections:
+        try:
+            msg = DetectionMessage.from_fields(detections[1])
+            candidates.append(("detections", msg))
+            newest_detection_ts = msg.ts
+        except MessageError:
+            pass
+    if tracks:
+        try:
+            msg = TrackMessage.from_fields(tracks[1])
+            if newest_detection_ts is None or newest_detection_ts - msg.ts <= TRACK_LAG_S:
+                candidates.insert(0, ("tracks", msg))
+        except MessageError:
+            pass
+    for kind, msg in candidates:
+        frame = _frame(client, keys, camera, msg.frame_id)
+        if frame is None:
+            continue
+        if kind == "tracks":
+            return Snapshot(camera, frame.jpeg, msg.width, msg.height, msg.ts, list(msg.tracks),
+                            tracked=True, zones=msg.zones)
+        return Snapshot(camera, frame.jpeg, msg.width, msg.height, msg.ts, list(msg.objects))
+    raw = _last(client, keys.frames(camera))
+    if raw is None:
+        return None
+    try:
+        frame = FrameMessage.from_fields(raw[1])
+    except MessageError:
+        return None
+    return Snapshot(camera, frame.jpeg, frame.width, frame.height, frame.ts, detected=False)
+
+
+def visible(objects: Iterable[DetectedObject], labels: Sequence[str] | None,
+            min_score: float) -> list[DetectedObject]:
+    """The objects that pass the page's class filter (None = all) and minimum score."""
+    return [o for o in objects
+            if o.score >= min_score and (labels is None or o.label in labels)]
+
+
+def count_labels(objects: Iterable[DetectedObject]) -> dict[str, int]:
+    """Objects per label."""
+    counts: dict[str, int] = {}
+    for obj in objects:
+        counts[obj.label] = counts.get(obj.label, 0) + 1
+    return counts
+
+
+def known_labels(status: dict) -> list[str]:
+    """Every label any camera has detected, sorted."""
+    return sorted({label for cam in status["cameras"].values()
+                   for label in cam["detections_total"]})
+
+
+def minute_counts(client: redis.Redis, keys: Keys, cameras: Sequence[str], minutes: int = 60,
+                  now: float | None = None) -> pd.DataFrame:
+    """Per-minute counts of the last ``minutes`` minutes, one row per camera, minute and label.
+
+    Columns: ``camera``, ``minute`` (UTC timestamp), ``label``, ``detections`` (boxes in that
+    minute), ``frames`` (frames processed), ``per_frame`` (detections / frames: the average
+    number in view) and ``unique`` (distinct tracked objects; 0 without the tracker).
+    """
+    last = int((time.time() if now is None else now) // 60)
+    span = range(last - minutes + 1, last + 1)
+    pipe = client.pipeline(transaction=False)
+    for camera in cameras:
+        for minute in span:
+            pipe.hgetall(keys.minute(camera, minute))
+            pipe.hgetall(keys.track_minute(camera, minute))
+    replies = iter(pipe.execute())
+    rows = []
+    for camera in cameras:
+        for minute in span:
+            counts = {k.decode(): int(v) for k, v in next(replies).items()}
+            tracked = {k.decode(): int(v) for k, v in next(replies).items()}
+            frames = counts.pop("_frames", 0)
+            unique = {k[len("unique:"):]: v for k, v in tracked.items()
+                      if k.startswith("unique:")}
+            for label in sorted(set(counts) | set(unique)):
+                n = counts.get(label, 0)
+                rows.append({"camera": camera, "minute": pd.Timestamp(minute * 60, unit="s"),
+                             "label": label, "detections": n, "frames": frames,
+                             "per_frame": round(n / frames, 3) if frames else 0.0,
+                             "unique": unique.get(label, 0)})
+    columns = ["camera", "minute", "label", "detections", "frames", "per_frame", "unique"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:
+    """One row per camera: state (``stalled`` when online without a frame for ``stale_s``),
+    ingest fps, frames in/processed/dropped, last frame age, stream depth and pending."""
+    now = time.time() if now is None else now
+    rows = []
+    for name, cam in status["cameras"].items():
+        age = now - cam["last_frame_ts"] if cam["last_frame_ts"] else None
+        state = cam["state"]
+        if state == "online" and (age is None or age > stale_s):
+            state = "stalled"
+        rows.append({"camera": name, "state": state, "fps": round(cam["fps"], 1),
+                     "frames in": cam["frames_in"], "processed": cam["frames_processed"],
+                     "dropped": cam["frames_dropped"],
+                     "last frame (s ago)": None if age is None else round(age, 1),
+                     "stream depth": cam["stream_length"], "pending": cam["pending"],
+                     "reconnects": cam["reconnects"], "error": cam["error"] or ""})
+    return pd.DataFrame(rows)
+
+
+def worker_health(status: dict, now: float | None = None) -> pd.DataFrame:
+    """One row per live worker (a worker whose heartbeat expired is gone from the status)."""
+    now = time.time() if now is None else now
+    rows = [{"worker": w["worker"], "host": w["host"], "device": w["device"],
+             "seen (s ago)": round(now - w["ts"], 1), "frames": w["frames"], "fps": w["fps"],
+             "batch size": w["batch_size"], "latency (ms/batch)": w["latency_ms"],
+             "dead letters": w["dead_letters"]} for w in status["workers"]]
+    return pd.DataFrame(rows)
+
+
+def media_files(folder: Path) -> list[Path]:
+    """Replayable video files directly in ``folder``, by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def save_upload(folder: Path, name: str, data: bytes) -> Path:
+    """Store an uploaded file in ``folder`` under its base name, never over another file."""
+    base = Path(name).name
+    if not base or base.startswith(".") or Path(base).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"{name!r} is not a video file name "
+                         f"({', '.join(VIDEO_SUFFIXES)})")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as partial:
+        partial.write(data)
+    try:
+        for n in itertools.count():
+            target = folder / (base if n == 0 else f"{Path(base).stem}-{n}{Path(base).suffix}")
+            try:
+                os.link(partial.name, target)  # fails rather than replace an existing file
+                return target
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(partial.name)

@@ -1,0 +1,104 @@
+"""Boxes, track ids, counting lines and zones drawn on a frame with OpenCV (no detector/)."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from common.messages import DetectedObject, TrackedObject
+
+PALETTE = [(255, 99, 71), (60, 179, 113), (30, 144, 255), (255, 215, 0), (238, 130, 238),
+           (0, 206, 209), (255, 140, 0), (154, 205, 50)]
+"""RGB colours; a label always gets the same one."""
+LINE_COLOR = (0, 255, 255)  # BGR yellow
+ZONE_COLOR = (255, 0, 255)  # BGR magenta
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A counting line (2 points) or zone (3+ points) in frame fractions, with its caption."""
+
+    points: Sequence[Point]
+    caption: str
+
+
+def label_color(label: str) -> tuple[int, int, int]:
+    """A stable BGR colour for ``label``."""
+    r, g, b = PALETTE[zlib.crc32(label.encode()) % len(PALETTE)]
+    return b, g, r
+
+
+def _caption(out: np.ndarray, text: str, at: tuple[int, int], color: tuple[int, int, int],
+             font_scale: float) -> None:
+    """Text on a filled box whose top-left corner is ``at`` (moved inside the image)."""
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    x = min(max(at[0], 0), max(out.shape[1] - tw - 4, 0))
+    y = min(max(at[1], 0), max(out.shape[0] - th - base - 2, 0))
+    cv2.rectangle(out, (x, y), (x + tw + 4, y + th + base + 2), color, -1)
+    cv2.putText(out, text, (x + 2, y + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
+                1, cv2.LINE_AA)
+
+
+def draw_scene(image: np.ndarray, objects: Iterable[DetectedObject | TrackedObject],
+               source_size: tuple[int, int] | None = None, lines: Iterable[Overlay] = (),
+               zones: Iterable[Overlay] = ()) -> np.ndarray:
+    """A copy of ``image`` (BGR, HxWx3) with zones, lines and each box drawn.
+
+    Boxes are (x1, y1, x2, y2) pixels of a ``source_size`` (width, height) frame, scaled to the
+    image when the sizes differ; a tracked object's caption starts with ``#id``. Line and zone
+    points are fractions of the frame.
+    """
+    out = image.copy()
+    height, width = out.shape[:2]
+    sx, sy = (width / source_size[0], height / source_size[1]) if source_size else (1.0, 1.0)
+    thickness = max(1, round(min(width, height) / 240))
+    font_scale = max(0.4, min(width, height) / 600)
+
+    def pixel(p: Point) -> tuple[int, int]:
+        return int(round(p[0] * width)), int(round(p[1] * height))
+
+    for zone in zones:
+        corners = np.array([pixel(p) for p in zone.points], np.int32)
+        tint = out.copy()
+        cv2.fillPoly(tint, [corners], ZONE_COLOR)
+        cv2.addWeighted(tint, 0.2, out, 0.8, 0, dst=out)
+        cv2.polylines(out, [corners], True, ZONE_COLOR, thickness, cv2.LINE_AA)
+        _caption(out, zone.caption, tuple(corners.min(axis=0)), ZONE_COLOR, font_scale)
+    for line in lines:
+        a, b = pixel(line.points[0]), pixel(line.points[1])
+        cv2.line(out, a, b, LINE_COLOR, thickness + 1, cv2.LINE_AA)
+        _caption(out, line.caption, ((a[0] + b[0]) // 2, (a[1] + b[1]) // 2), LINE_COLOR,
+                 font_scale)
+    for obj in objects:
+        x1, y1, x2, y2 = obj.box
+        p1 = (int(round(x1 * sx)), int(round(y1 * sy)))
+        p2 = (int(round(x2 * sx)), int(round(y2 * sy)))
+        color = label_color(obj.label)
+        cv2.rectangle(out, p1, p2, color, thickness, cv2.LINE_AA)
+        text = f"{obj.label} {obj.score:.2f}"
+        if isinstance(obj, TrackedObject):
+            text = f"#{obj.track_id} {text}"
+        (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        _caption(out, text, (p1[0], p1[1] - th - base - 2 if p1[1] >= th + base + 2 else p1[1]),
+                 color, font_scale)
+    return out
+
+
+def annotate_jpeg(jpeg: bytes, objects: Iterable[DetectedObject | TrackedObject],
+                  source_size: tuple[int, int] | None = None, lines: Iterable[Overlay] = (),
+                  zones: Iterable[Overlay] = (), quality: int = 85) -> bytes:
+    """Decode a JPEG, draw the scene on it (see :func:`draw_scene`) and encode it again."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("not a decodable JPEG")
+    ok, buf = cv2.imencode(".jpg", draw_scene(image, objects, source_size, lines, zones),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()

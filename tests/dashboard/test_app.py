@@ -1,0 +1,157 @@
+"""The dashboard page through Streamlit's own AppTest, against a Redis filled by a real run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from common.cameras import list_cameras
+from common.keys import KEYS
+from common.messages import DetectionMessage
+from common.redis_conn import EmbeddedRedis
+from common.replays import fetch, queue
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """An AppTest of the page for the REDIS_URL the test sets; caches cleared around it."""
+    st.cache_resource.clear()
+    monkeypatch.delenv("CCTV_DASHBOARD_PASSWORD", raising=False)
+    monkeypatch.setenv("CCTV_DASHBOARD_STALE_S", "3600")  # the run's frames count as fresh
+    yield lambda: AppTest.from_file(APP, default_timeout=60)
+    st.cache_resource.clear()
+
+
+def show(at: AppTest, view: str) -> AppTest:
+    at.sidebar.radio(key="view").set_value(view)
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, int]:
+    return {m.label: int(m.value) for m in at.metric}
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("info", "warning", "error", "success", "caption", "markdown")
+             for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def last_detections(client, camera="bikes") -> DetectionMessage:
+    return DetectionMessage.from_fields(client.xrevrange(KEYS.detections(camera), count=1)[0][1])
+
+
+def test_live_shows_the_annotated_camera_and_counts_now(pipeline, page, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", pipeline["url"])
+    at = page().run()
+    assert not at.exception
+    assert at.header[0].value == "Live"
+    images = at.get("image")
+    assert len(images) == 1 and images[0].captions[0].startswith("bikes · finished")
+    latest = last_detections(pipeline["client"])
+    persons = sum(1 for o in latest.objects if o.label == "person" and o.score >= 0.5)
+    assert persons > 0, "the clip ends with pedestrians in view"
+    assert metrics(at)["person now"] == persons
+    # The class filter and minimum score decide what is drawn and counted on screen.
+    at.sidebar.slider(key="min_score").set_value(1.0).run()
+    assert metrics(at)["person now"] == 0
+
+
+def test_health_shows_the_camera_and_that_no_worker_is_alive(pipeline, page, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", pipeline["url"])
+    at = show(page().run(), "Health")
+    assert not at.exception
+    cameras = at.dataframe[0].value
+    row = cameras.set_index("camera").loc["bikes"]
+    assert row["state"] == "finished"
+    assert row["frames in"] == row["processed"] == pipeline["frames"] == 40
+    assert row["dropped"] == 0 and row["pending"] == 0
+    assert metrics(at)["live workers"] == 0
+    assert "No live workers" in texts(at)
+
+
+def test_counts_match_the_workers_totals_and_download_as_csv(pipeline, page, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", pipeline["url"])
+    at = show(page().run(), "Counts")
+    assert not at.exception
+    totals = at.dataframe[0].value.set_index("camera")
+    stored = int(pipeline["client"].hget(KEYS.stats("bikes"), "det:person"))
+    assert totals.loc["bikes", "person"] == stored > 0
+    assert at.get("arrow_line_chart") or at.get("vega_lite_chart")
+    assert at.get("download_button")
+
+
+def test_cameras_can_be_added_and_removed_from_the_page(redis_url, redis_client, page,
+                                                        monkeypatch):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    at = page().run()
+    assert "No cameras yet" in texts(at)
+    at = show(at, "Cameras")
+    at.text_input[0].set_value("door")
+    at.text_input[1].set_value("rtsp://cam.local/stream1")
+    at.number_input[0].set_value(5.0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert list_cameras(redis_client, KEYS)["door"].fps == 5.0
+    assert "saved" in texts(at)
+    # A literal password in the URL is refused with the reason, nothing stored.
+    at.text_input[0].set_value("gate")
+    at.text_input[1].set_value("rtsp://admin:hunter2@cam.local/s")
+    at.button[0].click().run()
+    assert "credentials" in texts(at) and "gate" not in list_cameras(redis_client, KEYS)
+    remove = [s for s in at.selectbox if s.label == "Camera"][0]
+    remove.set_value("door")
+    at.button[1].click().run()
+    assert list_cameras(redis_client, KEYS) == {}
+
+
+def test_replay_enqueues_an_rq_job_for_a_file_on_the_server(redis_url, redis_client, page,
+                                                            monkeypatch, media_dir):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_DASHBOARD_MEDIA_DIR", str(media_dir))
+    at = show(page().run(), "Replay")
+    assert [s for s in at.selectbox if s.label.startswith("Video in")][0].value.name == "clip.mp4"
+    at.text_input[0].set_value("lobby-replay")
+    at.button[0].click().run()
+    assert not at.exception
+    job_ids = queue(redis_client).job_ids
+    assert len(job_ids) == 1
+    job = fetch(redis_client, job_ids[0])
+    assert job.args[:2] == [str(media_dir / "clip.mp4"), "lobby-replay"]
+    jobs = at.dataframe[-1].value
+    assert list(jobs["id"]) == job_ids and list(jobs["status"]) == ["queued"]
+
+
+def test_a_redis_that_goes_away_shows_a_banner_and_the_page_recovers(tmp_path, page,
+                                                                    monkeypatch):
+    server = EmbeddedRedis(tmp_path, unix_socket=tmp_path / "redis.sock")
+    monkeypatch.setenv("REDIS_URL", server.url)
+    at = page().run()
+    assert not at.exception
+    assert "Redis is unreachable" in texts(at)
+    server.start()
+    try:
+        at.run()
+        assert "Redis is unreachable" not in texts(at)
+        assert "No cameras yet" in texts(at)
+    finally:
+        server.stop()
+
+
+def test_a_password_is_asked_when_configured(redis_url, page, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_DASHBOARD_PASSWORD", "correct-horse")
+    at = page().run()
+    assert not at.sidebar.radio and "No cameras yet" not in texts(at)
+    at.text_input[0].set_value("wrong-password")
+    at.button[0].click().run()
+    assert "Wrong password" in texts(at) and not at.sidebar.radio
+    at.text_input[0].set_value("correct-horse")
+    at.button[0].click().run()
+    assert at.sidebar.radio and "No cameras yet" in texts(at)

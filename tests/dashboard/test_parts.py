@@ -1,0 +1,96 @@
+"""The dashboard's parts without a page: drawing, health rows, uploads, binding rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from common.messages import DetectedObject, TrackedObject
+from common.settings import DashboardSettings, SettingsError
+from dashboard import auth, data
+from dashboard.draw import LINE_COLOR, Overlay, annotate_jpeg, draw_scene
+
+
+def test_scene_scales_boxes_and_draws_lines_and_zones_where_they_are():
+    image = np.zeros((100, 200, 3), np.uint8)
+    box = DetectedObject("person", 1, 0.9, (40.0, 40.0, 80.0, 160.0))  # in a 400x200 frame
+    out = draw_scene(image, [box], source_size=(400, 200),
+                     lines=[Overlay([(0.5, 0.0), (0.5, 1.0)], "door in 1 / out 0")],
+                     zones=[Overlay([(0.8, 0.5), (0.95, 0.5), (0.95, 0.9)], "bench: 0")])
+    assert image.max() == 0, "the input is not drawn on"
+    assert out[60, 20].any() and out[60, 40].any(), "box edges at x 40/2=20 and 80/2=40"
+    assert not out[60, 30].any(), "inside the box stays untouched"
+    assert tuple(out[90, 100]) == LINE_COLOR, "the line runs down the middle"
+    assert out[80, 185].any(), "the zone is tinted"
+
+
+def test_tracked_objects_carry_their_id_in_the_caption():
+    image = np.full((120, 160, 3), 255, np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", image)
+    plain = annotate_jpeg(jpeg.tobytes(), [DetectedObject("car", 3, 0.8, (50, 50, 100, 100))])
+    tracked = annotate_jpeg(jpeg.tobytes(), [TrackedObject(17, "car", 3, 0.8, (50, 50, 100, 100))])
+    assert plain != tracked
+    with pytest.raises(ValueError, match="not a decodable JPEG"):
+        annotate_jpeg(b"\xff\xd8garbage", [])
+
+
+def camera(state="online", last_frame_ts=0.0):
+    return {"state": state, "fps": 12.34, "frames_in": 10, "frames_processed": 9,
+            "frames_dropped": 1, "last_frame_ts": last_frame_ts, "stream_length": 5,
+            "pending": 1, "reconnects": 0, "error": None}
+
+
+def test_an_online_camera_without_recent_frames_shows_as_stalled():
+    status = {"cameras": {"fresh": camera(last_frame_ts=999.0), "quiet": camera(last_frame_ts=900.0),
+                          "never": camera(), "done": camera("finished", 900.0)}}
+    rows = data.camera_health(status, stale_s=5, now=1000.0).set_index("camera")
+    assert rows["state"].to_dict() == {"fresh": "online", "quiet": "stalled", "never": "stalled",
+                                       "done": "finished"}
+    assert rows.loc["fresh", "last frame (s ago)"] == 1.0 and rows.loc["fresh", "fps"] == 12.3
+
+
+def test_uploads_keep_their_name_never_overwrite_and_only_videos(tmp_path):
+    first = data.save_upload(tmp_path, "../../etc/lobby.mp4", b"one")
+    second = data.save_upload(tmp_path, "lobby.mp4", b"two")
+    assert (first.name, second.name) == ("lobby.mp4", "lobby-1.mp4")
+    assert first.read_bytes() == b"one" and first.parent == tmp_path
+    for bad in ("notes.txt", ".hidden.mp4", ""):
+        with pytest.raises(ValueError):
+            data.save_upload(tmp_path, bad, b"x")
+    assert data.media_files(tmp_path) == sorted([first, second])
+    assert data.media_files(tmp_path / "missing") == []
+
+
+def test_visible_applies_class_filter_and_minimum_score():
+    objects = [DetectedObject("person", 1, 0.9, (0, 0, 1, 1)),
+               DetectedObject("person", 1, 0.4, (0, 0, 1, 1)),
+               DetectedObject("car", 3, 0.7, (0, 0, 1, 1))]
+    assert data.count_labels(data.visible(objects, None, 0.5)) == {"person": 1, "car": 1}
+    assert data.count_labels(data.visible(objects, ["car"], 0.0)) == {"car": 1}
+
+
+@pytest.mark.parametrize("host,password,refused", [
+    ("127.0.0.1", None, False), ("localhost", None, False), ("::1", None, False),
+    ("0.0.0.0", None, True), ("10.1.2.3", None, True), ("0.0.0.0", "long-enough", False)])
+def test_only_loopback_is_served_without_a_password(host, password, refused):
+    settings = DashboardSettings(dashboard_password=password)
+    if refused:
+        with pytest.raises(SettingsError, match="CCTV_DASHBOARD_PASSWORD"):
+            auth.check_bind(settings, host)
+    else:
+        auth.check_bind(settings, host)
+    assert auth.password_required(settings, host) == (password is not None or
+                                                      host not in ("127.0.0.1", "localhost", "::1"))
+    assert auth.password_ok(settings, "long-enough") == (password == "long-enough")
+
+
+def test_cctv_dashboard_refuses_to_bind_everywhere_without_a_password():
+    run = subprocess.run([sys.executable, "-m", "cctv", "dashboard", "--host", "0.0.0.0"],
+                         capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "CCTV_DASHBOARD_PASSWORD": ""})
+    assert run.returncode == 2
+    assert "set CCTV_DASHBOARD_PASSWORD" in run.stderr
