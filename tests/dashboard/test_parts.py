@@ -94,3 +94,23 @@ def test_cctv_dashboard_refuses_to_bind_everywhere_without_a_password():
                          env={"PATH": "/usr/bin:/bin", "CCTV_DASHBOARD_PASSWORD": ""})
     assert run.returncode == 2
     assert "set CCTV_DASHBOARD_PASSWORD" in run.stderr
+
+
+def test_minute_counts_read_the_workers_and_trackers_buckets():
+    import fakeredis
+
+    from common.keys import KEYS
+
+    client = fakeredis.FakeRedis()  # hashes only: no stream semantics needed
+    now = 1_700_000_000.0
+    minute = int(now // 60)
+    client.hset(KEYS.minute("door", minute), mapping={"_frames": 10, "person": 25, "car": 5})
+    client.hset(KEYS.minute("door", minute - 59), mapping={"_frames": 4, "person": 2})
+    client.hset(KEYS.minute("door", minute - 60), mapping={"_frames": 1, "person": 9})  # too old
+    client.hset(KEYS.track_minute("door", minute), mapping={"unique:person": 3})
+    df = data.minute_counts(client, KEYS, ["door", "gate"], minutes=60, now=now)
+    rows = {(r.minute.timestamp() // 60, r.label): r for r in df.itertuples()}
+    assert set(rows) == {(minute, "person"), (minute, "car"), (minute - 59, "person")}
+    person = rows[(minute, "person")]
+    assert (person.detections, person.frames, person.per_frame, person.unique) == (25, 10, 2.5, 3)
+    assert rows[(minute, "car")].unique == 0 and set(df["camera"]) == {"door"}
