@@ -169,17 +169,25 @@ def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
     measures = {"average in view (per frame)": "per_frame", "detections": "detections",
                 "unique objects (tracker)": "unique"}
     measure = right.selectbox("Measure", list(measures))
-    df = data.minute_counts(client, settings.keys, names if camera == "all cameras" else [camera])
+    classes, places = data.minute_tables(client, settings.keys,
+                                         names if camera == "all cameras" else [camera])
     if labels is not None:
-        df = df[df["label"].isin(labels)]
-    if df.empty:
+        classes = classes[classes["label"].isin(labels)]
+        places = places[places["label"].isin(labels)]
+    if classes.empty:
         st.info("No counts in the last hour yet.")
         return
-    chart = df.pivot_table(index="minute", columns="label", values=measures[measure],
-                           aggfunc="sum").fillna(0)
-    st.line_chart(chart)
-    st.download_button("Download CSV", df.to_csv(index=False).encode(), "cctv-counts.csv",
+    st.line_chart(classes.pivot_table(index="minute", columns="label",
+                                      values=measures[measure], aggfunc="sum").fillna(0))
+    st.download_button("Download CSV", classes.to_csv(index=False).encode(), "cctv-counts.csv",
                        "text/csv")
+    if not places.empty:
+        st.subheader("Lines and zones, per minute")
+        places = places.assign(series=places["name"] + " " + places["kind"] + " " + places["label"])
+        st.line_chart(places.pivot_table(index="minute", columns="series", values="count",
+                                         aggfunc="sum").fillna(0))
+        st.download_button("Download CSV", places.to_csv(index=False).encode(),
+                           "cctv-lines-zones.csv", "text/csv", key="places-csv")
 
 
 def tracking_rows(tracking: dict):

@@ -120,13 +120,19 @@ def known_labels(status: dict) -> list[str]:
                    for label in cam["detections_total"]})
 
 
-def minute_counts(client: redis.Redis, keys: Keys, cameras: Sequence[str], minutes: int = 60,
-                  now: float | None = None) -> pd.DataFrame:
-    """Per-minute counts of the last ``minutes`` minutes, one row per camera, minute and label.
+PLACE_KINDS = {"in": "crossed in", "out": "crossed out", "peak": "most in zone"}
+"""Tracker per-minute fields ``<kind>:<line or zone>:<label>`` and how the page names them."""
 
-    Columns: ``camera``, ``minute`` (UTC timestamp), ``label``, ``detections`` (boxes in that
-    minute), ``frames`` (frames processed), ``per_frame`` (detections / frames: the average
-    number in view) and ``unique`` (distinct tracked objects; 0 without the tracker).
+
+def minute_tables(client: redis.Redis, keys: Keys, cameras: Sequence[str], minutes: int = 60,
+                  now: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The last ``minutes`` minutes of the workers' and the tracker's per-minute buckets.
+
+    ``classes``: one row per camera, minute (UTC) and label with ``detections`` (boxes),
+    ``frames`` (frames processed), ``per_frame`` (detections / frames: the average number in
+    view) and ``unique`` (distinct tracked objects; 0 without the tracker).
+    ``places``: one row per camera, minute, ``kind`` (see :data:`PLACE_KINDS`), line or zone
+    ``name`` and label, with ``count`` (crossings, or the most objects in the zone at once).
     """
     last = int((time.time() if now is None else now) // 60)
     span = range(last - minutes + 1, last + 1)
@@ -136,22 +142,30 @@ def minute_counts(client: redis.Redis, keys: Keys, cameras: Sequence[str], minut
             pipe.hgetall(keys.minute(camera, minute))
             pipe.hgetall(keys.track_minute(camera, minute))
     replies = iter(pipe.execute())
-    rows = []
+    classes, places = [], []
     for camera in cameras:
         for minute in span:
+            at = pd.Timestamp(minute * 60, unit="s")
             counts = {k.decode(): int(v) for k, v in next(replies).items()}
-            tracked = {k.decode(): int(v) for k, v in next(replies).items()}
             frames = counts.pop("_frames", 0)
-            unique = {k[len("unique:"):]: v for k, v in tracked.items()
-                      if k.startswith("unique:")}
+            unique = {}
+            for key, n in next(replies).items():
+                kind, _, rest = key.decode().partition(":")
+                if kind == "unique":
+                    unique[rest] = int(n)
+                elif kind in PLACE_KINDS:
+                    name, _, label = rest.partition(":")
+                    places.append({"camera": camera, "minute": at, "kind": PLACE_KINDS[kind],
+                                   "name": name, "label": label, "count": int(n)})
             for label in sorted(set(counts) | set(unique)):
                 n = counts.get(label, 0)
-                rows.append({"camera": camera, "minute": pd.Timestamp(minute * 60, unit="s"),
-                             "label": label, "detections": n, "frames": frames,
-                             "per_frame": round(n / frames, 3) if frames else 0.0,
-                             "unique": unique.get(label, 0)})
-    columns = ["camera", "minute", "label", "detections", "frames", "per_frame", "unique"]
-    return pd.DataFrame(rows, columns=columns)
+                classes.append({"camera": camera, "minute": at, "label": label, "detections": n,
+                                "frames": frames,
+                                "per_frame": round(n / frames, 3) if frames else 0.0,
+                                "unique": unique.get(label, 0)})
+    return (pd.DataFrame(classes, columns=["camera", "minute", "label", "detections", "frames",
+                                           "per_frame", "unique"]),
+            pd.DataFrame(places, columns=["camera", "minute", "kind", "name", "label", "count"]))
 
 
 def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:

@@ -27,10 +27,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> None:
+def wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "cctv up exited early"
+        assert proc.poll() is None, f"cctv up exited early:\n{log.read_text()[-3000:]}"
         try:
             with urllib.request.urlopen(url, timeout=2) as reply:
                 if reply.status == 200:
@@ -57,11 +57,12 @@ def test_dashboard_shows_the_sample_video_with_people_counted(redis_url, tmp_pat
     port = free_port()
     env = dict(os.environ, REDIS_URL=redis_url, CCTV_DASHBOARD_PORT=str(port),
                CCTV_RUN_DIR=str(tmp_path / "run"), CCTV_NUM_THREADS="1")
-    log = (tmp_path / "up.log").open("w")
+    log_path = tmp_path / "up.log"
+    log = log_path.open("w")
     up = subprocess.Popen([sys.executable, "-m", "cctv", "up"], env=env, stdout=log,
                           stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 90, up)
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", 90, up, log_path)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -84,4 +85,4 @@ def test_dashboard_shows_the_sample_video_with_people_counted(redis_url, tmp_pat
             up.kill()
             status = None
         log.close()
-    assert status == 0, (tmp_path / "up.log").read_text()[-3000:]
+    assert status == 0, log_path.read_text()[-3000:]

@@ -96,7 +96,7 @@ def test_cctv_dashboard_refuses_to_bind_everywhere_without_a_password():
     assert "set CCTV_DASHBOARD_PASSWORD" in run.stderr
 
 
-def test_minute_counts_read_the_workers_and_trackers_buckets():
+def test_minute_tables_read_the_workers_and_trackers_buckets():
     import fakeredis
 
     from common.keys import KEYS
@@ -107,10 +107,15 @@ def test_minute_counts_read_the_workers_and_trackers_buckets():
     client.hset(KEYS.minute("door", minute), mapping={"_frames": 10, "person": 25, "car": 5})
     client.hset(KEYS.minute("door", minute - 59), mapping={"_frames": 4, "person": 2})
     client.hset(KEYS.minute("door", minute - 60), mapping={"_frames": 1, "person": 9})  # too old
-    client.hset(KEYS.track_minute("door", minute), mapping={"unique:person": 3})
-    df = data.minute_counts(client, KEYS, ["door", "gate"], minutes=60, now=now)
-    rows = {(r.minute.timestamp() // 60, r.label): r for r in df.itertuples()}
+    client.hset(KEYS.track_minute("door", minute), mapping={
+        "_frames": 10, "unique:person": 3, "in:entry:person": 2, "out:entry:person": 1,
+        "peak:bench:person": 4})
+    classes, places = data.minute_tables(client, KEYS, ["door", "gate"], minutes=60, now=now)
+    rows = {(r.minute.timestamp() // 60, r.label): r for r in classes.itertuples()}
     assert set(rows) == {(minute, "person"), (minute, "car"), (minute - 59, "person")}
     person = rows[(minute, "person")]
     assert (person.detections, person.frames, person.per_frame, person.unique) == (25, 10, 2.5, 3)
-    assert rows[(minute, "car")].unique == 0 and set(df["camera"]) == {"door"}
+    assert rows[(minute, "car")].unique == 0 and set(classes["camera"]) == {"door"}
+    assert sorted(places[["kind", "name", "label", "count"]].itertuples(index=False)) == [
+        ("crossed in", "entry", "person", 2), ("crossed out", "entry", "person", 1),
+        ("most in zone", "bench", "person", 4)]
