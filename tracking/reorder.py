@@ -1,0 +1,85 @@
+"""Reorder buffer: detections arrive in the order workers finish them; tracking needs capture order.
+
+Frames are ordered by their frame id (the entry id of ``cctv:frames:{camera}``, which ingest
+writes in capture order). The buffer releases its earliest frame as soon as it is the next one
+(``seq`` one more than the last released, or 0: the first frame of a source run), or when a frame
+has waited ``wait_s`` (an earlier frame was lost, e.g. trimmed from a live stream), or when more
+than ``max_frames`` are held.
+A frame older than one already released is late: it is refused, never tracked out of order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from common.messages import DetectionMessage
+
+OrderKey = tuple[int, int]
+
+
+def order_key(entry_id: str) -> OrderKey:
+    """Stream entry id ``"ms-seq"`` -> comparable tuple."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def before(entry_id: str) -> str:
+    """The greatest stream entry id smaller than ``entry_id`` (for exclusive reads from it)."""
+    ms, seq = order_key(entry_id)
+    return f"{ms}-{seq - 1}" if seq > 0 else f"{ms - 1}-{2**64 - 1}" if ms > 0 else "0-0"
+
+
+@dataclass(order=True)
+class Held:
+    key: OrderKey
+    arrived: float = field(compare=False)
+    stream_id: str = field(compare=False)
+    msg: DetectionMessage = field(compare=False)
+
+
+class ReorderBuffer:
+    """Holds detection messages of one camera and releases them in capture order."""
+
+    def __init__(self, wait_s: float, max_frames: int, last_key: OrderKey | None = None,
+                 last_seq: int | None = None, clock: Callable[[], float] = time.monotonic):
+        self.wait_s, self.max_frames, self.clock = wait_s, max_frames, clock
+        self.last_key, self.last_seq = last_key, last_seq
+        self._heap: list[Held] = []
+        self._keys: set[OrderKey] = set()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, msg: DetectionMessage, stream_id: str) -> bool:
+        """Hold a message; False (refused) when it is late or already held."""
+        key = order_key(msg.frame_id)
+        if (self.last_key is not None and key <= self.last_key) or key in self._keys:
+            return False
+        heapq.heappush(self._heap, Held(key, self.clock(), stream_id, msg))
+        self._keys.add(key)
+        return True
+
+    def pop_ready(self) -> list[tuple[DetectionMessage, str]]:
+        """The messages that may be tracked now, in capture order, with their stream ids."""
+        out = []
+        while self._heap and self._ready():
+            held = heapq.heappop(self._heap)
+            self._keys.discard(held.key)
+            self.last_key, self.last_seq = held.key, held.msg.seq
+            out.append((held.msg, held.stream_id))
+        return out
+
+    def _ready(self) -> bool:
+        head = self._heap[0]
+        return (head.msg.seq == 0
+                or self.last_seq is not None and head.msg.seq == self.last_seq + 1
+                or len(self._heap) > self.max_frames
+                or self.clock() - min(h.arrived for h in self._heap) >= self.wait_s)
+
+    def oldest_stream_id(self) -> str | None:
+        """The smallest detections-stream id still held (a restart must read again from it)."""
+        return min(self._heap, key=lambda h: order_key(h.stream_id)).stream_id \
+            if self._heap else None
