@@ -22,7 +22,7 @@ import redis
 
 from common.logging_setup import setup_logging
 from common.settings import (CommonSettings, IngestSettings, ServiceSettings, SettingsError,
-                             WorkerSettings, from_env, parse_camera)
+                             TrackerSettings, WorkerSettings, from_env, parse_camera)
 from common.urls import mask_text
 
 log = logging.getLogger("cctv")
@@ -87,6 +87,18 @@ def cmd_worker(args) -> int:
                              settings.classes, settings.num_threads)
     Worker(client, settings, detector, str(getattr(detector, "device", "cpu"))).run(
         stop_on_signals())
+    return 0
+
+
+def cmd_tracker(args) -> int:
+    from tracking.service import Tracker
+
+    settings = from_env(TrackerSettings, tracker_id=args.tracker_id,
+                        max_cameras=args.max_cameras, reorder_ms=args.reorder_ms,
+                        lock_ttl_ms=args.lock_ttl_ms)
+    client = client_for(settings)
+    start_metrics(settings, client)
+    Tracker(client, settings).run(stop_on_signals())
     return 0
 
 
@@ -167,6 +179,8 @@ def cmd_status(args) -> int:
         print(f"{name:16} {cam['state']:9} {cam['frames_in']:7} {cam['frames_processed']:7} "
               f"{cam['frames_dropped']:7} {cam['fps']:6.1f}  {dets}"
               + (f"  ({cam['error']})" if cam["error"] else ""))
+        if any(cam["tracking"].values()):
+            print(f"{'':16} tracked: {tracking_line(cam['tracking'])}")
     for w in status["workers"]:
         age = time.time() - w["ts"]
         print(f"worker {w['worker']} on {w['device']}: {w['frames']} frames, {w['fps']} fps, "
@@ -176,6 +190,18 @@ def cmd_status(args) -> int:
     print(f"queued replays: {status['queues']['replays']}, "
           f"dead letters: {status['queues']['dead_letters']}")
     return 0
+
+
+def tracking_line(tracking: dict) -> str:
+    """``unique person=3; line door in person=1 out -; zone bench person=1``."""
+    def counts(labels: dict) -> str:
+        return ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
+
+    parts = [f"unique {counts(tracking['unique'])}"]
+    parts += [f"line {name} in {counts(c['in'])} out {counts(c['out'])}"
+              for name, c in tracking["lines"].items()]
+    parts += [f"zone {name} {counts(c)}" for name, c in tracking["zones"].items()]
+    return "; ".join(parts)
 
 
 def cmd_camera(args) -> int:
@@ -208,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("up", help="run Redis, ingest, a worker, an RQ worker and the dashboard")
+    p = sub.add_parser("up", help="run Redis, ingest, a worker, a tracker, an RQ worker and the "
+                                  "dashboard")
     p.add_argument("--cameras-file", help="YAML cameras file (default: the sample video)")
     p.add_argument("--workers", type=int, default=1, help="detection workers to start")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
@@ -230,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker-id", help="consumer name (default host-pid)")
     p.add_argument("--num-threads", type=int, help="torch CPU threads")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("tracker", help="run one tracker (ids, unique counts, line crossings, "
+                                       "zone occupancy)")
+    p.add_argument("--tracker-id", help="lock owner name (default host-pid)")
+    p.add_argument("--max-cameras", type=int, help="most cameras to take (default: all free)")
+    p.add_argument("--reorder-ms", type=int, help="longest wait for a missing earlier frame")
+    p.add_argument("--lock-ttl-ms", type=int, help="a dead tracker's cameras are taken over "
+                                                   "after this long")
+    p.set_defaults(func=cmd_tracker)
 
     p = sub.add_parser("rq-worker", help="run one RQ worker for replay jobs")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")

@@ -1,5 +1,6 @@
-"""``cctv up``: embedded Redis plus ingest, worker(s), an RQ worker and the dashboard, as child
-processes of this one; Ctrl-C or SIGTERM stops them all (and the Redis this command started)."""
+"""``cctv up``: embedded Redis plus ingest, worker(s), a tracker, an RQ worker and the dashboard,
+as child processes of this one; Ctrl-C or SIGTERM stops them all (and the Redis this command
+started)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def has_dashboard() -> bool:
 def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> list[list[str]]:
     cctv = [sys.executable, "-m", "cctv"]
     ingest = cctv + ["ingest"] + (["--cameras-file", cameras_file] if cameras_file else [])
-    commands = [ingest] + [cctv + ["worker"] for _ in range(workers)] + [cctv + ["rq-worker"]]
+    commands = [ingest] + [cctv + ["worker"] for _ in range(workers)] + [cctv + ["tracker"],
+                                                                          cctv + ["rq-worker"]]
     if dashboard:
         commands.append(cctv + ["dashboard"])
     return commands

@@ -54,18 +54,20 @@ def _node_at(root: yaml.Node, loc: tuple) -> tuple[yaml.Node, bool]:
     return node, True
 
 
-def _duplicate_names(root: yaml.Node) -> list[yaml.Node]:
-    """``name`` value nodes that repeat an earlier camera's name."""
-    cameras = _value(root, "cameras")
+def _duplicate_names(sequence: yaml.Node | None) -> list[yaml.Node]:
+    """``name`` value nodes of a sequence node's items that repeat an earlier item's name."""
     seen, dupes = set(), []
-    for camera in cameras[1].value if cameras and isinstance(cameras[1], yaml.SequenceNode) \
-            else []:
-        pair = _value(camera, "name")
+    for item in sequence.value if isinstance(sequence, yaml.SequenceNode) else []:
+        pair = _value(item, "name")
         if pair is not None and pair[1].value in seen:
             dupes.append(pair[1])
         elif pair is not None:
             seen.add(pair[1].value)
     return dupes
+
+
+UNIQUE_NAMES = {"cameras": "camera", "lines": "line", "zones": "zone"}
+"""Lists whose items' names must be unique (cameras, and each camera's lines and zones)."""
 
 
 def check_text(text: str) -> list[Problem]:
@@ -96,10 +98,13 @@ def _problems(root: yaml.Node, exc: ValidationError) -> list[Problem]:
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(top level)"
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        if loc == ("cameras",) and "duplicate camera names" in message:
-            problems += [Problem(n.start_mark.line + 1, n.start_mark.column + 1,
-                                 "cameras", f"duplicate camera name {n.value!r}")
-                         for n in _duplicate_names(root)]
+        kind = UNIQUE_NAMES.get(loc[-1]) if loc else None
+        if kind and f"duplicate {kind} names" in message:
+            parent, found = _node_at(root, loc[:-1])
+            pair = _value(parent, str(loc[-1])) if found else None
+            problems += [Problem(n.start_mark.line + 1, n.start_mark.column + 1, where,
+                                 f"duplicate {kind} name {n.value!r}")
+                         for n in _duplicate_names(pair[1] if pair else None)]
             continue
         node, found = _node_at(root, loc)
         if not found and err["type"] == "missing":

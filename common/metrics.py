@@ -1,4 +1,4 @@
-"""Prometheus metrics of ingest and the workers, and the HTTP endpoint that serves them.
+"""Prometheus metrics of ingest, the workers and the tracker, and the HTTP endpoint that serves them.
 
 Labels are camera names only (validated ids, never URLs), so no credential can reach a label.
 Stream depths are read from Redis when Prometheus scrapes (:class:`StreamDepthCollector`), so
@@ -12,7 +12,8 @@ from typing import Iterator
 from wsgiref.simple_server import WSGIServer
 
 import redis
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
+                               start_http_server)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -42,6 +43,13 @@ INFERENCE_SECONDS = Histogram("cctv_inference_seconds",
 END_TO_END_SECONDS = Histogram("cctv_end_to_end_seconds",
                                "Capture (ingest timestamp) to detections published.", ["camera"],
                                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+FRAMES_TRACKED = Counter("cctv_frames_tracked",
+                         "Frames this tracker tracked and wrote (each frame once).", ["camera"])
+TRACKER_SKIPPED = Counter("cctv_tracker_skipped",
+                          "Detections entries the tracker skipped: reason=bad_entries (does not "
+                          "parse) or late_frames (came after a later frame was tracked).",
+                          ["camera", "reason"])
+CAMERAS_TRACKED = Gauge("cctv_cameras_tracked", "Cameras whose tracker lock this process holds.")
 
 
 class StreamDepthCollector(Collector):

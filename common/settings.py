@@ -266,12 +266,17 @@ class WorkerSettings(ServiceSettings):
                               description="Lifetime of per-minute count buckets.")
 
 
-
 class TrackerSettings(ServiceSettings):
     """Settings of the tracker (tracks, unique counts, line crossings and zone occupancy)."""
 
     tracker_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                    description="Lock owner name; default host-pid.")
+    max_cameras: int | None = Field(None, ge=1, le=10_000,
+                                    description="Most cameras this tracker takes; unset = all "
+                                                "it can (other trackers stand by).")
+    poll_s: float = Field(1.0, ge=0.05, le=60,
+                          description="How often free cameras are looked for and lines and "
+                                      "zones re-read.")
     reorder_ms: int = Field(1000, ge=0, le=60_000,
                             description="Longest wait for a missing earlier frame before "
                                         "tracking goes on without it.")
@@ -280,14 +285,18 @@ class TrackerSettings(ServiceSettings):
     lock_ttl_ms: int = Field(5000, ge=200, le=600_000,
                              description="A camera's tracker lock expires this long after its "
                                          "owner stops renewing it (then another takes over).")
-    track_threshold: float = Field(0.5, ge=0.0, le=1.0,
-                                   description="ByteTrack track_activation_threshold.")
+    track_threshold: float = Field(0.25, ge=0.0, le=1.0,
+                                   description="ByteTrack: detections scoring above it are "
+                                               "matched first and (from +0.1) start tracks; "
+                                               "0.1 up to it only extend tracks.")
     match_threshold: float = Field(0.8, gt=0.0, le=1.0,
-                                   description="ByteTrack minimum_matching_threshold.")
+                                   description="ByteTrack: most 1 - IoU x score for a match.")
     lost_track_frames: int = Field(30, ge=1, le=10_000,
-                                   description="Frames a lost track is kept for re-matching.")
+                                   description="Longest gap (frames without a match) after "
+                                               "which a lost track is still found again.")
     min_track_frames: int = Field(1, ge=1, le=100,
-                                  description="Frames before a track gets an id.")
+                                  description="Matches after its first frame before a track "
+                                              "gets an id and is counted.")
     tracks_maxlen: int = Field(1000, ge=10, le=1_000_000,
                                description="Cap of each tracks stream.")
     minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,

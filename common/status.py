@@ -10,12 +10,45 @@ from typing import Any
 
 import redis
 
+from .cameras import parse_camera_json
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
 from .messages import CameraState, MessageError, WorkerHeartbeat
+from .settings import CameraConfig, SettingsError
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def tracking_status(client: redis.Redis, keys: Keys, name: str,
+                    config: CameraConfig | None) -> dict[str, Any]:
+    """The tracker's totals of one camera: ``unique`` per label, ``lines`` (in/out per label of
+    every configured or counted line) and ``zones`` (objects per label in the last tracked frame,
+    every configured zone present)."""
+    stats = {_text(k): int(v) for k, v in client.hgetall(keys.track_stats(name)).items()}
+    lines: dict[str, dict[str, dict[str, int]]] = {
+        line.name: {"in": {}, "out": {}} for line in (config.lines if config else [])}
+    zones: dict[str, dict[str, int]] = {zone.name: {} for zone in (config.zones if config else [])}
+    unique = {}
+    for key, n in sorted(stats.items()):
+        kind, _, rest = key.partition(":")
+        if kind == "unique":
+            unique[rest] = n
+        elif kind in ("in", "out"):
+            line, _, label = rest.partition(":")
+            lines.setdefault(line, {"in": {}, "out": {}})[kind][label] = n
+    for key, n in sorted(client.hgetall(keys.zones(name)).items()):
+        zone, _, label = _text(key).partition(":")
+        zones.setdefault(zone, {})[label] = int(n)
+    return {"unique": unique, "lines": lines, "zones": zones}
+
+
+def _config(client: redis.Redis, keys: Keys, name: str) -> CameraConfig | None:
+    raw = client.hget(keys.cameras, name)
+    try:
+        return parse_camera_json(raw, name) if raw is not None else None
+    except SettingsError:
+        return None
 
 
 def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool) -> dict[str, Any]:
@@ -49,6 +82,7 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool) 
         "configured": configured,
         "stream_length": depth,
         "pending": pending,
+        "tracking": tracking_status(client, keys, name, _config(client, keys, name)),
     }
 
 

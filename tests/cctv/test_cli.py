@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -68,3 +69,44 @@ def test_replay_wait_then_status_json(redis_url, small_video):
 def test_status_text_and_json_on_empty_redis(redis_url):
     assert json.loads(cctv(redis_url, "status", "--json").stdout)["cameras"] == {}
     assert "no live workers" in cctv(redis_url, "status").stdout
+
+
+def test_tracker_help_and_cctv_up_starts_one_tracker():
+    out = subprocess.run([sys.executable, "-m", "cctv", "tracker", "--help"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "--lock-ttl-ms" in out.stdout and "--tracker-id" in out.stdout
+    from cctv.up import child_commands
+
+    services = [cmd[3:] for cmd in child_commands(None, 2, False)]
+    assert services.count(["tracker"]) == 1 and services.count(["worker"]) == 2
+
+
+def test_tracker_process_tracks_then_stops_cleanly_on_sigterm(redis_url):
+    import redis
+
+    from common.keys import KEYS
+    from common.messages import DetectedObject, DetectionMessage
+
+    client = redis.Redis.from_url(redis_url)
+    for seq in range(5):
+        box = (10.0 + 4 * seq, 10.0, 50.0 + 4 * seq, 90.0)
+        msg = DetectionMessage("door", f"{1000 + seq}-0", seq, 1.0 + seq, 2.0, "w", 160, 120,
+                               [DetectedObject("person", 1, 0.9, box)])
+        client.xadd(KEYS.detections("door"), msg.to_fields())
+    client.sadd(KEYS.camera_names, "door")
+    env = dict(os.environ, REDIS_URL=redis_url, CCTV_POLL_S="0.1")
+    proc = subprocess.Popen([sys.executable, "-m", "cctv", "tracker", "--tracker-id", "t1"],
+                            env=env, stdin=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            if client.hget(KEYS.tracker_state("door"), "frame_id") == b"1004-0":
+                break
+            time.sleep(0.1)
+        assert client.get(KEYS.tracker_lock("door")) == b"t1"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode == 0 and not client.exists(KEYS.tracker_lock("door"))
+    status = json.loads(cctv(redis_url, "status", "--json").stdout)["cameras"]["door"]
+    assert status["tracking"] == {"unique": {"person": 1}, "lines": {}, "zones": {}}
+    assert "tracked: unique person=1" in cctv(redis_url, "status").stdout

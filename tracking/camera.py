@@ -1,0 +1,125 @@
+"""One camera's tracking state: reorder buffer -> ByteTrack -> line and zone counts, and its
+snapshot (everything another process needs to continue exactly where this one stopped)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from common import metrics
+from common.messages import DetectionMessage, Fields, MessageError, TrackMessage
+from common.settings import LineConfig, TrackerSettings, ZoneConfig
+
+from .bytetrack import ByteTrack
+from .counting import Counter
+from .reorder import ReorderBuffer, before, order_key
+
+log = logging.getLogger("cctv.tracker")
+
+SNAPSHOT_VERSION = 1
+STREAM_START = "0-0"
+
+
+class SnapshotError(ValueError):
+    """A tracker snapshot that cannot be continued from."""
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    """One tracked frame and the ids first given in it."""
+
+    message: TrackMessage
+    new_ids: frozenset[int]
+
+
+class CameraTracker:
+    """Tracks one camera: :meth:`add` each detections entry, then :meth:`ready` the frames that
+    can be tracked now; :meth:`snapshot` after them.
+
+    ``read_id`` is the last detections entry read; entries up to ``counted_id`` were already
+    accounted for (by this process or the one whose snapshot it continues), so skipping one of
+    them again is not counted twice.
+    """
+
+    def __init__(self, camera: str, settings: TrackerSettings, snapshot: dict | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.camera = camera
+        self.tracker = ByteTrack(settings.track_threshold, settings.match_threshold,
+                                 settings.lost_track_frames, settings.min_track_frames)
+        self.counter = Counter()
+        last_key = last_seq = None
+        self.read_id = self.counted_id = STREAM_START
+        if snapshot is not None:
+            try:
+                if snapshot["v"] != SNAPSHOT_VERSION:
+                    raise SnapshotError(f"snapshot version {snapshot['v']!r}")
+                self.tracker.load(snapshot["bytetrack"])
+                self.counter = Counter({int(i): tuple(p) for i, p in snapshot["anchors"].items()})
+                if snapshot["frame_id"]:
+                    last_key, last_seq = order_key(snapshot["frame_id"]), snapshot["seq"]
+                self.read_id, self.counted_id = snapshot["resume_id"], snapshot["read_id"]
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise SnapshotError(f"unreadable tracker snapshot: {exc!r}") from exc
+        self.buffer = ReorderBuffer(settings.reorder_ms / 1000, settings.reorder_max, last_key,
+                                    last_seq, clock)
+        self.skipped = {"bad_entries": 0, "late_frames": 0}  # not written to Redis yet
+
+    def add(self, entry_id: str, fields: Fields) -> None:
+        """Hold one detections entry for ordering; a malformed or late one is logged, counted
+        and skipped."""
+        self.read_id = entry_id
+        fresh = order_key(entry_id) > order_key(self.counted_id)
+        try:
+            msg = DetectionMessage.from_fields(fields)
+            if msg.camera != self.camera:
+                raise MessageError(f"field 'camera' is {msg.camera!r}")
+        except MessageError as exc:
+            if fresh:
+                log.warning("camera %s: skipping detections entry %s: %s", self.camera, entry_id,
+                            exc)
+                self._skip("bad_entries")
+            return
+        if not self.buffer.push(msg, entry_id) and fresh:
+            log.info("camera %s: frame %s came after a later one was tracked: skipped",
+                     self.camera, msg.frame_id)
+            self._skip("late_frames")
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] += 1
+        metrics.TRACKER_SKIPPED.labels(self.camera, reason).inc()
+
+    def ready(self, lines: Sequence[LineConfig] = (),
+              zones: Sequence[ZoneConfig] = ()) -> list[TrackedFrame]:
+        """Track every frame the reorder buffer releases now, in capture order."""
+        frames = []
+        for msg, _ in self.buffer.pop_ready():
+            first_new = self.tracker.next_id
+            tracks = self.tracker.update(msg.objects)
+            crossings, occupancy = self.counter.count(tracks, msg.width, msg.height, lines, zones)
+            self.counter.forget(self.tracker.live_ids())
+            frames.append(TrackedFrame(
+                TrackMessage(self.camera, msg.frame_id, msg.seq, msg.ts, msg.width, msg.height,
+                             tracks, crossings, occupancy),
+                frozenset(t.track_id for t in tracks if t.track_id >= first_new)))
+        return frames
+
+    def resume_id(self) -> str:
+        """Where a successor reads the detections stream from (exclusive): before the oldest
+        entry still held, else after the last one read."""
+        oldest = self.buffer.oldest_stream_id()
+        return before(oldest) if oldest is not None else self.read_id
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything to continue from, as plain JSON values."""
+        last = self.buffer.last_key
+        return {"v": SNAPSHOT_VERSION, "frame_id": f"{last[0]}-{last[1]}" if last else "",
+                "seq": self.buffer.last_seq, "resume_id": self.resume_id(),
+                "read_id": self.read_id, "bytetrack": self.tracker.to_dict(),
+                "anchors": {str(i): list(p) for i, p in self.counter.anchors.items()}}
+
+    def take_skipped(self) -> dict[str, int]:
+        """The skipped-entry counts not written yet, now handed to the writer."""
+        skipped, self.skipped = self.skipped, dict.fromkeys(self.skipped, 0)
+        return skipped

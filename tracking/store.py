@@ -1,0 +1,155 @@
+"""The tracker's Redis side: camera locks, snapshots, and one fenced Lua script per frame.
+
+The frame script writes nothing unless the camera's lock still holds this owner and the frame is
+newer than the last tracked one; then it adds the track message, bumps the unique, crossing and
+per-minute counters, replaces the zone occupancy, publishes, and records the frame (with the
+snapshot on the last frame of a batch) in ``cctv:tracker-state:{cam}``. A batch of frames goes in
+one MULTI/EXEC, so counts and snapshot always agree: a successor continues from exactly what was
+counted. All keys of one camera share its hash tag (``hash_tags``), so this is cluster-safe.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import redis
+
+from common.keys import Keys
+
+from .camera import SnapshotError, TrackedFrame
+
+FRAME_LUA = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local function order(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local last = redis.call('HGET', KEYS[2], 'frame_id')
+if last then
+  local last_ms, last_seq = order(last)
+  local ms, seq = order(ARGV[2])
+  if ms < last_ms or (ms == last_ms and seq <= last_seq) then return -1 end
+end
+local fields = {}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
+local c = cjson.decode(ARGV[7])
+for name, n in pairs(c.stats) do redis.call('HINCRBY', KEYS[4], name, n) end
+for _, member in ipairs(c.seen) do
+  if redis.call('SADD', KEYS[6], member) == 1 then
+    redis.call('HINCRBY', KEYS[5], 'unique:' .. string.match(member, '^%d+:(.*)$'), 1)
+  end
+end
+for name, n in pairs(c.crossings) do
+  redis.call('HINCRBY', KEYS[4], name, n)
+  redis.call('HINCRBY', KEYS[5], name, n)
+end
+redis.call('DEL', KEYS[7])
+for name, n in pairs(c.zones) do
+  redis.call('HSET', KEYS[7], name, n)
+  if n > tonumber(redis.call('HGET', KEYS[5], 'peak:' .. name) or '0') then
+    redis.call('HSET', KEYS[5], 'peak:' .. name, n)
+  end
+end
+redis.call('HINCRBY', KEYS[5], '_frames', 1)
+redis.call('EXPIRE', KEYS[5], ARGV[4])
+redis.call('EXPIRE', KEYS[6], ARGV[4])
+redis.call('HSET', KEYS[2], 'frame_id', ARGV[2], 'owner', ARGV[1])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'snapshot', ARGV[8]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+
+RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def frame_counts(frame: TrackedFrame, skipped: dict[str, int]) -> dict[str, Any]:
+    """What the frame script adds: ``stats`` (track-stats increments: ``unique:<label>`` for new
+    ids, ``frames_tracked``, skipped entries), ``seen`` (``<id>:<label>`` for the minute's
+    unique set), ``crossings`` (``in|out:<line>:<label>``), ``zones`` (``<zone>:<label>``)."""
+    msg = frame.message
+    stats = {"frames_tracked": 1, **{k: n for k, n in skipped.items() if n}}
+    crossings: dict[str, int] = {}
+    for track in msg.tracks:
+        if track.track_id in frame.new_ids:
+            stats[f"unique:{track.label}"] = stats.get(f"unique:{track.label}", 0) + 1
+    for c in msg.crossings:
+        name = f"{c.direction}:{c.line}:{c.label}"
+        crossings[name] = crossings.get(name, 0) + 1
+    return {"stats": stats, "seen": [f"{t.track_id}:{t.label}" for t in msg.tracks],
+            "crossings": crossings,
+            "zones": {f"{zone}:{label}": n for zone, counts in msg.zones.items()
+                      for label, n in counts.items() if n}}
+
+
+class TrackStore:
+    """Locks and writes of one tracker process (``owner``); the Redis client is passed in."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, owner: str, lock_ttl_ms: int,
+                 tracks_maxlen: int, minute_ttl_s: int):
+        self.client, self.keys, self.owner = client, keys, owner
+        self.lock_ttl_ms, self.tracks_maxlen = lock_ttl_ms, tracks_maxlen
+        self.minute_ttl_s = minute_ttl_s
+        self._frame = client.register_script(FRAME_LUA)
+        self._renew = client.register_script(RENEW_LUA)
+        self._release = client.register_script(RELEASE_LUA)
+
+    def acquire(self, camera: str) -> bool:
+        """Take a free camera (SET NX PX)."""
+        return bool(self.client.set(self.keys.tracker_lock(camera), self.owner, nx=True,
+                                    px=self.lock_ttl_ms))
+
+    def renew(self, cameras: Sequence[str]) -> list[str]:
+        """Extend the locks of ``cameras``; returns those no longer ours."""
+        pipe = self.client.pipeline(transaction=False)
+        for camera in cameras:
+            self._renew(keys=[self.keys.tracker_lock(camera)],
+                        args=[self.owner, self.lock_ttl_ms], client=pipe)
+        return [c for c, ok in zip(cameras, pipe.execute()) if not ok]
+
+    def release(self, camera: str) -> None:
+        """Free a camera now (only if still ours), so a successor need not wait for the TTL."""
+        self._release(keys=[self.keys.tracker_lock(camera)], args=[self.owner])
+
+    def load(self, camera: str) -> dict | None:
+        """The camera's snapshot, or None when it was never tracked."""
+        raw = self.client.hget(self.keys.tracker_state(camera), "snapshot")
+        if raw is None:
+            return None
+        try:
+            snapshot = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SnapshotError(f"tracker snapshot is not JSON: {exc}") from exc
+        if not isinstance(snapshot, dict):
+            raise SnapshotError("tracker snapshot is not a JSON object")
+        return snapshot
+
+    def write(self, camera: str, frames: Sequence[TrackedFrame], snapshot: dict,
+              skipped: dict[str, int]) -> bool:
+        """Write tracked frames in one transaction, the snapshot and ``skipped`` counts with
+        the last; False when fenced off (nothing was written: the camera is not ours)."""
+        k = self.keys
+        pipe = self.client.pipeline(transaction=True)
+        for i, frame in enumerate(frames):
+            msg, last = frame.message, i == len(frames) - 1
+            flat = [x for item in msg.to_fields().items() for x in item]
+            counts = frame_counts(frame, skipped if last else {})
+            self._frame(
+                keys=[k.tracker_lock(camera), k.tracker_state(camera), k.tracks(camera),
+                      k.track_stats(camera), k.track_minute(camera, int(msg.ts // 60)),
+                      k.track_seen(camera, int(msg.ts // 60)), k.zones(camera)],
+                args=[self.owner, msg.frame_id, self.tracks_maxlen, self.minute_ttl_s,
+                      k.tracks_live(camera), msg.to_json(), json.dumps(counts),
+                      json.dumps(snapshot, separators=(",", ":")) if last else "", *flat],
+                client=pipe)
+        return all(reply == 1 for reply in pipe.execute())
+
