@@ -32,9 +32,13 @@ BLOCK_MS = 100
 
 
 class Tracker:
-    """One tracker process: owns some cameras (one lock each) and tracks them."""
+    """One tracker process: owns some cameras (one lock each) and tracks them.
 
-    def __init__(self, client: redis.Redis, settings: TrackerSettings, read_count: int = 500,
+    ``read_count`` caps the detections read per camera in one pass, which keeps a pass (and so
+    the time between lock renewals) short while a backlog is worked off.
+    """
+
+    def __init__(self, client: redis.Redis, settings: TrackerSettings, read_count: int = 100,
                  clock: Callable[[], float] = time.monotonic):
         self.client, self.settings, self.keys = client, settings, settings.keys
         self.id = settings.tracker_id or f"{socket.gethostname()}-{os.getpid()}"
