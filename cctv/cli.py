@@ -1,15 +1,12 @@
 """The ``cctv`` console script. Every subcommand honours ``REDIS_URL`` (unset: embedded Redis).
 
 Services are imported inside their subcommand, so ``cctv status`` or ``cctv dashboard`` never load
-torch. Dashboard hook: when a ``dashboard`` package provides ``dashboard/cli.py`` with
-``register(subparsers)`` (adding a ``dashboard`` subcommand that sets ``func(args) -> int``), it is
-added here, and ``cctv up`` starts ``cctv dashboard`` as one of its services.
+torch. The ``dashboard`` subcommand is defined by ``dashboard/cli.py`` (``register``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import signal
@@ -24,6 +21,7 @@ from common.logging_setup import setup_logging
 from common.settings import (CommonSettings, IngestSettings, ServiceSettings, SettingsError,
                              TrackerSettings, WorkerSettings, from_env, parse_camera)
 from common.urls import mask_text
+from dashboard.cli import register as register_dashboard
 
 log = logging.getLogger("cctv")
 
@@ -313,10 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(func=cmd_config_check)
 
-    if importlib.util.find_spec("dashboard") and importlib.util.find_spec("dashboard.cli"):
-        from dashboard.cli import register
-
-        register(sub)
+    register_dashboard(sub)
     return parser
 
 

@@ -40,11 +40,6 @@ def sample_camera() -> CameraConfig:
                                                 (0.5, 1.0)])])
 
 
-def has_dashboard() -> bool:
-    """True once the dashboard package (and its ``cctv dashboard`` command) is installed."""
-    return importlib.util.find_spec("dashboard") is not None
-
-
 def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> list[list[str]]:
     cctv = [sys.executable, "-m", "cctv"]
     ingest = cctv + ["ingest"] + (["--cameras-file", cameras_file] if cameras_file else [])
@@ -71,7 +66,7 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
         store_camera(client, settings.keys, sample_camera())
         log.info("no cameras configured: replaying the sample video as camera 'bikes'")
     procs = [subprocess.Popen(cmd, env=env)
-             for cmd in child_commands(cameras_file, workers, dashboard and has_dashboard())]
+             for cmd in child_commands(cameras_file, workers, dashboard)]
     log.info("started %d services on %s", len(procs), env.get("REDIS_URL"))
     status = 0
     try:
