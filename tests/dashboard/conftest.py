@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -13,8 +12,10 @@ import redis
 from common.cameras import store_camera
 from common.keys import KEYS
 from common.redis_conn import EmbeddedRedis
-from common.settings import CameraConfig, IngestSettings, WorkerSettings
+from common.settings import (CameraConfig, IngestSettings, LineConfig, TrackerSettings,
+                             WorkerSettings, ZoneConfig)
 from ingest.camera import CameraRunner
+from running import run_until
 
 CLIP = range(90, 130)
 """Frames of bikes.mp4 (25 fps) to replay: pedestrians walk by from frame ~105 to the end."""
@@ -37,11 +38,17 @@ def write_clip(source: Path, target: Path, frames: range) -> Path:
     return target
 
 
+ROAD = LineConfig(name="road", points=[(0.05, 0.85), (0.95, 0.85)])
+RIGHT = ZoneConfig(name="right", points=[(0.5, 0.6), (1.0, 0.6), (1.0, 1.0), (0.5, 1.0)])
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, sample_video) -> dict:
-    """An own redis-server holding camera ``bikes`` after ingest and a worker processed every
-    frame of :data:`CLIP`; yields ``{"url", "client", "frames"}``, then stops the server."""
+    """An own redis-server holding camera ``bikes`` (with a line and a zone) after ingest, a
+    worker and the tracker went through every frame of :data:`CLIP`; yields ``{"url",
+    "client", "frames"}``, then stops the server."""
     from detector import load_detector
+    from tracking.service import Tracker
     from workers.service import Worker
 
     folder = tmp_path_factory.mktemp("dashboard-redis")
@@ -49,23 +56,19 @@ def pipeline(tmp_path_factory, sample_video) -> dict:
     server.start()
     client = redis.Redis.from_url(server.url)
     clip = write_clip(sample_video, folder / "bikes-clip.mp4", CLIP)
-    camera = CameraConfig(name="bikes", url=str(clip))
+    camera = CameraConfig(name="bikes", url=str(clip), lines=[ROAD], zones=[RIGHT])
     store_camera(client, KEYS, camera)
     ingest = IngestSettings(redis_url=server.url, stream_maxlen=1000)
     runner = CameraRunner(client, KEYS, camera, camera.url, ingest, threading.Event(), "file")
     assert runner.run() == "finished"
     frames = client.xlen(KEYS.frames("bikes"))
-    worker = Worker(client, WorkerSettings(redis_url=server.url, batch_size=8),
-                    load_detector("ssdlite-person", num_threads=1))
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
-    deadline = time.monotonic() + 120
-    while (int(client.hget(KEYS.stats("bikes"), "frames_processed") or 0) < frames
-           and time.monotonic() < deadline):
-        time.sleep(0.1)
-    stop.set()
-    thread.join(30)
+    run_until(Worker(client, WorkerSettings(redis_url=server.url, batch_size=4),
+                     load_detector("ssdlite-person", num_threads=1)),
+              lambda: int(client.hget(KEYS.stats("bikes"), "frames_processed") or 0) == frames,
+              timeout=120)
+    last = client.xrevrange(KEYS.frames("bikes"), count=1)[0][0]
+    run_until(Tracker(client, TrackerSettings(redis_url=server.url, poll_s=0.05)),
+              lambda: client.hget(KEYS.tracker_state("bikes"), "frame_id") == last)
     yield {"url": server.url, "client": client, "frames": frames}
     client.close()
     server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from common.cameras import list_cameras
 from common.keys import KEYS
-from common.messages import DetectionMessage
+from common.messages import TrackMessage
 from common.redis_conn import EmbeddedRedis
 from common.replays import fetch, queue
+from common.status import collect_status
+from dashboard import data
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -43,8 +44,8 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def last_detections(client, camera="bikes") -> DetectionMessage:
-    return DetectionMessage.from_fields(client.xrevrange(KEYS.detections(camera), count=1)[0][1])
+def last_tracked(client, camera="bikes") -> TrackMessage:
+    return TrackMessage.from_fields(client.xrevrange(KEYS.tracks(camera), count=1)[0][1])
 
 
 def test_live_shows_the_annotated_camera_and_counts_now(pipeline, page, monkeypatch):
@@ -54,8 +55,11 @@ def test_live_shows_the_annotated_camera_and_counts_now(pipeline, page, monkeypa
     assert at.header[0].value == "Live"
     images = at.get("image")
     assert len(images) == 1 and images[0].captions[0].startswith("bikes · finished")
-    latest = last_detections(pipeline["client"])
-    persons = sum(1 for o in latest.objects if o.label == "person" and o.score >= 0.5)
+    latest = last_tracked(pipeline["client"])  # the tracker is up to date: its ids are drawn
+    snapshot = data.latest_snapshot(pipeline["client"], KEYS, "bikes")
+    assert snapshot.tracked and snapshot.objects == latest.tracks
+    assert snapshot.zones == latest.zones and "right" in snapshot.zones
+    persons = sum(1 for o in latest.tracks if o.label == "person" and o.score >= 0.5)
     assert persons > 0, "the clip ends with pedestrians in view"
     assert metrics(at)["person now"] == persons
     # The class filter and minimum score decide what is drawn and counted on screen.
@@ -83,8 +87,14 @@ def test_counts_match_the_workers_totals_and_download_as_csv(pipeline, page, mon
     totals = at.dataframe[0].value.set_index("camera")
     stored = int(pipeline["client"].hget(KEYS.stats("bikes"), "det:person"))
     assert totals.loc["bikes", "person"] == stored > 0
-    assert at.get("arrow_line_chart") or at.get("vega_lite_chart")
-    assert at.get("download_button")
+    tracking = at.dataframe[1].value
+    status = collect_status(pipeline["client"], KEYS)["cameras"]["bikes"]["tracking"]
+    unique = tracking[tracking["kind"] == "unique"].set_index("label")["count"].to_dict()
+    assert unique == status["unique"] and unique["person"] > 0
+    zone = tracking[tracking["kind"] == "in zone now"]
+    assert set(zone["name"]) <= {"right"}
+    assert len(at.get("arrow_line_chart") or at.get("vega_lite_chart")) >= 1
+    assert len(at.get("download_button")) >= 1
 
 
 def test_cameras_can_be_added_and_removed_from_the_page(redis_url, redis_client, page,

@@ -10,8 +10,9 @@ from common.settings import TrackerSettings
 from tracking.camera import CameraTracker
 from tracking.reorder import before
 from tracking.service import Tracker
-from tracking_scene import (EXPECTED, FRAMES, run_until, scene_camera, scene_detections,
-                            tracked_frame_id, tracker_settings)
+from running import run_until
+from tracking_scene import (EXPECTED, FRAMES, scene_camera, scene_detections, tracked_frame_id,
+                            tracker_settings)
 
 BAD = [
     ({"v": "1", "camera": "cam", "frame_id": "1-0", "detections": "{nope"}, "not JSON"),

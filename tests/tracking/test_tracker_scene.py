@@ -13,8 +13,9 @@ from common.settings import IngestSettings, WorkerSettings
 from common.status import collect_status
 from ingest.camera import CameraRunner
 from tracking.service import Tracker
-from tracking_scene import (BGR, EXPECTED, EXPECTED_PEAK, FRAMES, LABELS, run_until,
-                            scene_camera, tracked_frame_id, tracker_settings)
+from running import run_until
+from tracking_scene import (BGR, EXPECTED, EXPECTED_PEAK, FRAMES, LABELS, scene_camera,
+                            tracked_frame_id, tracker_settings)
 from workers.service import Worker
 
 

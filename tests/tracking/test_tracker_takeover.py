@@ -8,8 +8,9 @@ import time
 from common.cameras import store_camera
 from common.keys import KEYS
 from tracking.service import Tracker
-from tracking_scene import (EXPECTED, FRAMES, run_until, scene_camera, scene_detections,
-                            tracked_frame_id, tracker_settings)
+from running import run_until
+from tracking_scene import (EXPECTED, FRAMES, scene_camera, scene_detections, tracked_frame_id,
+                            tracker_settings)
 
 TRACKING_KEYS = ("tracks", "track_stats", "zones", "tracker_lock", "tracker_state")
 

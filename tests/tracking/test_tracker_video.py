@@ -13,7 +13,8 @@ from common.settings import CameraConfig, IngestSettings, LineConfig, WorkerSett
 from common.status import collect_status
 from ingest.camera import CameraRunner
 from tracking.service import Tracker
-from tracking_scene import run_until, tracked_frame_id, tracker_settings
+from running import run_until
+from tracking_scene import tracked_frame_id, tracker_settings
 from workers.service import Worker
 
 

@@ -14,8 +14,6 @@ corner. Red and green squares are persons, blue ones cars:
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -83,22 +81,6 @@ def scene_detections(camera: str = "cam") -> list[DetectionMessage]:
 def tracker_settings(redis_url: str, **overrides) -> TrackerSettings:
     """Test settings: no frame is ever given up on by time, so runs are deterministic."""
     return TrackerSettings(redis_url=redis_url, poll_s=0.05, reorder_ms=60_000, **overrides)
-
-
-def run_until(service, predicate, timeout: float = 60) -> None:
-    """Run ``service.run(stop)`` (a tracker, a worker) in a thread until ``predicate()`` holds
-    (bounded), then stop it."""
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,))
-    thread.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while not (met := predicate()) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert met and not thread.is_alive()
 
 
 def tracked_frame_id(client, camera: str = "cam") -> str | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from detector.boxes import center_to_corner, corner_to_center, decode
+from detector.boxes import center_to_corner, decode
 from detector.config import mb1_ssd_config
 from training.loss import MultiboxLoss, hard_negative_mining
 from training.matching import MatchPrior, match_priors

@@ -1,5 +1,4 @@
 import threading
-import time
 
 import pytest
 
@@ -7,6 +6,7 @@ from common.keys import GROUP, KEYS
 from common.messages import DeadLetter, DetectionMessage
 from common.settings import CameraConfig, IngestSettings, WorkerSettings
 from ingest.camera import CameraRunner
+from running import run_until
 from workers.service import Worker
 
 
@@ -28,20 +28,6 @@ def ingest_file(client, url, video, camera="cam", **options):
 def detection_ids(client, camera="cam"):
     return [DetectionMessage.from_fields(f).frame_id
             for _, f in client.xrange(KEYS.detections(camera))]
-
-
-def run_until(worker, predicate, timeout=60):
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while not (met := predicate()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert met and not thread.is_alive()
 
 
 def processed(client, camera="cam"):
