@@ -64,6 +64,17 @@ def _json(fields: Fields, name: str) -> Any:
         raise MessageError(f"field {name!r} is not JSON: {exc.msg}") from exc
 
 
+def _payload_fields(payload: str | bytes, structured: tuple[str, ...]) -> dict[str, Any]:
+    """A pub/sub JSON payload as stream fields: the ``structured`` values back as JSON text."""
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise MessageError(f"payload is not JSON: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise MessageError("payload is not a JSON object")
+    return {**data, **{name: json.dumps(data.get(name)) for name in structured}}
+
+
 def _check_version(fields: Fields) -> None:
     version = _text(fields, "v")
     if version != PROTOCOL_VERSION:
@@ -210,14 +221,7 @@ class DetectionMessage:
 
     @classmethod
     def from_json(cls, payload: str | bytes) -> "DetectionMessage":
-        try:
-            data = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise MessageError(f"payload is not JSON: {exc.msg}") from exc
-        if not isinstance(data, dict):
-            raise MessageError("payload is not a JSON object")
-        data["detections"] = json.dumps(data.get("detections"))
-        return cls.from_fields(data)
+        return cls.from_fields(_payload_fields(payload, ("detections",)))
 
 
 @dataclass(frozen=True)
@@ -325,15 +329,7 @@ class TrackMessage:
 
     @classmethod
     def from_json(cls, payload: str | bytes) -> "TrackMessage":
-        try:
-            data = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise MessageError(f"payload is not JSON: {exc.msg}") from exc
-        if not isinstance(data, dict):
-            raise MessageError("payload is not a JSON object")
-        for name in ("tracks", "crossings", "zones"):
-            data[name] = json.dumps(data.get(name))
-        return cls.from_fields(data)
+        return cls.from_fields(_payload_fields(payload, ("tracks", "crossings", "zones")))
 
 
 @dataclass(frozen=True)

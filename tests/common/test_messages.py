@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from common.messages import (CameraState, DeadLetter, DetectedObject, DetectionMessage,
-                             FrameMessage, MessageError, WorkerHeartbeat)
+from common.messages import (CameraState, Crossing, DeadLetter, DetectedObject, DetectionMessage,
+                             FrameMessage, MessageError, TrackedObject, TrackMessage,
+                             WorkerHeartbeat)
 
 JPEG = b"\xff\xd8\xff\xe0fakejpeg"
 
@@ -70,3 +71,25 @@ def test_state_heartbeat_deadletter_roundtrip():
     assert WorkerHeartbeat.from_fields(as_redis(beat.to_fields())) == beat
     letter = DeadLetter("c", "1-0", "not a JPEG", "w", 3.0)
     assert DeadLetter.from_fields(as_redis(letter.to_fields())) == letter
+
+
+def test_track_message_roundtrip_through_fields_and_json():
+    msg = TrackMessage("c", "5-0", 4, 10.0, 640, 480,
+                       tracks=[TrackedObject(7, "person", 1, 0.8, (1.0, 2.0, 3.0, 4.0))],
+                       crossings=[Crossing("door", "in", "person", 7)],
+                       zones={"bench": {"person": 1}, "empty": {}})
+    assert TrackMessage.from_fields(as_redis(msg.to_fields())) == msg
+    assert TrackMessage.from_json(msg.to_json()) == msg
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b"{", "not JSON"), (b"[1]", "not a JSON object"),
+    (b'{"v": "1", "camera": "c", "frame_id": "1-0", "seq": 1, "ts": 1, "width": 1, '
+     b'"height": 1, "tracks": {}, "crossings": [], "zones": {}}', "must be JSON lists"),
+    (b'{"v": "1", "camera": "c", "frame_id": "1-0", "seq": 1, "ts": 1, "width": 1, '
+     b'"height": 1, "tracks": [], "crossings": [{"line": "d", "direction": "up", "label": "x", '
+     b'"id": 1}], "zones": {}}', "bad crossing direction"),
+])
+def test_track_message_malformed_payloads(payload, reason):
+    with pytest.raises(MessageError, match=reason):
+        TrackMessage.from_json(payload)
