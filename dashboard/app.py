@@ -212,8 +212,10 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
             redis_down(exc)
             return
         queues = status["queues"]
+        workers = data.worker_health(status, settings.dashboard_stale_s)
+        alive = int((workers["state"] == "alive").sum()) if not workers.empty else 0
         a, b, c = st.columns(3)
-        a.metric("live workers", len(status["workers"]))
+        a.metric("live workers", alive)
         b.metric("queued replays", queues["replays"])
         c.metric("dead letters", queues["dead_letters"])
         st.subheader("Cameras")
@@ -222,9 +224,9 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
         else:
             st.info(EMPTY)
         st.subheader("Workers")
-        if status["workers"]:
-            st.dataframe(data.worker_health(status), hide_index=True)
-        else:
+        if not workers.empty:
+            st.dataframe(workers, hide_index=True)
+        if not alive:
             st.warning("No live workers: frames wait in their streams. Start one with "
                        "`cctv worker`.")
 

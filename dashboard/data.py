@@ -187,10 +187,12 @@ def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.
     return pd.DataFrame(rows)
 
 
-def worker_health(status: dict, now: float | None = None) -> pd.DataFrame:
-    """One row per live worker (a worker whose heartbeat expired is gone from the status)."""
+def worker_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:
+    """One row per worker with a heartbeat: ``alive``, or ``stalled`` when its last beat is older
+    than ``stale_s`` (a killed worker; its heartbeat expires soon after and the row goes)."""
     now = time.time() if now is None else now
-    rows = [{"worker": w["worker"], "host": w["host"], "device": w["device"],
+    rows = [{"worker": w["worker"], "state": "alive" if now - w["ts"] <= stale_s else "stalled",
+             "host": w["host"], "device": w["device"],
              "seen (s ago)": round(now - w["ts"], 1), "frames": w["frames"], "fps": w["fps"],
              "batch size": w["batch_size"], "latency (ms/batch)": w["latency_ms"],
              "dead letters": w["dead_letters"]} for w in status["workers"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from common.cameras import list_cameras
 from common.keys import KEYS
-from common.messages import TrackMessage
+from common.messages import TrackMessage, WorkerHeartbeat
 from common.redis_conn import EmbeddedRedis
 from common.replays import fetch, queue
 from common.status import collect_status
@@ -78,6 +79,21 @@ def test_health_shows_the_camera_and_that_no_worker_is_alive(pipeline, page, mon
     assert row["dropped"] == 0 and row["pending"] == 0
     assert metrics(at)["live workers"] == 0
     assert "No live workers" in texts(at)
+
+
+def test_health_tells_a_live_worker_from_one_that_stopped_beating(redis_url, redis_client, page,
+                                                                  monkeypatch):
+    for name, age in (("fresh", 0.5), ("silent", 30.0)):  # a killed worker's beat lingers
+        beat = WorkerHeartbeat(name, "host", 1, "cpu", time.time() - 60, time.time() - age)
+        redis_client.hset(KEYS.worker(name), mapping=beat.to_fields())
+        redis_client.expire(KEYS.worker(name), 60)
+        redis_client.sadd(KEYS.workers, name)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_DASHBOARD_STALE_S", "5")
+    at = show(page().run(), "Health")
+    workers = at.dataframe[0].value.set_index("worker")
+    assert workers["state"].to_dict() == {"fresh": "alive", "silent": "stalled"}
+    assert metrics(at)["live workers"] == 1 and "No live workers" not in texts(at)
 
 
 def test_counts_match_the_workers_totals_and_download_as_csv(pipeline, page, monkeypatch):

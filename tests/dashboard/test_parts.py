@@ -53,6 +53,15 @@ def test_an_online_camera_without_recent_frames_shows_as_stalled():
     assert rows.loc["fresh", "last frame (s ago)"] == 1.0 and rows.loc["fresh", "fps"] == 12.3
 
 
+def test_a_worker_without_a_recent_heartbeat_shows_as_stalled():
+    beat = {"host": "h", "device": "cpu", "frames": 5, "fps": 2.0, "batch_size": 4.0,
+            "latency_ms": 30.0, "dead_letters": 0}
+    status = {"workers": [{"worker": "a", "ts": 998.0, **beat}, {"worker": "b", "ts": 990.0, **beat}]}
+    rows = data.worker_health(status, stale_s=5, now=1000.0).set_index("worker")
+    assert rows["state"].to_dict() == {"a": "alive", "b": "stalled"}
+    assert rows.loc["b", "seen (s ago)"] == 10.0
+
+
 def test_uploads_keep_their_name_never_overwrite_and_only_videos(tmp_path):
     first = data.save_upload(tmp_path, "../../etc/lobby.mp4", b"one")
     second = data.save_upload(tmp_path, "lobby.mp4", b"two")
