@@ -37,6 +37,9 @@ class OnnxRuntimeNetwork:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
+        # No busy-waiting after a run: spinning threads would slow the preprocessing (torch, on
+        # the same cores) that comes right after; measured with bench/detector_speed.py.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")

@@ -57,20 +57,15 @@ def tf_legacy_resize_bilinear(images: Tensor | np.ndarray, size: int | tuple[int
 def resize_batch(frames_bgr: Sequence[np.ndarray], size: int, method: str) -> Tensor:
     """BGR uint8 frames of any sizes -> RGB float32 Tensor[N, 3, size, size] (0..255, channels_last).
 
-    ``method``: ``"tf_legacy_bilinear"`` (TensorFlow's legacy ResizeBilinear; frames of one size
-    are resized in one call) or ``"linear"`` (``cv2.resize``'s bilinear, as pytorch-ssd uses).
+    ``method``: ``"tf_legacy_bilinear"`` (TensorFlow's legacy ResizeBilinear) or ``"linear"`` (``cv2.resize``'s bilinear, as pytorch-ssd uses).
     """
     if method == "tf_legacy_bilinear":
-        by_shape: dict[tuple[int, ...], list[int]] = {}
+        # One frame at a time, in BGR: a batched call and a BGR->RGB copy of the full frames
+        # measured two to three times slower; the channels are reversed on the small output.
+        out = torch.empty(len(frames_bgr), size, size, 3)
         for i, frame in enumerate(frames_bgr):
-            by_shape.setdefault(frame.shape, []).append(i)
-        groups = [(indices, np.stack([frames_bgr[i] for i in indices])[..., ::-1].copy()) for indices in by_shape.values()]
-        if len(groups) == 1:
-            return tf_legacy_resize_bilinear(groups[0][1], size)
-        out = torch.empty(len(frames_bgr), 3, size, size).contiguous(memory_format=torch.channels_last)
-        for indices, rgb in groups:
-            out[indices] = tf_legacy_resize_bilinear(rgb, size)
-        return out
+            out[i] = tf_legacy_resize_bilinear(torch.from_numpy(frame), size)[0].permute(1, 2, 0)
+        return out.flip(-1).permute(0, 3, 1, 2)
     if method == "linear":
         resized = [cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR) for frame in frames_bgr]
         rgb = np.stack(resized)[..., ::-1].astype(np.float32)
