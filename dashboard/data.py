@@ -10,9 +10,10 @@ import itertools
 import os
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TypeVar
 
 import pandas as pd
 import redis
@@ -45,56 +46,43 @@ class Snapshot:
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _last(client: redis.Redis, stream: str) -> tuple[str, dict] | None:
+M = TypeVar("M", FrameMessage, DetectionMessage, TrackMessage)
+
+
+def _parse(message: type[M], fields: dict) -> M | None:
+    try:
+        return message.from_fields(fields)
+    except MessageError:
+        return None  # a malformed entry is shown as nothing, never as a crash
+
+
+def _newest(client: redis.Redis, stream: str, message: type[M]) -> M | None:
     entries = client.xrevrange(stream, count=1)
-    return (entries[0][0].decode(), entries[0][1]) if entries else None
+    return _parse(message, entries[0][1]) if entries else None
 
 
 def _frame(client: redis.Redis, keys: Keys, camera: str, frame_id: str) -> FrameMessage | None:
     entries = client.xrange(keys.frames(camera), frame_id, frame_id)
-    if not entries:
-        return None  # trimmed from the capped stream
-    try:
-        return FrameMessage.from_fields(entries[0][1])
-    except MessageError:
-        return None
+    return _parse(FrameMessage, entries[0][1]) if entries else None  # None: trimmed
 
 
 def latest_snapshot(client: redis.Redis, keys: Keys, camera: str) -> Snapshot | None:
     """The newest processed frame of ``camera`` with its boxes (tracked ids when the tracker is
     up to date), else the newest raw frame, else None (no frame at all)."""
-    candidates: list[tuple[str, DetectionMessage | TrackMessage]] = []
-    detections = _last(client, keys.detections(camera))
-    tracks = _last(client, keys.tracks(camera))
-    newest_detection_ts = None
+    detections = _newest(client, keys.detections(camera), DetectionMessage)
+    tracks = _newest(client, keys.tracks(camera), TrackMessage)
+    if tracks and (detections is None or detections.ts - tracks.ts <= TRACK_LAG_S):
+        frame = _frame(client, keys, camera, tracks.frame_id)
+        if frame:
+            return Snapshot(camera, frame.jpeg, tracks.width, tracks.height, tracks.ts,
+                            list(tracks.tracks), tracked=True, zones=tracks.zones)
     if detections:
-        try:
-            msg = DetectionMessage.from_fields(detections[1])
-            candidates.append(("detections", msg))
-            newest_detection_ts = msg.ts
-        except MessageError:
-            pass
-    if tracks:
-        try:
-            msg = TrackMessage.from_fields(tracks[1])
-            if newest_detection_ts is None or newest_detection_ts - msg.ts <= TRACK_LAG_S:
-                candidates.insert(0, ("tracks", msg))
-        except MessageError:
-            pass
-    for kind, msg in candidates:
-        frame = _frame(client, keys, camera, msg.frame_id)
-        if frame is None:
-            continue
-        if kind == "tracks":
-            return Snapshot(camera, frame.jpeg, msg.width, msg.height, msg.ts, list(msg.tracks),
-                            tracked=True, zones=msg.zones)
-        return Snapshot(camera, frame.jpeg, msg.width, msg.height, msg.ts, list(msg.objects))
-    raw = _last(client, keys.frames(camera))
-    if raw is None:
-        return None
-    try:
-        frame = FrameMessage.from_fields(raw[1])
-    except MessageError:
+        frame = _frame(client, keys, camera, detections.frame_id)
+        if frame:
+            return Snapshot(camera, frame.jpeg, detections.width, detections.height,
+                            detections.ts, list(detections.objects))
+    frame = _newest(client, keys.frames(camera), FrameMessage)
+    if frame is None:
         return None
     return Snapshot(camera, frame.jpeg, frame.width, frame.height, frame.ts, detected=False)
 
@@ -108,10 +96,7 @@ def visible(objects: Iterable[DetectedObject], labels: Sequence[str] | None,
 
 def count_labels(objects: Iterable[DetectedObject]) -> dict[str, int]:
     """Objects per label."""
-    counts: dict[str, int] = {}
-    for obj in objects:
-        counts[obj.label] = counts.get(obj.label, 0) + 1
-    return counts
+    return dict(Counter(obj.label for obj in objects))
 
 
 def known_labels(status: dict) -> list[str]:
