@@ -43,16 +43,17 @@ def tracking_status(client: redis.Redis, keys: Keys, name: str,
     return {"unique": unique, "lines": lines, "zones": zones}
 
 
-def _config(client: redis.Redis, keys: Keys, name: str) -> CameraConfig | None:
-    raw = client.hget(keys.cameras, name)
+def _config(name: str, raw: bytes | None) -> CameraConfig | None:
+    """A stored camera config; None when absent or invalid (status reports, never fails)."""
     try:
         return parse_camera_json(raw, name) if raw is not None else None
     except SettingsError:
         return None
 
 
-def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool) -> dict[str, Any]:
-    """One camera's entry of the status contract."""
+def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
+                  config: CameraConfig | None) -> dict[str, Any]:
+    """One camera's entry of the status contract (``config``: its stored config, if valid)."""
     raw_state = client.hgetall(keys.state(name))
     try:
         state = CameraState.from_fields(raw_state) if raw_state else CameraState("starting")
@@ -82,14 +83,14 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool) 
         "configured": configured,
         "stream_length": depth,
         "pending": pending,
-        "tracking": tracking_status(client, keys, name, _config(client, keys, name)),
+        "tracking": tracking_status(client, keys, name, config),
     }
 
 
 def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
     """Cameras (configured or with a stream), live workers and queue depths."""
-    configured = {_text(n) for n in client.hkeys(keys.cameras)}
-    names = sorted(configured | {_text(n) for n in client.smembers(keys.camera_names)})
+    configured = {_text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
+    names = sorted(configured.keys() | {_text(n) for n in client.smembers(keys.camera_names)})
     workers = []
     for worker_id in sorted(_text(w) for w in client.smembers(keys.workers)):
         fields = client.hgetall(keys.worker(worker_id))
@@ -101,7 +102,8 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
         except MessageError:
             continue
     return {
-        "cameras": {n: camera_status(client, keys, n, n in configured) for n in names},
+        "cameras": {n: camera_status(client, keys, n, n in configured,
+                                     _config(n, configured.get(n))) for n in names},
         "workers": workers,
         "queues": {"replays": client.llen(RQ_QUEUE_KEY),
                    "dead_letters": client.xlen(keys.dead_letter)},
