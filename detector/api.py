@@ -21,7 +21,7 @@ from .backends import compile_network
 from .boxes import batched_nms
 from .config import ModelConfig, mb1_ssd_config, ssdlite_config
 from .errors import DetectorError
-from .preprocess import resize_batch
+from .preprocess import preprocess_batch
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,14 @@ class Detector:
         return torch.tensor(sorted({by_name[c] for c in wanted}), dtype=torch.int64)
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> Tensor:
-        """BGR uint8 frames (H_i x W_i x 3) -> network input Tensor[N, 3, S, S] on the device."""
-        resized = resize_batch([_check_frame(f) for f in frames], self.config.image_size, self.config.resize)
-        batch = (resized.to(self.device, self.dtype) - self.config.mean) / self.config.std
-        return batch.contiguous(memory_format=torch.channels_last)
+        """BGR uint8 frames (H_i x W_i x 3) -> network input float32 Tensor[N, 3, S, S] on the CPU
+        (the backend moves it to its device, dtype and layout)."""
+        c = self.config
+        return torch.from_numpy(preprocess_batch([_check_frame(f) for f in frames], c.image_size, c.resize, c.mean, c.std))
 
     def forward(self, batch: Tensor) -> tuple[Tensor, Tensor]:
-        """Network input -> (scores Tensor[N, P, C], boxes Tensor[N, P, 4] (x1, y1, x2, y2) normalized)."""
+        """Network input -> (scores Tensor[N, P, C], boxes Tensor[N, P, 4] (x1, y1, x2, y2)
+        normalized), on the detector's device."""
         return self.network(batch)
 
     def detect(

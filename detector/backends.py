@@ -1,5 +1,6 @@
-"""Ways to run a :class:`~detector.network.DecodedSSD`: all map an input batch Tensor[N, 3, S, S]
-to (scores Tensor[N, P, C], boxes Tensor[N, P, 4]) on the input's device.
+"""Ways to run a :class:`~detector.network.DecodedSSD`: all map a float32 input batch
+Tensor[N, 3, S, S] (on the CPU, as :mod:`detector.preprocess` makes it) to (scores Tensor[N, P, C],
+boxes Tensor[N, P, 4]), on the device the network runs on (the CPU for onnxruntime).
 
 - ``torch``: eager PyTorch (BatchNorm already folded by the loaders), channels-last.
 - ``torchscript``: the same, traced and frozen (TorchScript fuses convolution and activation).
@@ -37,9 +38,10 @@ class OnnxRuntimeNetwork:
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        # No busy-waiting after a run: spinning threads would slow the preprocessing (torch, on
-        # the same cores) that comes right after; measured with bench/detector_speed.py.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Threads spin between the operators of a run (waking them per operator costs more), but
+        # stop as soon as the run returns, so they do not slow the preprocessing (torch, on the
+        # same cores) that comes next; measured with bench/detector_speed.py.
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
@@ -58,7 +60,7 @@ class OnnxRuntimeNetwork:
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
         batch = x.float().contiguous().cpu().numpy()
         scores, boxes = self.session.run(None, {self.input_name: batch})
-        return torch.from_numpy(scores).to(x.device), torch.from_numpy(boxes).to(x.device)
+        return torch.from_numpy(scores), torch.from_numpy(boxes)
 
 
 def _onnx_cache_path(model: nn.Module, config: ModelConfig) -> Path:
@@ -90,6 +92,6 @@ def compile_network(
 
     def run(x: Tensor) -> tuple[Tensor, Tensor]:
         with torch.inference_mode():
-            return network(x)
+            return network(x.to(device, dtype).contiguous(memory_format=torch.channels_last))
 
     return run

@@ -1,4 +1,8 @@
-"""Image resizing that reproduces TensorFlow's legacy ``ResizeBilinear`` bit for bit (almost).
+"""Frames to network input, in NumPy and OpenCV.
+
+NumPy, not torch: torch's OpenMP threads keep spinning after each parallel operation and then
+compete with onnxruntime's threads for the same cores, which made the network alone about half
+again slower inside the detector than on its own (``bench/detector_speed.py``).
 
 TensorFlow 1's ``ResizeBilinear`` with ``align_corners=False, half_pixel_centers=False`` maps
 output pixel ``d`` to source coordinate ``s = d * (in / out)`` (in float32), blends pixels
@@ -14,60 +18,78 @@ from typing import Sequence
 
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
 
 
-@lru_cache(maxsize=64)
-def _axis_taps(in_size: int, out_size: int) -> tuple[Tensor, Tensor]:
-    """TF's legacy rule along one axis: source indices ``[2, out]`` (lower; upper) and the upper
-    weights ``[out]``."""
-    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
-    src = torch.arange(out_size, dtype=torch.float32) * scale
-    lower = src.floor()
-    upper = torch.clamp(src.ceil(), max=in_size - 1)
-    return torch.stack([lower, upper]).long(), src - lower
+def _axis_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """TF's legacy rule along one axis: source indices ``[2 * out]`` (all lower, then all upper)
+    and the upper weights ``[out]``."""
+    src = np.arange(out_size, dtype=np.float32) * np.float32(in_size / out_size)
+    lower = np.floor(src)
+    upper = np.minimum(np.ceil(src), in_size - 1)
+    return np.concatenate([lower, upper]), src - lower
 
 
-def tf_legacy_resize_bilinear(images: Tensor | np.ndarray, size: int | tuple[int, int]) -> Tensor:
-    """Resize a batch of frames as TF's ``ResizeBilinear`` (legacy, no half-pixel centres).
+@lru_cache(maxsize=16)
+def _gather_plan(in_h: int, in_w: int, out_h: int, out_w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps that gather every source pixel the resize reads into one
+    ``[2 * out_h, 2 * out_w]`` image (rows: lower taps, then upper; columns likewise), and the
+    x and y weights of the upper taps."""
+    rows, wy = _axis_taps(in_h, out_h)
+    cols, wx = _axis_taps(in_w, out_w)
+    map_x, map_y = np.meshgrid(cols, rows)
+    fixed_xy, fixed_frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2, nninterpolation=True)
+    return fixed_xy, fixed_frac, wx, wy
 
-    ``images``: ``[N, H, W, C]`` (or one ``[H, W, C]`` frame), uint8 or float, e.g. RGB frames.
-    ``size``: ``(height, width)`` or one int for a square. Returns float32 ``[N, C, h, w]`` with
-    the input's value range (0..255 for uint8), laid out ``channels_last`` (a permuted view of an
-    NHWC tensor), which is the layout the detector models run fastest in.
+
+def tf_legacy_resize_bilinear(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Resize one ``[H, W, C]`` uint8 image (C <= 4) as TF's legacy ``ResizeBilinear`` does.
+
+    ``size``: ``(height, width)`` or one int for a square. Returns float32 ``[h, w, C]`` in the
+    input's channel order and value range (0..255), computed in TensorFlow's order of operations.
     """
-    x = torch.as_tensor(images)
-    if x.ndim == 3:
-        x = x.unsqueeze(0)
-    if x.ndim != 4:
-        raise ValueError(f"images must be [N, H, W, C] or [H, W, C], got shape {list(x.shape)}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] > 4:
+        raise ValueError(f"image must be [H, W, C] with C <= 4, got shape {list(image.shape)}")
     out_h, out_w = (size, size) if isinstance(size, int) else size
-    _, in_h, in_w, _ = x.shape
-    rows, wy = (t.to(x.device) for t in _axis_taps(in_h, out_h))
-    cols, wx = (t.to(x.device) for t in _axis_taps(in_w, out_w))
-    # Along x first, then y, as TensorFlow's kernel does; gather before converting to float, so
-    # only the needed columns are converted.
-    left, right = x.index_select(2, cols[0]).float(), x.index_select(2, cols[1]).float()
-    across = torch.addcmul(left, right - left, wx.view(1, 1, out_w, 1))
-    top, bottom = across.index_select(1, rows[0]), across.index_select(1, rows[1])
-    return torch.addcmul(top, bottom - top, wy.view(1, out_h, 1, 1)).permute(0, 3, 1, 2)
+    in_h, in_w, channels = image.shape
+    fixed_xy, fixed_frac, wx, wy = _gather_plan(in_h, in_w, out_h, out_w)
+    # Gather first (uint8, one OpenCV pass), then blend only what is needed, on 2-D views whose
+    # rows are contiguous: [2 * out_h, 2 * out_w * C].
+    taps = cv2.remap(image, fixed_xy, fixed_frac, cv2.INTER_NEAREST)
+    taps = taps.reshape(2 * out_h, 2 * out_w * channels).astype(np.float32)
+    row_width = out_w * channels
+    left, right = taps[:, :row_width], taps[:, row_width:]
+    across = right - left
+    across *= np.repeat(wx, channels)
+    across += left
+    top, bottom = across[:out_h], across[out_h:]
+    out = bottom - top
+    out *= wy[:, None]
+    out += top
+    return out.reshape(out_h, out_w, channels)
 
 
-def resize_batch(frames_bgr: Sequence[np.ndarray], size: int, method: str) -> Tensor:
-    """BGR uint8 frames of any sizes -> RGB float32 Tensor[N, 3, size, size] (0..255, channels_last).
+def resize(frame: np.ndarray, size: int, method: str) -> np.ndarray:
+    """One ``[H, W, C]`` uint8 frame -> float32 ``[size, size, C]``, same channels, 0..255.
 
-    ``method``: ``"tf_legacy_bilinear"`` (TensorFlow's legacy ResizeBilinear) or ``"linear"`` (``cv2.resize``'s bilinear, as pytorch-ssd uses).
+    ``method``: ``"tf_legacy_bilinear"`` (TensorFlow's legacy ResizeBilinear) or ``"linear"``
+    (``cv2.resize``'s bilinear, as pytorch-ssd uses).
     """
     if method == "tf_legacy_bilinear":
-        # One frame at a time, in BGR: a batched call and a BGR->RGB copy of the full frames
-        # measured two to three times slower; the channels are reversed on the small output.
-        out = torch.empty(len(frames_bgr), size, size, 3)
-        for i, frame in enumerate(frames_bgr):
-            out[i] = tf_legacy_resize_bilinear(torch.from_numpy(frame), size)[0].permute(1, 2, 0)
-        return out.flip(-1).permute(0, 3, 1, 2)
+        return tf_legacy_resize_bilinear(frame, size)
     if method == "linear":
-        resized = [cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR) for frame in frames_bgr]
-        rgb = np.stack(resized)[..., ::-1].astype(np.float32)
-        return torch.from_numpy(rgb).permute(0, 3, 1, 2)
+        return cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     raise ValueError(f"unknown resize method {method!r}")
+
+
+def preprocess_batch(frames_bgr: Sequence[np.ndarray], size: int, method: str, mean: float, std: float) -> np.ndarray:
+    """BGR uint8 frames of any sizes -> float32 ``[N, 3, size, size]``: RGB, ``(x - mean) / std``,
+    C-contiguous (the layout onnxruntime takes without a copy)."""
+    batch = np.empty((len(frames_bgr), 3, size, size), dtype=np.float32)
+    for i, frame in enumerate(frames_bgr):
+        blue, green, red = cv2.split(resize(frame, size, method))
+        for channel, plane in enumerate((red, green, blue)):
+            np.subtract(plane, np.float32(mean), out=batch[i, channel])
+    batch /= np.float32(std)
+    return batch

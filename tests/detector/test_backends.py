@@ -11,7 +11,7 @@ from detector import DetectorError, load_detector
 from detector.api import Detector
 from detector.config import ssdlite_config
 from detector.models.ssdlite import build_ssdlite_mobilenet_v2
-from detector.preprocess import resize_batch
+from detector.preprocess import preprocess_batch
 
 FRAMES_WITH_PEOPLE = ("bikes_125", "carphone_pristine_000", "bigbuckbunny_000")
 
@@ -43,18 +43,18 @@ def test_unknown_backend_is_a_clear_error():
 
 
 @pytest.mark.parametrize("method", ["linear", "tf_legacy_bilinear"])
-def test_resize_batch_of_mixed_sizes_equals_one_by_one(method):
+def test_preprocess_batch_of_mixed_sizes_equals_one_by_one(method):
     rng = np.random.default_rng(1)
     frames = [rng.integers(0, 255, shape, dtype=np.uint8) for shape in [(272, 640, 3), (90, 120, 3), (272, 640, 3)]]
-    batch = resize_batch(frames, 300, method)
-    assert batch.shape == (3, 3, 300, 300)
+    batch = preprocess_batch(frames, 300, method, 127.5, 127.5)
+    assert batch.shape == (3, 3, 300, 300) and batch.dtype == np.float32 and batch.flags.c_contiguous
     for i, frame in enumerate(frames):
-        assert torch.equal(batch[i], resize_batch([frame], 300, method)[0])
-    # channel 0 is red: a pure-blue BGR frame has no red after conversion
+        assert np.array_equal(batch[i], preprocess_batch([frame], 300, method, 127.5, 127.5)[0])
+    # channel 0 is red: a pure-blue BGR frame has no red after conversion; mean and std applied
     blue = np.zeros((50, 50, 3), np.uint8)
     blue[..., 0] = 255
-    rgb = resize_batch([blue], 300, method)[0]
-    assert rgb[0].max() == 0 and rgb[2].min() == 255
+    rgb = preprocess_batch([blue], 300, method, 127.0, 128.0)[0]
+    assert np.all(rgb[0] == -127 / 128) and np.all(rgb[2] == 1.0)
 
 
 def _save_checkpoint(model, folder, labels):

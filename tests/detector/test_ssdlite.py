@@ -37,20 +37,34 @@ def test_network_matches_tensorflow(person_model, golden, golden_frame):
 def test_preprocessing_reproduces_tensorflow(golden, golden_frame):
     rgb = cv2.cvtColor(cv2.imread(str(golden / "frames" / f"{golden_frame}.png")), cv2.COLOR_BGR2RGB)
     resized = tf_legacy_resize_bilinear(rgb, 300)
-    assert resized.shape == (1, 3, 300, 300) and resized.dtype == torch.float32
-    got = (resized * (2 / 255) - 1).permute(0, 2, 3, 1).numpy()
-    assert np.abs(got - _ref(golden, golden_frame)["image_resized"]).max() < 1e-5
+    assert resized.shape == (300, 300, 3) and resized.dtype == np.float32
+    assert np.abs((resized * (2 / 255) - 1) - _ref(golden, golden_frame)["image_resized"][0]).max() < 1e-5
 
 
 def test_resize_is_tensorflow_legacy_not_pixel_centre():
     """4 -> 3 pixels: TF samples at 0, 4/3, 8/3 (cv2 would at 1/6, 3/2, 17/6)."""
     row = np.array([0, 30, 60, 90], dtype=np.uint8).reshape(1, 4, 1)
     got = tf_legacy_resize_bilinear(np.repeat(row, 2, axis=0), (2, 3))
-    assert torch.allclose(got[0, 0], torch.tensor([[0.0, 40.0, 80.0]] * 2))
-    batch = torch.randint(0, 256, (3, 37, 53, 3), dtype=torch.uint8)
-    out = tf_legacy_resize_bilinear(batch, (20, 30))
-    assert out.shape == (3, 3, 20, 30) and out.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(out[1], tf_legacy_resize_bilinear(batch[1], (20, 30))[0])
+    np.testing.assert_allclose(got[..., 0], [[0.0, 40.0, 80.0]] * 2, rtol=0, atol=1e-5)
+
+
+def test_resize_matches_the_formula_on_noise():
+    """Every output pixel is TF's blend of its four source pixels (x first, then y), for odd sizes,
+    upscaling, and 1 to 4 channels."""
+    rng = np.random.default_rng(0)
+    for (h, w), (oh, ow), channels in [((37, 53), (20, 30), 3), ((5, 7), (11, 13), 1), ((300, 300), (300, 300), 4)]:
+        image = rng.integers(0, 256, (h, w, channels), dtype=np.uint8)
+        sy, sx = np.arange(oh, dtype=np.float32) * np.float32(h / oh), np.arange(ow, dtype=np.float32) * np.float32(w / ow)
+        y0, x0 = np.floor(sy).astype(int), np.floor(sx).astype(int)
+        y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+        wy, wx = (sy - y0)[:, None, None], (sx - x0)[None, :, None]
+        f = image.astype(np.float32)
+        top = f[y0][:, x0] + (f[y0][:, x1] - f[y0][:, x0]) * wx
+        bottom = f[y1][:, x0] + (f[y1][:, x1] - f[y1][:, x0]) * wx
+        want = top + (bottom - top) * wy
+        got = tf_legacy_resize_bilinear(image, (oh, ow))
+        assert got.shape == (oh, ow, channels)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-3)
 
 
 @pytest.mark.parametrize("size,stride,expected", [(300, 2, (0, 1)), (75, 2, (1, 1)), (2, 2, (0, 1)),
