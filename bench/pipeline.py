@@ -88,9 +88,9 @@ def run_pipeline(client, url, video: Path, cameras: int, workers: int, batch: in
     names = [f"cam{i}" for i in range(cameras)]
     for name in names:
         ensure_group(client, KEYS, name)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    lanes = max(1, (os.cpu_count() or 1) // workers)  # the cores shared out, one thread a lane
     procs = [subprocess.Popen([sys.executable, "-m", "cctv", "worker", "--batch-size", str(batch),
-                               "--batch-wait-ms", "20", "--num-threads", str(threads)],
+                               "--batch-wait-ms", "20", "--lanes", str(lanes), "--num-threads", "1"],
                               env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
              for _ in range(workers)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -71,14 +72,19 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    import torch
+
     from detector import load_detector
-    from workers.service import Worker
+    from workers.service import Worker, plan_lanes
 
     settings = from_env(WorkerSettings, batch_size=args.batch_size,
                         batch_wait_ms=args.batch_wait_ms, device=args.device,
                         detector=args.detector, score_threshold=args.score_threshold,
                         claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
-                        num_threads=args.num_threads)
+                        num_threads=args.num_threads, lanes=args.lanes)
+    cuda = (settings.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    lanes, threads = plan_lanes(settings.lanes, settings.num_threads, cuda, os.cpu_count() or 1)
+    settings = settings.model_copy(update={"lanes": lanes, "num_threads": threads})
     client = client_for(settings)
     start_metrics(settings, client)
     detector = load_detector(settings.detector, settings.device, settings.score_threshold,
@@ -253,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float)
     p.add_argument("--claim-idle-ms", type=int, help="reclaim frames idle this long")
     p.add_argument("--worker-id", help="consumer name (default host-pid)")
-    p.add_argument("--num-threads", type=int, help="torch CPU threads")
+    p.add_argument("--num-threads", type=int, help="CPU threads per lane")
+    p.add_argument("--lanes", type=int, help="batches in flight at once (default: one per core on CPU, at most 4; 2 on CUDA)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("tracker", help="run one tracker (ids, unique counts, line crossings, "

@@ -252,7 +252,12 @@ class WorkerSettings(ServiceSettings):
     device: str | None = Field(None, description="torch device (cpu, cuda, cuda:1); None = auto.")
     score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum detection score.")
     classes: list[str] | None = Field(None, description="Keep only these labels; None = all.")
-    num_threads: int | None = Field(None, ge=1, le=256, description="torch CPU threads.")
+    num_threads: int | None = Field(None, ge=1, le=256,
+                                    description="CPU threads per lane (torch and onnxruntime); "
+                                                "unset = the cores shared out among the lanes.")
+    lanes: int | None = Field(None, ge=1, le=64,
+                              description="Batches in flight at once, one thread each; unset = "
+                                          "on CPU one lane per core (at most 4), on CUDA 2.")
     batch_size: int = Field(8, ge=1, le=256, description="Most frames per detect() call.")
     batch_wait_ms: int = Field(50, ge=0, le=10_000, description="Longest wait to fill a batch.")
     claim_idle_ms: int = Field(30_000, ge=100, le=3_600_000,

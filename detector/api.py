@@ -37,15 +37,6 @@ class Detection:
         return {"label": self.label, "class_id": self.class_id, "score": self.score, "box": list(self.box)}
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """Frames made ready for the network by ``Detector.prepare``: the input batch and each
-    frame's (width, height), to scale the boxes back."""
-
-    inputs: Tensor
-    sizes: list[tuple[int, int]]
-
-
 class Detector:
     """A network plus its :class:`ModelConfig`, on one device.
 
@@ -99,29 +90,18 @@ class Detector:
         normalized), on the detector's device."""
         return self.network(batch)
 
-    def prepare(self, frames: Sequence[np.ndarray]) -> PreparedBatch:
-        """The CPU half of ``detect`` (resize, normalize): a caller with frames arriving can
-        prepare the next batch while ``run`` has the network busy with this one."""
-        return PreparedBatch(self.preprocess(frames), [(f.shape[1], f.shape[0]) for f in frames])
-
-    def run(self, batch: PreparedBatch, score_threshold: float | None = None) -> list[list[Detection]]:
-        """The network and post-processing half of ``detect``: one list of detections per frame."""
-        if not batch.sizes:
-            return []
-        threshold = self.score_threshold if score_threshold is None else score_threshold
-        scores, boxes = self.forward(batch.inputs)
-        return [
-            self._select(b, s, width, height, threshold)
-            for b, s, (width, height) in zip(boxes.cpu(), scores.cpu(), batch.sizes)
-        ]
-
     def detect(
         self, frames: Sequence[np.ndarray], score_threshold: float | None = None
     ) -> list[list[Detection]]:
         """Detect objects in each BGR frame; one list of detections per frame, best first."""
         if len(frames) == 0:
             return []
-        return self.run(self.prepare(frames), score_threshold)
+        threshold = self.score_threshold if score_threshold is None else score_threshold
+        scores, boxes = self.forward(self.preprocess(frames))
+        return [
+            self._select(b, s, frame.shape[1], frame.shape[0], threshold)
+            for b, s, frame in zip(boxes.cpu(), scores.cpu(), frames)
+        ]
 
     def _select(self, boxes: Tensor, scores: Tensor, width: int, height: int, threshold: float) -> list[Detection]:
         """Per-class NMS over one image's boxes (Tensor[P, 4]) and scores (Tensor[P, C])."""

@@ -1,5 +1,4 @@
-"""The worker loop: batch -> decode -> one ``Detector.detect`` -> publish (idempotent) -> ack;
-the next batch is read and decoded while the detector runs."""
+"""The worker loop: batch -> decode -> one ``Detector.detect`` -> publish (idempotent) -> ack."""
 
 from __future__ import annotations
 
@@ -9,9 +8,9 @@ import socket
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -32,12 +31,25 @@ RATE_WINDOW_S = 10.0
 
 
 class DetectorLike(Protocol):
-    """What the worker needs of a detector (``detector.Detector`` is one): ``run(prepare(frames))``
-    gives one list of objects per frame (label, class_id, score, box in pixels)."""
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list]: ...
 
-    def prepare(self, frames: Sequence[np.ndarray]) -> Any: ...
 
-    def run(self, prepared: Any) -> list[list]: ...
+MAX_DEFAULT_LANES = 4  # each lane holds its own batch's activations: bound the memory by default
+
+
+def plan_lanes(lanes: int | None, num_threads: int | None, cuda: bool, cpus: int) -> tuple[int, int | None]:
+    """(lanes, CPU threads per lane) for a worker, from the settings (None = unset).
+
+    On CUDA, 2 lanes: one batch's decoding and resizing overlap the other's network. On CPU, the
+    cores are shared out: by default one single-threaded lane per core (at most 4 lanes, then
+    more threads each), because independent single-threaded inferences measured faster than one
+    inference on all cores.
+    """
+    if cuda:
+        return lanes or 2, num_threads
+    if lanes is None:
+        lanes = max(1, cpus // num_threads) if num_threads else min(cpus, MAX_DEFAULT_LANES)
+    return lanes, num_threads or max(1, cpus // lanes)
 
 
 def to_objects(detections: Sequence) -> list[DetectedObject]:
@@ -46,28 +58,15 @@ def to_objects(detections: Sequence) -> list[DetectedObject]:
                            tuple(float(v) for v in d.box)) for d in detections]
 
 
-@dataclass(frozen=True)
-class Frame:
-    """An entry read from a camera stream: decoded, or with the reason it cannot be."""
-
-    entry: Entry
-    message: FrameMessage | None = None
-    image: np.ndarray | None = None
-    error: str = ""
-
-
-def decode(entry: Entry) -> Frame:
-    """Parse and decode one entry; a malformed one comes back with ``error`` set."""
-    try:
-        msg = FrameMessage.from_fields(entry.fields)
-        if msg.camera != entry.camera:
-            raise MessageError(f"field 'camera' is {msg.camera!r} on the stream of {entry.camera!r}")
-        image = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise MessageError("field 'jpeg' does not decode as an image")
-    except MessageError as exc:
-        return Frame(entry, error=str(exc))
-    return Frame(entry, msg, image)
+def decode(entry: Entry) -> tuple[FrameMessage, np.ndarray]:
+    """Parse and decode one entry, or raise MessageError with the reason."""
+    msg = FrameMessage.from_fields(entry.fields)
+    if msg.camera != entry.camera:
+        raise MessageError(f"field 'camera' is {msg.camera!r} on the stream of {entry.camera!r}")
+    image = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MessageError("field 'jpeg' does not decode as an image")
+    return msg, image
 
 
 class Worker:
@@ -87,87 +86,89 @@ class Worker:
         self._recent: deque[tuple[float, int, float]] = deque(maxlen=1000)  # (t, frames, ms)
         self._next_beat = 0.0
         self._started = time.monotonic()
+        self.lanes = settings.lanes or 1
+        self._read_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the heartbeat (beat, _recent, _next_beat)
 
     def run(self, stop: threading.Event) -> None:
-        """Process batches until ``stop``; every batch already read is finished first.
+        """Process batches until ``stop`` in ``settings.lanes`` threads, each with its own batch
+        in flight; every batch already read is finished first.
 
-        The next batches are read, decoded and prepared for the network (resized) in a second
-        thread while the network runs on the current one (OpenCV, NumPy, onnxruntime and torch
-        release the GIL), so that CPU work overlaps the network's.
+        Lanes overlap one batch's CPU work (reading, JPEG decoding, resizing) with another's
+        network, and on a CPU-only host let single-threaded inferences share the cores, which
+        measured faster than one inference on all threads (``bench/pipeline.py``).
         """
         bind(worker=self.id)
         self.warm_up()
-        log.info("worker %s: reading camera streams", self.id)
+        log.info("worker %s: reading camera streams in %d lane(s)", self.id, self.lanes)
+        failed = threading.Event()  # one lane failed: the others finish their batch and stop
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="cctv-read") as reader:
-                upcoming: Future | None = reader.submit(self.read)
-                while upcoming is not None:
-                    batches = upcoming.result()
-                    upcoming = None if stop.is_set() else reader.submit(self.read)
-                    for frames, prepared in batches:
-                        self.finish(frames, prepared)
-                    if time.monotonic() >= self._next_beat:
-                        self.heartbeat()
+            with ThreadPoolExecutor(self.lanes, thread_name_prefix="cctv-lane") as pool:
+                lanes = [pool.submit(self._lane, stop, failed) for _ in range(self.lanes)]
+                for lane in lanes:
+                    lane.result()
         finally:
             self.client.delete(self.keys.worker(self.id))
             self.client.srem(self.keys.workers, self.id)
 
+    def _lane(self, stop: threading.Event, failed: threading.Event) -> None:
+        """Read a batch, process it, beat when due; until ``stop`` or another lane failed."""
+        bind(worker=self.id)
+        try:
+            while not (stop.is_set() or failed.is_set()):
+                with self._read_lock:  # the batcher's state is not shared across threads
+                    batch = self.batcher.next_batch()
+                for start in range(0, len(batch), self.settings.batch_size):
+                    self.process(batch[start:start + self.settings.batch_size])
+                with self._lock:
+                    if time.monotonic() >= self._next_beat:
+                        self.heartbeat()
+        except BaseException:
+            failed.set()
+            raise
+
     def warm_up(self) -> None:
         """One full batch of blank frames through the detector, before the worker announces
         itself: the first run of a model (memory planning, caches) is slower."""
-        blank = [np.zeros((360, 640, 3), np.uint8)] * self.settings.batch_size
-        self.detector.run(self.detector.prepare(blank))
+        self.detector.detect([np.zeros((360, 640, 3), np.uint8)] * self.settings.batch_size)
 
-    def read(self) -> list[tuple[list[Frame], Any]]:
-        """The next entries from the streams, decoded, in batches of at most ``batch_size``,
-        each with its frames prepared for the detector."""
-        frames = [decode(entry) for entry in self.batcher.next_batch()]
-        size = self.settings.batch_size
-        return [self.prepare(frames[start:start + size]) for start in range(0, len(frames), size)]
-
-    def prepare(self, frames: list[Frame]) -> tuple[list[Frame], Any]:
-        """The frames with the detector's preparation of the decodable ones."""
-        return frames, self.detector.prepare([f.image for f in frames if not f.error])
-
-    def process(self, entries: Sequence[Entry]) -> int:
-        """Decode, detect, publish and ack one batch; returns how many frames were newly published."""
-        return self.finish(*self.prepare([decode(entry) for entry in entries]))
-
-    def finish(self, frames: Sequence[Frame], prepared: Any) -> int:
-        """Detect (on the frames ``prepared`` by the detector), publish and ack decoded frames
-        (malformed ones go to the dead letters); returns how many frames were newly published."""
-        good = [f for f in frames if not f.error]
+    def process(self, entries: list[Entry]) -> int:
+        """Detect, publish and ack one batch; returns how many frames were newly published."""
+        good: list[tuple[Entry, FrameMessage, np.ndarray]] = []
+        dead = 0
         pipe = self.client.pipeline(transaction=False)
-        for bad in (f for f in frames if f.error):
-            entry = bad.entry
-            log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, bad.error)
-            metrics.DECODE_ERRORS.labels(entry.camera).inc()
-            self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id, bad.error,
-                                                        self.id, time.time()))
-            self.beat = self._with(dead_letters=self.beat.dead_letters + 1)
+        for entry in entries:
+            try:
+                good.append((entry, *decode(entry)))
+            except MessageError as exc:
+                log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, exc)
+                metrics.DECODE_ERRORS.labels(entry.camera).inc()
+                self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id,
+                                                            str(exc), self.id, time.time()))
+                dead += 1
         started = time.perf_counter()
-        results = self.detector.run(prepared) if good else []
+        results = self.detector.detect([image for _, _, image in good]) if good else []
         latency_ms = (time.perf_counter() - started) * 1000
         if good:
             metrics.BATCH_SIZE.observe(len(good))
             metrics.INFERENCE_SECONDS.observe(latency_ms / 1000)
         done = time.time()
-        for frame, detections in zip(good, results):
-            msg, image = frame.message, frame.image
+        for (entry, msg, image), detections in zip(good, results):
             self.publisher.detections(pipe, DetectionMessage(
-                msg.camera, frame.entry.entry_id, msg.seq, msg.ts, done, self.id, image.shape[1],
+                msg.camera, entry.entry_id, msg.seq, msg.ts, done, self.id, image.shape[1],
                 image.shape[0], to_objects(detections)))
         replies = pipe.execute()
-        published_replies = replies[len(replies) - len(good):]
+        published = sum(1 for r in replies[len(replies) - len(good):] if r == 1)
         now = time.time()
-        for frame, reply in zip(good, published_replies):
+        for (_, msg, _), reply in zip(good, replies[len(replies) - len(good):]):
             if reply == 1:
-                metrics.FRAMES_PROCESSED.labels(frame.message.camera).inc()
-                metrics.END_TO_END_SECONDS.labels(frame.message.camera).observe(max(0.0, now - frame.message.ts))
-        if good:
-            self._recent.append((time.monotonic(), len(good), latency_ms))
-        published = sum(1 for r in published_replies if r == 1)
-        self.beat = self._with(frames=self.beat.frames + published)
+                metrics.FRAMES_PROCESSED.labels(msg.camera).inc()
+                metrics.END_TO_END_SECONDS.labels(msg.camera).observe(max(0.0, now - msg.ts))
+        with self._lock:
+            if good:
+                self._recent.append((time.monotonic(), len(good), latency_ms))
+            self.beat = self._with(frames=self.beat.frames + published,
+                                   dead_letters=self.beat.dead_letters + dead)
         return published
 
     def _with(self, **changes) -> WorkerHeartbeat:

@@ -33,13 +33,6 @@ def test_batched_detect_equals_one_by_one(detector, frames):
         np.testing.assert_allclose([d.score for d in a], [d.score for d in b], atol=1e-5)
 
 
-def test_prepare_then_run_is_detect(detector, frames):
-    prepared = detector.prepare(frames)
-    assert prepared.sizes == [(640, 272), (360, 480), (100, 100)]
-    assert detector.run(prepared) == detector.detect(frames)
-    assert detector.run(detector.prepare([])) == []
-
-
 def test_detections_are_sorted_within_the_frame_and_above_threshold(detector, frames):
     results = detector.detect(frames, score_threshold=0.251)
     assert any(results), "the untrained network should still give some boxes at this threshold"

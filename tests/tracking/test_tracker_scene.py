@@ -20,13 +20,10 @@ from workers.service import Worker
 
 
 class ColourDetector:
-    """Finds the scene's saturated squares by colour (what DetectorLike asks: ``run(prepare(frames))``
-    gives one list per frame of objects with label, class_id, score, box)."""
+    """Finds the scene's saturated squares by colour (what DetectorLike asks: one list per
+    frame of objects with label, class_id, score, box)."""
 
-    def prepare(self, frames):
-        return frames
-
-    def run(self, frames):
+    def detect(self, frames):
         return [self._one(frame) for frame in frames]
 
     @staticmethod

@@ -7,7 +7,7 @@ from common.messages import DeadLetter, DetectionMessage
 from common.settings import CameraConfig, IngestSettings, WorkerSettings
 from ingest.camera import CameraRunner
 from running import run_until
-from workers.service import Worker
+from workers.service import Worker, plan_lanes
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +34,22 @@ def processed(client, camera="cam"):
     return int(client.hget(KEYS.stats(camera), "frames_processed") or 0)
 
 
+@pytest.mark.parametrize("lanes", [1, 3])
 def test_file_to_detections_exactly_once_with_garbage(redis_client, redis_url, small_video,
-                                                      detector):
+                                                      detector, lanes):
     ids = ingest_file(redis_client, redis_url, small_video)
     bad = redis_client.xadd(KEYS.frames("cam"), {"v": "1", "camera": "cam", "jpeg": b"nope"})
-    settings = WorkerSettings(redis_url=redis_url, batch_size=4, heartbeat_s=0.2)
+    settings = WorkerSettings(redis_url=redis_url, batch_size=4, heartbeat_s=0.2, lanes=lanes)
     worker = Worker(redis_client, settings, detector)
-    run_until(worker, lambda: processed(redis_client) == 40
-              and redis_client.xlen(KEYS.dead_letter) == 1)
+    beat: dict[bytes, bytes] = {}
+
+    def all_reported() -> bool:
+        beat.update(redis_client.hgetall(KEYS.worker(worker.id)))
+        return beat.get(b"frames") == b"40" and beat.get(b"dead_letters") == b"1"
+
+    # the heartbeat's counts add up across lanes
+    run_until(worker, lambda: processed(redis_client) == 40 and all_reported())
+    assert redis_client.xlen(KEYS.dead_letter) == 1
     assert sorted(detection_ids(redis_client)) == sorted(ids)
     letter = DeadLetter.from_fields(redis_client.xrange(KEYS.dead_letter)[0][1])
     assert letter.entry_id == bad.decode() and "not a JPEG" in letter.reason
@@ -87,3 +95,31 @@ def test_counts_and_heartbeat(redis_client, redis_url, sample_video, detector):
     minutes = [redis_client.hgetall(k) for k in redis_client.keys(KEYS.minute("cam", 0)[:-1] + "*")]
     assert sum(int(m[b"_frames"]) for m in minutes) == 20
     assert sum(int(m.get(b"person", 0)) for m in minutes) == people
+
+
+@pytest.mark.parametrize("lanes,threads,cuda,cpus,expected", [
+    (None, None, False, 2, (2, 1)),   # CPU: one single-threaded lane per core
+    (None, None, False, 16, (4, 4)),  # ... at most 4 lanes, then more threads each
+    (None, 2, False, 4, (2, 2)),      # threads given: the cores shared out in lanes of that many
+    (2, None, False, 8, (2, 4)),      # lanes given: the cores shared out among them
+    (3, 1, False, 2, (3, 1)),         # both given: as given
+    (None, None, False, 1, (1, 1)),
+    (None, None, True, 16, (2, None)),  # CUDA: two lanes, torch's own thread default
+])
+def test_plan_lanes(lanes, threads, cuda, cpus, expected):
+    assert plan_lanes(lanes, threads, cuda, cpus) == expected
+
+
+def test_a_failing_lane_stops_the_worker_with_its_error(redis_client, redis_url, small_video):
+    class Broken:
+        def detect(self, frames):
+            if frames and frames[0].shape != (360, 640, 3):  # the warm-up passes
+                raise RuntimeError("device lost")
+            return [[] for _ in frames]
+
+    ingest_file(redis_client, redis_url, small_video)
+    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, lanes=2), Broken())
+    with pytest.raises(RuntimeError, match="device lost"):
+        worker.run(threading.Event())
+    assert not redis_client.sismember(KEYS.workers, worker.id)
+    assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] > 0  # left for reclaim
