@@ -39,7 +39,7 @@ FOOTER = """\
 | environment variable | default | description |
 |---|---|---|
 | `CCTV_MODELS_DIR` | `models/` in the checkout | Folder where converted weights are cached (the Docker image sets `/models`, a volume). |
-| `CCTV_TORCH_THREADS` | torch's default | torch CPU threads when `num_threads` is not given. |
+| `CCTV_TORCH_THREADS` | torch's default | CPU threads of `load_detector` (the `detect` CLI, Python) when `num_threads` is not given; a CPU worker shares its cores out in lanes instead. |
 """
 
 
