@@ -39,8 +39,8 @@ class OnnxRuntimeNetwork:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         # Threads spin between the operators of a run (waking them per operator costs more), but
-        # stop as soon as the run returns, so they do not slow the preprocessing (torch, on the
-        # same cores) that comes next; measured with bench/detector_speed.py.
+        # stop as soon as the run returns, so they do not slow the preprocessing (NumPy and
+        # OpenCV, on the same cores) that comes next; measured with bench/detector_speed.py.
         options.add_session_config_entry("session.force_spinning_stop", "1")
         providers = ["CPUExecutionProvider"]
         if device.type == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():

@@ -55,8 +55,8 @@ def tf_legacy_resize_bilinear(image: np.ndarray, size: int | tuple[int, int]) ->
     in_h, in_w, channels = image.shape
     fixed_xy, fixed_frac, wx, wy = _gather_plan(in_h, in_w, out_h, out_w)
     # Gather first (uint8, one OpenCV pass), then blend only what is needed, on 2-D views whose
-    # rows are contiguous: [2 * out_h, 2 * out_w * C].
-    # Blends read the uint8 taps directly: converting them all to float first costs a pass.
+    # rows are contiguous: [2 * out_h, 2 * out_w * C]. The first blend reads the uint8 taps
+    # directly: converting them all to float first would cost a pass.
     taps = cv2.remap(image, fixed_xy, fixed_frac, cv2.INTER_NEAREST)
     taps = taps.reshape(2 * out_h, 2 * out_w * channels)
     row_width = out_w * channels
