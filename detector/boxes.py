@@ -63,24 +63,39 @@ def decode(codes: Tensor, priors: Tensor, center_variance: float, size_variance:
     return torch.cat([centre, size], dim=-1)
 
 
+NMS_BLOCK = 512  # boxes whose pairwise IoU is computed at once: 1 MB of float32
+
+
 def nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_output: int | None = None) -> Tensor:
     """Greedy non-maximum suppression.
 
     boxes (Tensor[N, 4]) in (x1, y1, x2, y2), scores (Tensor[N]). Returns the indices (Tensor[K],
     int64) of the kept boxes, by decreasing score, at most ``max_output`` of them. A box is dropped
-    when its IoU with a kept, higher-scoring box is greater than ``iou_threshold``. Costs
-    O(K * N): each kept box is compared once with the boxes still in play.
+    when its IoU with a kept, higher-scoring box is greater than ``iou_threshold``.
+
+    Works through the boxes by decreasing score in blocks of ``NMS_BLOCK``: a few tensor
+    operations find which boxes of a block overlap the boxes kept so far and each other, and the
+    greedy pass over the block is a loop over booleans, not over tensor operations.
     """
     order = scores.argsort(descending=True)
     ordered = boxes[order]
     limit = order.numel() if max_output is None else max_output
     keep: list[int] = []
-    candidates = torch.arange(order.numel(), device=boxes.device)
-    while candidates.numel() > 0 and len(keep) < limit:
-        best, rest = candidates[0], candidates[1:]
-        keep.append(int(best))
-        overlap = box_iou(ordered[best].unsqueeze(0), ordered[rest])[0]
-        candidates = rest[overlap <= iou_threshold]
+    for start in range(0, order.numel(), NMS_BLOCK):
+        if len(keep) >= limit:
+            break
+        block = ordered[start:start + NMS_BLOCK]
+        alive = torch.ones(len(block), dtype=torch.bool, device=boxes.device)
+        if keep:
+            alive &= (box_iou(ordered[keep], block) <= iou_threshold).all(dim=0)
+        overlaps = (box_iou(block, block) > iou_threshold).cpu().numpy()
+        alive_now = alive.cpu().numpy()
+        for i in range(len(block)):
+            if alive_now[i]:
+                keep.append(start + i)
+                if len(keep) >= limit:
+                    break
+                alive_now &= ~overlaps[i]
     return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
 
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from detector.boxes import batched_nms, box_iou, center_to_corner, corner_to_center, decode, encode, nms
+from detector.boxes import NMS_BLOCK, batched_nms, box_iou, center_to_corner, corner_to_center, decode, encode, nms
 
 
 def test_corner_centre_round_trip():
@@ -59,15 +59,18 @@ def test_batched_nms_never_suppresses_across_classes():
     assert batched_nms(boxes, scores, idxs, 0.5).tolist() == [0, 1]
 
 
-def test_nms_equals_brute_force_on_random_boxes():
+@pytest.mark.parametrize("count, max_output", [(200, None), (1300, None), (1300, 700), (1300, 3)])
+def test_nms_equals_brute_force_on_random_boxes(count, max_output):
+    """Also across several blocks of NMS_BLOCK boxes, and stopping at max_output inside one."""
+    assert count < NMS_BLOCK or count > 2 * NMS_BLOCK
     g = torch.Generator().manual_seed(0)
-    xy = torch.rand(200, 2, generator=g) * 100
-    boxes = torch.cat([xy, xy + torch.rand(200, 2, generator=g) * 30 + 1], dim=1)
-    scores = torch.rand(200, generator=g)
+    xy = torch.rand(count, 2, generator=g) * 100
+    boxes = torch.cat([xy, xy + torch.rand(count, 2, generator=g) * 30 + 1], dim=1)
+    scores = torch.rand(count, generator=g)
     order = scores.argsort(descending=True).tolist()
-    iou = box_iou(boxes, boxes)
-    expected = []
+    iou = box_iou(boxes, boxes).numpy()
+    expected: list[int] = []
     for i in order:
         if all(iou[i, k] <= 0.45 for k in expected):
             expected.append(i)
-    assert nms(boxes, scores, 0.45).tolist() == expected
+    assert nms(boxes, scores, 0.45, max_output).tolist() == expected[:max_output]
