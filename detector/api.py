@@ -61,12 +61,13 @@ class Detector:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.score_threshold = score_threshold
-        self.class_ids = self._class_ids(classes)
+        self.class_mask = self._class_mask(classes)
         self.backend = backend
         self.model = model.eval()
         self.network = compile_network(self.model, config, backend, self.device, self.dtype)
 
-    def _class_ids(self, classes: Iterable[str] | None) -> Tensor | None:
+    def _class_mask(self, classes: Iterable[str] | None) -> Tensor | None:
+        """1.0 for each wanted class, 0.0 for the others: Tensor[C - 1], background dropped."""
         if classes is None:
             return None
         by_name = {label.lower(): i for i, label in enumerate(self.labels) if i > 0}
@@ -77,7 +78,9 @@ class Detector:
                 f"unknown class {', '.join(unknown)} for model {self.name or 'in use'}: "
                 f"it knows {', '.join(self.labels[1:])}"
             )
-        return torch.tensor(sorted({by_name[c] for c in wanted}), dtype=torch.int64)
+        mask = torch.zeros(len(self.labels) - 1)
+        mask[[by_name[c] - 1 for c in wanted]] = 1.0
+        return mask
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> Tensor:
         """BGR uint8 frames (H_i x W_i x 3) -> network input float32 Tensor[N, 3, S, S] on the CPU
@@ -98,28 +101,30 @@ class Detector:
             return []
         threshold = self.score_threshold if score_threshold is None else score_threshold
         scores, boxes = self.forward(self.preprocess(frames))
-        return [
-            self._select(b, s, frame.shape[1], frame.shape[0], threshold)
-            for b, s, frame in zip(boxes.cpu(), scores.cpu(), frames)
-        ]
+        scores, boxes = scores.cpu()[..., 1:], boxes.cpu()  # background column dropped
+        if self.class_mask is not None:
+            scores = scores * self.class_mask
+        # One pass over the whole batch finds the candidates, so an image with none costs nothing
+        # more. Candidates below the threshold can never suppress a box above it, so filtering
+        # first leaves the kept set above the threshold unchanged.
+        image_idx, prior_idx, class_idx = torch.nonzero(scores >= max(threshold, 1e-8), as_tuple=True)
+        detections: list[list[Detection]] = [[] for _ in frames]
+        for i in image_idx.unique().tolist():
+            mine = image_idx == i
+            priors, classes = prior_idx[mine], class_idx[mine]
+            height, width = frames[i].shape[:2]
+            detections[i] = self._select(boxes[i, priors], scores[i, priors, classes], classes, width, height)
+        return detections
 
-    def _select(self, boxes: Tensor, scores: Tensor, width: int, height: int, threshold: float) -> list[Detection]:
-        """Per-class NMS over one image's boxes (Tensor[P, 4]) and scores (Tensor[P, C])."""
-        scores = scores[:, 1:]  # drop the background column
-        if self.class_ids is not None:
-            mask = torch.zeros(scores.shape[1], dtype=torch.bool)
-            mask[self.class_ids - 1] = True
-            scores = scores * mask
-        # Candidates below the threshold can never suppress a box above it, so filtering first
-        # leaves the kept set above the threshold unchanged.
-        prior_idx, class_idx = torch.nonzero(scores >= max(threshold, 1e-8), as_tuple=True)
-        cand_boxes, cand_scores = boxes[prior_idx], scores[prior_idx, class_idx]
-        keep = batched_nms(cand_boxes, cand_scores, class_idx, self.config.nms_iou, self.config.max_detections)
+    def _select(self, boxes: Tensor, scores: Tensor, classes: Tensor, width: int, height: int) -> list[Detection]:
+        """Per-class NMS over one image's candidates: boxes Tensor[K, 4], scores and classes
+        (without background) Tensor[K]."""
+        keep = batched_nms(boxes, scores, classes, self.config.nms_iou, self.config.max_detections)
         scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-        kept_boxes = (cand_boxes[keep].clamp(0.0, 1.0) * scale).tolist()
+        kept_boxes = (boxes[keep].clamp(0.0, 1.0) * scale).tolist()
         return [
             Detection(self.labels[c + 1], c + 1, s, tuple(b))
-            for c, s, b in zip(class_idx[keep].tolist(), cand_scores[keep].tolist(), kept_boxes)
+            for c, s, b in zip(classes[keep].tolist(), scores[keep].tolist(), kept_boxes)
         ]
 
 

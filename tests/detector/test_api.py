@@ -33,6 +33,25 @@ def test_batched_detect_equals_one_by_one(detector, frames):
         np.testing.assert_allclose([d.score for d in a], [d.score for d in b], atol=1e-5)
 
 
+def test_batch_with_frames_that_have_no_candidates():
+    """Network outputs set by hand: frame 0 has two overlapping person boxes and a car, frame 1
+    nothing above the threshold, frame 2 one bus; each frame gets only its own detections."""
+    torch.manual_seed(0)
+    detector = Detector(create_mobilenetv1_ssd(len(LABELS)), mb1_ssd_config(LABELS), device="cpu", score_threshold=0.5)
+    priors = detector.config.priors.shape[0]
+    scores = torch.zeros(3, priors, len(LABELS))
+    boxes = torch.tensor([0.1, 0.1, 0.5, 0.5]).repeat(3, priors, 1)
+    scores[0, 7, 1], scores[0, 8, 1], scores[0, 9, 2], scores[1, 7, 1], scores[2, 5, 3] = 0.9, 0.8, 0.7, 0.4, 0.6
+    boxes[0, 8] = torch.tensor([0.12, 0.1, 0.5, 0.5])  # IoU 0.95 with prior 7's box: suppressed
+    boxes[2, 5] = torch.tensor([0.0, 0.5, 1.0, 1.0])
+    detector.network = lambda x: (scores[: len(x)], boxes[: len(x)])
+    frames = [np.zeros((100, 200, 3), np.uint8)] * 3
+    got = [[(d.label, round(d.score, 3), [round(v, 1) for v in d.box]) for d in result] for result in detector.detect(frames)]
+    assert got == [[("person", 0.9, [20.0, 10.0, 100.0, 50.0]), ("car", 0.7, [20.0, 10.0, 100.0, 50.0])],
+                   [],
+                   [("bus", 0.6, [0.0, 50.0, 200.0, 100.0])]]
+
+
 def test_detections_are_sorted_within_the_frame_and_above_threshold(detector, frames):
     results = detector.detect(frames, score_threshold=0.251)
     assert any(results), "the untrained network should still give some boxes at this threshold"
