@@ -8,13 +8,15 @@ the same frozen graph and frames are taken in the same run, for side-by-side rat
 
     .venv/bin/python bench/detector_speed.py [--seconds 3] [--rounds 3] [--threads 2] [--tensorflow-python PATH]
 
-Prints one JSON object: per configuration, the best of the interleaved rounds.
+Prints one JSON object: per configuration, the best of the interleaved rounds; with TensorFlow,
+the goals' ratios of the best figures and of each round's.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import subprocess
 import sys
@@ -62,27 +64,62 @@ def rate(run: Callable[[], object], images_per_call: int, seconds: float) -> flo
 
 
 def measure(detector: Detector, frames: list[np.ndarray], seconds: float) -> dict[str, float]:
+    """One round of figures. The whole detector cycles through the frames (as TensorFlow's
+    reference does); the network alone runs on one preprocessed batch."""
     figures: dict[str, float] = {}
     for batch in (1, 8):
-        chunk = (frames * 8)[:batch]
-        inputs = detector.preprocess(chunk)
-        figures[f"whole_b{batch}"] = rate(lambda: detector.detect(chunk), batch, seconds)
+        chunks = itertools.cycle([(frames * 8)[i:i + batch] for i in range(0, len(frames), batch)])
+        inputs = detector.preprocess(next(chunks))
+        figures[f"whole_b{batch}"] = rate(lambda: detector.detect(next(chunks)), batch, seconds)
         figures[f"network_b{batch}"] = rate(lambda: detector.forward(inputs), batch, seconds)
     return figures
 
 
-def tensorflow_figures(python: str, video: Path, seconds: float, threads: int) -> dict:
-    command = [python, str(Path(__file__).with_name("tf_reference.py")), "--graph", str(find_ssdlite_person_pb()),
-               "--video", str(video), "--seconds", str(seconds), "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class TensorFlowReference:
+    """``tf_reference.py --serve`` under another Python: the graph loads once, then each
+    ``measure()`` is one round of TensorFlow's figures, taken between our own rounds."""
+
+    def __init__(self, python: str, video: Path, seconds: float, threads: int):
+        command = [python, str(Path(__file__).with_name("tf_reference.py")), "--graph", str(find_ssdlite_person_pb()),
+                   "--video", str(video), "--seconds", str(seconds), "--threads", str(threads), "--serve"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+        if not self._reply().get("ready"):
+            raise RuntimeError(f"{python} bench/tf_reference.py did not start (does it have TensorFlow?)")
+
+    def _reply(self) -> dict:
+        line = self.process.stdout.readline()
+        return json.loads(line) if line else {}
+
+    def measure(self) -> dict:
+        self.process.stdin.write("round\n")
+        self.process.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def best(rounds: list[dict[str, float]]) -> dict[str, float]:
     """Per figure, the best of the rounds: on a shared machine, noise only ever slows a run down."""
     return {key: max(r[key] for r in rounds) for key in rounds[0] if isinstance(rounds[0][key], float)}
+
+
+def ratios(rounds: dict[str, list[dict]], backends: list[str]) -> dict:
+    """The goals' ratios to TensorFlow: of the best figures, and per round (each round's own
+    figures, taken minutes apart at most, so both sides saw about the same machine load)."""
+    goals = {"whole_b1 / tf whole_b1 (goal >= 2)": ("whole_b1", "whole_b1"),
+             "whole_b8 / tf network_b8 (goal >= 1)": ("whole_b8", "network_b8")}
+    ours = [{key: max(rounds[f"ssdlite-person/{b}"][i][key] for b in backends) for key in ("whole_b1", "whole_b8")}
+            for i in range(len(rounds["tensorflow/ssdlite-person"]))]
+    theirs = rounds["tensorflow/ssdlite-person"]
+    result: dict = {}
+    for name, (mine, tf_key) in goals.items():
+        per_round = [round(o[mine] / t[tf_key], 2) for o, t in zip(ours, theirs)]
+        result[name] = round(max(o[mine] for o in ours) / max(t[tf_key] for t in theirs), 2)
+        result[f"{name}, per round"] = per_round
+    return result
 
 
 def main() -> None:
@@ -108,27 +145,22 @@ def main() -> None:
             model, config = build()
             detectors[f"{name}/{backend}"] = Detector(model, config, name=name, device="cpu", backend=backend)
     rounds: dict[str, list[dict]] = {key: [] for key in detectors}
-    if args.tensorflow_python:
+    tf = TensorFlowReference(args.tensorflow_python, video, args.seconds, args.threads) if args.tensorflow_python else None
+    if tf:
         rounds["tensorflow/ssdlite-person"] = []
     for _ in range(args.rounds):  # configurations interleaved, so load on the machine hits all alike
         for key, detector in detectors.items():
             rounds[key].append(measure(detector, frames, args.seconds))
-        if args.tensorflow_python:
-            rounds["tensorflow/ssdlite-person"].append(
-                tensorflow_figures(args.tensorflow_python, video, args.seconds, args.threads))
+        if tf:
+            rounds["tensorflow/ssdlite-person"].append(tf.measure())
         print(json.dumps({key: r[-1] for key, r in rounds.items()}), file=sys.stderr)
+    if tf:
+        tf.close()
 
     results: dict = {"threads": args.threads, "rounds": args.rounds, "frames": f"{video.name} {frames[0].shape[1]}x{frames[0].shape[0]}"}
-    results.update({key: best(r) for key, r in rounds.items() if r and "error" not in r[0]})
-    tf = results.get("tensorflow/ssdlite-person")
+    results.update({key: best(r) for key, r in rounds.items()})
     if tf:
-        ours = {key: max(results[f"ssdlite-person/{b}"][key] for b in args.backends.split(",")) for key in ("whole_b1", "whole_b8")}
-        results["ratios"] = {
-            "whole_b1 / tf whole_b1 (goal >= 2)": round(ours["whole_b1"] / tf["whole_b1"], 2),
-            "whole_b8 / tf network_b8 (goal >= 1)": round(ours["whole_b8"] / tf["network_b8"], 2),
-        }
-    elif args.tensorflow_python:
-        results["tensorflow/ssdlite-person"] = rounds["tensorflow/ssdlite-person"][0]
+        results["ratios"] = ratios(rounds, args.backends.split(","))
     print(json.dumps(results, indent=1))
 
 

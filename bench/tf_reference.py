@@ -3,15 +3,18 @@
 Runs under a Python that has TensorFlow (never the project's .venv): `bench/detector_speed.py
 --tensorflow-python PATH` calls it in the same run. Prints JSON: images/s of the whole graph (uint8
 frame in, NMS'd detections out) at batch 1, and of the network alone (preprocessed input in, raw
-box encodings and logits out) at batch 1 and 8.
+box encodings and logits out) at batch 1 and 8. With ``--serve`` it loads the graph once, then
+measures one round per line read from stdin and prints one JSON line per round, so that the
+caller can interleave its own rounds with TensorFlow's.
 
-    python bench/tf_reference.py --graph frozen_inference_graph.pb --video bikes.mp4
+    python bench/tf_reference.py --graph frozen_inference_graph.pb --video bikes.mp4 [--serve]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import cv2
@@ -45,6 +48,7 @@ def main() -> None:
     parser.add_argument("--video", required=True)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=0, help="intra/inter op threads (0: TF default)")
+    parser.add_argument("--serve", action="store_true", help="one round per line on stdin")
     args = parser.parse_args()
 
     graph_def = tf.compat.v1.GraphDef()
@@ -64,15 +68,24 @@ def main() -> None:
 
     frames = read_frames(args.video, 8)
     feed = [np.float32(cv2.resize(f, (300, 300))) * (2 / 255) - 1 for f in frames]
-    results = {"tensorflow": tf.__version__, "threads": args.threads or "default"}
     index = iter(range(10**9))
-    results["whole_b1"] = rate(
-        lambda: session.run(detections, {image: frames[next(index) % len(frames)][None]}), 1, args.seconds
-    )
-    for batch in (1, 8):
-        x = np.stack((feed * 8)[:batch])
-        results[f"network_b{batch}"] = rate(lambda: session.run(raw, {preprocessed: x}), batch, args.seconds)
-    print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in results.items()}))
+
+    def measure() -> dict:
+        results = {"tensorflow": tf.__version__, "threads": args.threads or "default"}
+        results["whole_b1"] = rate(
+            lambda: session.run(detections, {image: frames[next(index) % len(frames)][None]}), 1, args.seconds
+        )
+        for batch in (1, 8):
+            x = np.stack((feed * 8)[:batch])
+            results[f"network_b{batch}"] = rate(lambda: session.run(raw, {preprocessed: x}), batch, args.seconds)
+        return {k: round(v, 1) if isinstance(v, float) else v for k, v in results.items()}
+
+    if not args.serve:
+        print(json.dumps(measure()))
+        return
+    print(json.dumps({"ready": True}), flush=True)
+    for _ in sys.stdin:
+        print(json.dumps(measure()), flush=True)
 
 
 if __name__ == "__main__":
