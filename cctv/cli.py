@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -75,7 +74,7 @@ def cmd_worker(args) -> int:
     import torch
 
     from detector import load_detector
-    from workers.service import Worker, plan_lanes
+    from workers.service import Worker, plan_lanes, usable_cpus
 
     settings = from_env(WorkerSettings, batch_size=args.batch_size,
                         batch_wait_ms=args.batch_wait_ms, device=args.device,
@@ -83,7 +82,7 @@ def cmd_worker(args) -> int:
                         claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
                         num_threads=args.num_threads, lanes=args.lanes)
     cuda = (settings.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    lanes, threads = plan_lanes(settings.lanes, settings.num_threads, cuda, os.cpu_count() or 1)
+    lanes, threads = plan_lanes(settings.lanes, settings.num_threads, cuda, usable_cpus())
     settings = settings.model_copy(update={"lanes": lanes, "num_threads": threads})
     client = client_for(settings)
     start_metrics(settings, client)

@@ -1,9 +1,11 @@
 """``cctv up``: embedded Redis plus ingest, worker(s), a tracker, an RQ worker and the dashboard,
 as child processes of this one; Ctrl-C or SIGTERM stops them all (and the Redis this command
-started)."""
+started). Several workers each get their own share of the CPUs (their affinity), so that their
+lanes do not oversubscribe the cores."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Sequence
 
 from common.cameras import list_cameras, store_camera
 from common.redis_conn import connect, embedded_for
@@ -50,6 +53,26 @@ def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> l
     return commands
 
 
+def worker_cpu_shares(cpus: Sequence[int], workers: int) -> list[set[int]] | None:
+    """Each of ``workers`` workers' own CPUs: ``cpus`` split in contiguous, near-even shares. None
+    (no pinning) for one worker, or when there are fewer CPUs than workers."""
+    if workers < 2 or len(cpus) < workers:
+        return None
+    ordered, (size, extra) = sorted(cpus), divmod(len(cpus), workers)
+    shares, start = [], 0
+    for i in range(workers):
+        stop = start + size + (i < extra)
+        shares.append(set(ordered[start:stop]))
+        start = stop
+    return shares
+
+
+def spawn(command: list[str], env: dict[str, str], cpus: set[int] | None = None) -> subprocess.Popen:
+    """Start one child, on ``cpus`` only when given (Linux)."""
+    pin = functools.partial(os.sched_setaffinity, 0, cpus) if cpus else None
+    return subprocess.Popen(command, env=env, preexec_fn=pin)
+
+
 def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None = None,
        workers: int = 1, dashboard: bool = True) -> int:
     """Run everything until ``stop`` is set or a child exits; returns the exit status."""
@@ -65,7 +88,9 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
     if not cameras_file and not list_cameras(client, settings.keys):
         store_camera(client, settings.keys, sample_camera())
         log.info("no cameras configured: replaying the sample video as camera 'bikes'")
-    procs = [subprocess.Popen(cmd, env=env)
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    shares = iter(worker_cpu_shares(cpus, workers) or [])
+    procs = [spawn(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
              for cmd in child_commands(cameras_file, workers, dashboard)]
     log.info("started %d services on %s", len(procs), env.get("REDIS_URL"))
     status = 0

@@ -37,6 +37,14 @@ class DetectorLike(Protocol):
 MAX_DEFAULT_LANES = 4  # each lane holds its own batch's activations: bound the memory by default
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity (a container's cpuset, or the share ``cctv up``
+    gives each of several workers), else all the machine's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def plan_lanes(lanes: int | None, num_threads: int | None, cuda: bool, cpus: int) -> tuple[int, int | None]:
     """(lanes, CPU threads per lane) for a worker, from the settings (None = unset).
 

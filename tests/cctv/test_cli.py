@@ -81,6 +81,33 @@ def test_tracker_help_and_cctv_up_starts_one_tracker():
     assert services.count(["tracker"]) == 1 and services.count(["worker"]) == 2
 
 
+@pytest.mark.parametrize("cpus, workers, expected", [
+    (range(4), 2, [{0, 1}, {2, 3}]),
+    ([5, 1, 3], 2, [{1, 3}, {5}]),
+    (range(8), 3, [{0, 1, 2}, {3, 4, 5}, {6, 7}]),
+    (range(4), 1, None),  # one worker takes every CPU
+    (range(1), 2, None),  # fewer CPUs than workers: not pinned
+])
+def test_worker_cpu_shares(cpus, workers, expected):
+    from cctv.up import worker_cpu_shares
+
+    assert worker_cpu_shares(list(cpus), workers) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_a_pinned_worker_plans_lanes_for_its_own_cpus(tmp_path):
+    """``cctv up`` starts each of several workers on its share of the CPUs (``spawn``); the worker
+    then counts only those: one CPU, one single-threaded lane."""
+    from cctv.up import spawn
+
+    cpu, report = min(os.sched_getaffinity(0)), tmp_path / "report.json"
+    code = ("import json, os, sys; from workers.service import plan_lanes, usable_cpus; "
+            "open(sys.argv[1], 'w').write(json.dumps([sorted(os.sched_getaffinity(0)), "
+            "plan_lanes(None, None, False, usable_cpus())]))")
+    assert spawn([sys.executable, "-c", code, str(report)], dict(os.environ), {cpu}).wait(timeout=60) == 0
+    assert json.loads(report.read_text()) == [[cpu], [1, 1]]
+
+
 def test_tracker_process_tracks_then_stops_cleanly_on_sigterm(redis_url):
     import redis
 
