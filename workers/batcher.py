@@ -76,13 +76,26 @@ class Batcher:
             if block < 1 and deadline is not None:
                 break
             per_stream = max(1, (self.batch_size - len(batch)) // len(self.streams))
-            reply = self.client.xreadgroup(GROUP, self.consumer, {s: ">" for s in self.streams},
-                                           count=per_stream, block=block)
+            try:
+                reply = self.client.xreadgroup(GROUP, self.consumer, {s: ">" for s in self.streams},
+                                               count=per_stream, block=block)
+            except redis.ResponseError as exc:
+                self._rejoin_if_deleted(exc)
+                break
             got = self._entries(reply)
             if not got and deadline is None:
                 break
             batch += got
         return batch
+
+    def _rejoin_if_deleted(self, exc: redis.ResponseError) -> None:
+        """A camera stream or its group was deleted under us (``DEL``, ``XGROUP DESTROY``, a
+        flushed Redis): join every stream again (which re-creates them) instead of failing."""
+        if "NOGROUP" not in str(exc):
+            raise exc
+        log.warning("a camera stream or its consumer group was deleted: joining the streams again")
+        self.streams.clear()
+        self.refresh_streams()
 
     def _entries(self, reply) -> list[Entry]:
         out = []
@@ -95,9 +108,13 @@ class Batcher:
     def reclaim(self) -> list[Entry]:
         """Take over entries idle for ``claim_idle_ms`` on other (dead) consumers."""
         claimed: list[Entry] = []
-        for stream, camera in self.streams.items():
-            reply = self.client.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
-                                           start_id="0-0", count=self.batch_size)
+        for stream, camera in list(self.streams.items()):
+            try:
+                reply = self.client.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
+                                               start_id="0-0", count=self.batch_size)
+            except redis.ResponseError as exc:
+                self._rejoin_if_deleted(exc)
+                return claimed
             for entry_id, fields in reply[1]:
                 if fields is None:  # trimmed away before anyone processed it
                     self.client.xack(stream, GROUP, entry_id)

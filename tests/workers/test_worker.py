@@ -81,6 +81,24 @@ def test_dead_consumers_frames_are_reclaimed(redis_client, redis_url, small_vide
     assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] == 0
 
 
+def test_a_deleted_stream_is_joined_again_not_a_crash(redis_client, redis_url, small_video, detector):
+    """An operator deletes a camera's stream (or its group) under a running worker: the worker
+    logs it, joins the stream again, and processes what ingest sends next."""
+    ingest_file(redis_client, redis_url, small_video, fps=5)
+    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, batch_size=4, claim_idle_ms=300), detector)
+    worker.batcher.refresh_streams()
+    assert len(worker.batcher.next_batch()) == 4  # read, not acked: pending
+    redis_client.delete(KEYS.frames("cam"))
+    assert worker.batcher.next_batch() == []
+    assert worker.batcher.reclaim() == []
+    redis_client.xgroup_destroy(KEYS.frames("cam"), GROUP)
+    assert worker.batcher.reclaim() == []
+    assert [g["name"] for g in redis_client.xinfo_groups(KEYS.frames("cam"))] == [GROUP.encode()]
+    ids = ingest_file(redis_client, redis_url, small_video, fps=5)
+    run_until(worker, lambda: processed(redis_client) >= len(ids))
+    assert set(ids) <= set(detection_ids(redis_client))
+
+
 def test_counts_and_heartbeat(redis_client, redis_url, sample_video, detector):
     ingest_file(redis_client, redis_url, sample_video, fps=2, max_width=320)
     settings = WorkerSettings(redis_url=redis_url, batch_size=4, heartbeat_s=0.1)
