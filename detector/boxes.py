@@ -87,15 +87,15 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float, max_output: int | N
         block = ordered[start:start + NMS_BLOCK]
         alive = torch.ones(len(block), dtype=torch.bool, device=boxes.device)
         if keep:
-            alive &= (box_iou(ordered[keep], block) <= iou_threshold).all(dim=0)
+            alive = (box_iou(ordered[keep], block) <= iou_threshold).all(dim=0)
+        alive = alive.cpu().numpy()
         overlaps = (box_iou(block, block) > iou_threshold).cpu().numpy()
-        alive_now = alive.cpu().numpy()
         for i in range(len(block)):
-            if alive_now[i]:
+            if alive[i]:
                 keep.append(start + i)
                 if len(keep) >= limit:
                     break
-                alive_now &= ~overlaps[i]
+                alive &= ~overlaps[i]
     return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
 
 
