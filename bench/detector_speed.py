@@ -20,6 +20,7 @@ import itertools
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -54,8 +55,9 @@ def read_frames(video: Path, count: int) -> list[np.ndarray]:
 
 
 def rate(run: Callable[[], object], images_per_call: int, seconds: float) -> float:
-    """Images per second of ``run`` over about ``seconds`` (after one warm-up call)."""
-    run()
+    """Images per second of ``run`` over about ``seconds`` (after 3 warm-up calls)."""
+    for _ in range(3):
+        run()
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         run()
@@ -82,23 +84,29 @@ class TensorFlowReference:
     def __init__(self, python: str, video: Path, seconds: float, threads: int):
         command = [python, str(Path(__file__).with_name("tf_reference.py")), "--graph", str(find_ssdlite_person_pb()),
                    "--video", str(video), "--seconds", str(seconds), "--threads", str(threads), "--serve"]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        env={"TF_CPP_MIN_LOG_LEVEL": "3"})
-        if not self._reply().get("ready"):
-            raise RuntimeError(f"{python} bench/tf_reference.py did not start (does it have TensorFlow?)")
+        self.log = tempfile.TemporaryFile("w+")  # TensorFlow's start-up chatter, shown only on failure
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                        text=True, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
+        self._reply("ready")
 
-    def _reply(self) -> dict:
+    def _reply(self, key: str) -> dict:
         line = self.process.stdout.readline()
-        return json.loads(line) if line else {}
+        reply = json.loads(line) if line.strip() else {}
+        if key not in reply:
+            self.log.seek(0)
+            last = (self.log.read().strip().splitlines() or ["no output"])[-1]
+            raise SystemExit(f"error: bench/tf_reference.py under {self.process.args[0]} failed: {last}")
+        return reply
 
     def measure(self) -> dict:
         self.process.stdin.write("round\n")
         self.process.stdin.flush()
-        return self._reply()
+        return self._reply("whole_b1")
 
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait()
+        self.log.close()
 
 
 def best(rounds: list[dict[str, float]]) -> dict[str, float]:
