@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .backends import compile_network
-from .boxes import batched_nms
+from .boxes import select_per_image
 from .config import ModelConfig, mb1_ssd_config, ssdlite_config
 from .errors import DetectorError
 from .preprocess import preprocess_batch
@@ -104,27 +104,19 @@ class Detector:
         scores, boxes = scores.cpu()[..., 1:], boxes.cpu()  # background column dropped
         if self.class_mask is not None:
             scores = scores * self.class_mask
-        # One pass over the whole batch finds the candidates, so an image with none costs nothing
-        # more. Candidates below the threshold can never suppress a box above it, so filtering
-        # first leaves the kept set above the threshold unchanged.
-        image_idx, prior_idx, class_idx = torch.nonzero(scores >= max(threshold, 1e-8), as_tuple=True)
-        detections: list[list[Detection]] = [[] for _ in frames]
-        for i in image_idx.unique().tolist():
-            mine = image_idx == i
-            priors, classes = prior_idx[mine], class_idx[mine]
-            height, width = frames[i].shape[:2]
-            detections[i] = self._select(boxes[i, priors], scores[i, priors, classes], classes, width, height)
-        return detections
+        selected = select_per_image(boxes, scores, max(threshold, 1e-8), self.config.nms_iou, self.config.max_detections)
+        return [self._detections(*kept, frame.shape[1], frame.shape[0]) for kept, frame in zip(selected, frames)]
 
-    def _select(self, boxes: Tensor, scores: Tensor, classes: Tensor, width: int, height: int) -> list[Detection]:
-        """Per-class NMS over one image's candidates: boxes Tensor[K, 4], scores and classes
-        (without background) Tensor[K]."""
-        keep = batched_nms(boxes, scores, classes, self.config.nms_iou, self.config.max_detections)
+    def _detections(self, boxes: Tensor, scores: Tensor, classes: Tensor, width: int, height: int) -> list[Detection]:
+        """One image's kept boxes (normalized), scores and classes (without background) ->
+        detections in pixels."""
+        if len(scores) == 0:
+            return []
         scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-        kept_boxes = (boxes[keep].clamp(0.0, 1.0) * scale).tolist()
+        pixels = (boxes.clamp(0.0, 1.0) * scale).tolist()
         return [
             Detection(self.labels[c + 1], c + 1, s, tuple(b))
-            for c, s, b in zip(classes[keep].tolist(), scores[keep].tolist(), kept_boxes)
+            for c, s, b in zip(classes.tolist(), scores.tolist(), pixels)
         ]
 
 

@@ -112,3 +112,26 @@ def batched_nms(
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
     offsets = idxs.to(boxes.dtype) * (boxes.max() - boxes.min() + 1)
     return nms(boxes + offsets[:, None], scores, iou_threshold, max_output)
+
+
+def select_per_image(
+    boxes: Tensor, scores: Tensor, score_threshold: float, iou_threshold: float, max_output: int | None = None
+) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """Per image of a batch, the boxes at or above ``score_threshold`` that survive per-class NMS.
+
+    boxes (Tensor[N, P, 4]) in (x1, y1, x2, y2), scores (Tensor[N, P, K], no background column).
+    Returns per image (boxes Tensor[D, 4], scores Tensor[D], class indices into K Tensor[D]), by
+    decreasing score. One pass over the batch finds the candidates, so an image with none costs
+    nothing more; a candidate below the threshold can never suppress one above it, so filtering
+    first leaves the kept set above the threshold unchanged.
+    """
+    image_idx, prior_idx, class_idx = torch.nonzero(scores >= score_threshold, as_tuple=True)
+    empty = (boxes.new_zeros(0, 4), scores.new_zeros(0), class_idx.new_zeros(0))
+    selected = [empty] * len(boxes)
+    for i in image_idx.unique().tolist():
+        mine = image_idx == i
+        priors, classes = prior_idx[mine], class_idx[mine]
+        candidates, candidate_scores = boxes[i, priors], scores[i, priors, classes]
+        keep = batched_nms(candidates, candidate_scores, classes, iou_threshold, max_output)
+        selected[i] = (candidates[keep], candidate_scores[keep], classes[keep])
+    return selected

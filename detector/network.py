@@ -11,28 +11,31 @@ from .boxes import center_to_corner, decode
 from .config import ModelConfig
 
 
-class DecodedSSD(nn.Module):
-    """A network plus its decoding: ``x[N, 3, S, S] -> (scores[N, P, C], boxes[N, P, 4])``.
+def decode_predictions(locations: Tensor, logits: Tensor, priors: Tensor, config: ModelConfig) -> tuple[Tensor, Tensor]:
+    """A network's raw output -> (scores[N, P, C], boxes[N, P, 4]): probabilities (softmax or
+    sigmoid, as ``config.score`` says, in float32) and the decoded priors in corner form
+    ``(x1, y1, x2, y2)``, normalized."""
+    locations, logits = locations.float(), logits.float()
+    scores = logits.sigmoid() if config.score == "sigmoid" else logits.softmax(dim=-1)
+    boxes = center_to_corner(decode(locations, priors, config.center_variance, config.size_variance))
+    return scores, boxes
 
-    ``scores`` are probabilities (softmax or sigmoid, as ``config.score`` says, computed in
-    float32); ``boxes`` are the decoded priors in corner form ``(x1, y1, x2, y2)``, normalized.
-    This is also the output layout of jetson-inference's detectNet ONNX models.
+
+class DecodedSSD(nn.Module):
+    """A network plus its decoding: ``x[N, 3, S, S] -> (scores[N, P, C], boxes[N, P, 4])`` as
+    :func:`decode_predictions` gives them. This is also the output layout of jetson-inference's
+    detectNet ONNX models.
     """
 
     def __init__(self, model: nn.Module, config: ModelConfig):
         super().__init__()
         self.model = model
+        self.config = config
         self.register_buffer("priors", config.priors.detach().float().clone(), persistent=False)
-        self.center_variance = config.center_variance
-        self.size_variance = config.size_variance
-        self.sigmoid = config.score == "sigmoid"
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         locations, logits = self.model(x)
-        locations, logits = locations.float(), logits.float()
-        scores = logits.sigmoid() if self.sigmoid else logits.softmax(dim=-1)
-        boxes = center_to_corner(decode(locations, self.priors, self.center_variance, self.size_variance))
-        return scores, boxes
+        return decode_predictions(locations, logits, self.priors, self.config)
 
 
 def frozen_trace(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from detector.boxes import batched_nms, center_to_corner, decode
+from detector.boxes import select_per_image
 from detector.config import ModelConfig
+from detector.network import decode_predictions
 
 from .datasets import DetectionDataset
 from .loss import MultiboxLoss
@@ -76,17 +77,9 @@ def postprocess(locations: Tensor, logits: Tensor, config: ModelConfig, score_th
                 max_detections: int = 100) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Network output -> per image (boxes float[D, 4] normalized corners, scores, labels),
     as ``Detector`` does: decode, softmax or sigmoid, per-class NMS."""
-    priors = config.priors.to(locations.device)
-    boxes = center_to_corner(decode(locations.float(), priors, config.center_variance, config.size_variance))
-    scores = logits.float().sigmoid() if config.score == "sigmoid" else logits.float().softmax(dim=-1)
-    out = []
-    for image_boxes, image_scores in zip(boxes.cpu(), scores[..., 1:].cpu()):
-        prior_idx, class_idx = torch.nonzero(image_scores >= score_threshold, as_tuple=True)
-        cand_boxes, cand_scores = image_boxes[prior_idx], image_scores[prior_idx, class_idx]
-        keep = batched_nms(cand_boxes, cand_scores, class_idx, config.nms_iou, max_detections)
-        out.append((cand_boxes[keep].clamp(0, 1).numpy(), cand_scores[keep].numpy(), (class_idx[keep] + 1).numpy()))
-    return out
-
+    scores, boxes = decode_predictions(locations, logits, config.priors.to(locations.device), config)
+    return [(kept.clamp(0, 1).numpy(), kept_scores.numpy(), (classes + 1).numpy()) for kept, kept_scores, classes
+            in select_per_image(boxes.cpu(), scores[..., 1:].cpu(), score_threshold, config.nms_iou, max_detections)]
 
 @torch.no_grad()
 def evaluate(model: nn.Module, criterion: MultiboxLoss, loader: torch.utils.data.DataLoader,
