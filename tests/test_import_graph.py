@@ -8,18 +8,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"common", "detector", "ingest", "workers", "dashboard", "training", "tracking", "cctv"}
+OURS = {"common", "media", "detector", "ingest", "workers", "api", "dashboard", "training", "tracking",
+        "cctv"}
 ALLOWED = {
     "common": set(),
-    "detector": set(),
-    "ingest": {"common"},
-    "workers": {"common", "detector"},
-    "dashboard": {"common"},
+    "media": set(),  # decode, encode, draw: the bottom floor, beside common/
+    "detector": {"media"},
+    "ingest": {"common", "media"},
+    "workers": {"common", "detector", "media"},
+    "api": {"common", "media"},  # HTTP routes (video streams, REST), mounted by the dashboard
+    "dashboard": {"common", "media", "api"},
     "training": {"detector"},
-    "tracking": {"common"},
+    "tracking": {"common", "media"},
     "cctv": OURS,  # the launcher starts every service (lazily, per subcommand)
 }
-NO_TORCH = {"common", "ingest", "dashboard", "tracking"}
+NO_TORCH = {"common", "media", "ingest", "api", "dashboard", "tracking"}
 
 
 def imported_top_levels(path: Path) -> set[str]:
