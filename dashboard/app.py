@@ -22,7 +22,7 @@ from common.settings import (CameraConfig, CommonSettings, DashboardSettings, Se
 from common.status import collect_status
 from common.urls import mask_text
 from dashboard import auth, data
-from dashboard.draw import Overlay, annotate_jpeg
+from media.draw import Overlay, annotate_jpeg
 
 VIEWS = ("Live", "Counts", "Health", "Replay", "Cameras")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)

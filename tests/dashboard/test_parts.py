@@ -12,7 +12,7 @@ import pytest
 from common.messages import DetectedObject, TrackedObject
 from common.settings import DashboardSettings, SettingsError
 from dashboard import auth, data
-from dashboard.draw import LINE_COLOR, Overlay, annotate_jpeg, draw_scene
+from media.draw import LINE_COLOR, Overlay, annotate_jpeg, draw_scene
 
 
 def test_scene_scales_boxes_and_draws_lines_and_zones_where_they_are():

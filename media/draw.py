@@ -1,15 +1,17 @@
-"""Boxes, track ids, counting lines and zones drawn on a frame with OpenCV (no detector/)."""
+"""Boxes, track ids, counting lines and zones drawn on a frame with OpenCV.
+
+Objects are anything with ``label``, ``score`` and ``box`` (x1, y1, x2, y2 pixels) attributes, and
+an optional ``track_id``: the pipeline's messages, the detector's ``Detection``.
+"""
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import cv2
 import numpy as np
-
-from common.messages import DetectedObject, TrackedObject
 
 PALETTE = [(255, 99, 71), (60, 179, 113), (30, 144, 255), (255, 215, 0), (238, 130, 238),
            (0, 206, 209), (255, 140, 0), (154, 205, 50)]
@@ -18,6 +20,14 @@ LINE_COLOR = (0, 255, 255)  # BGR yellow
 ZONE_COLOR = (255, 0, 255)  # BGR magenta
 
 Point = tuple[float, float]
+
+
+class Drawable(Protocol):
+    """What a box needs to be drawn (``track_id``, when present, starts its caption)."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ def _caption(out: np.ndarray, text: str, at: tuple[int, int], color: tuple[int, 
                 1, cv2.LINE_AA)
 
 
-def draw_scene(image: np.ndarray, objects: Iterable[DetectedObject | TrackedObject],
+def draw_scene(image: np.ndarray, objects: Iterable[Drawable],
                source_size: tuple[int, int] | None = None, lines: Iterable[Overlay] = (),
                zones: Iterable[Overlay] = ()) -> np.ndarray:
     """A copy of ``image`` (BGR, HxWx3) with zones, lines and each box drawn.
@@ -82,15 +92,16 @@ def draw_scene(image: np.ndarray, objects: Iterable[DetectedObject | TrackedObje
         color = label_color(obj.label)
         cv2.rectangle(out, p1, p2, color, thickness, cv2.LINE_AA)
         text = f"{obj.label} {obj.score:.2f}"
-        if isinstance(obj, TrackedObject):
-            text = f"#{obj.track_id} {text}"
+        track_id = getattr(obj, "track_id", None)
+        if track_id is not None:
+            text = f"#{track_id} {text}"
         (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         _caption(out, text, (p1[0], p1[1] - th - base - 2 if p1[1] >= th + base + 2 else p1[1]),
                  color, font_scale)
     return out
 
 
-def annotate_jpeg(jpeg: bytes, objects: Iterable[DetectedObject | TrackedObject],
+def annotate_jpeg(jpeg: bytes, objects: Iterable[Drawable],
                   source_size: tuple[int, int] | None = None, lines: Iterable[Overlay] = (),
                   zones: Iterable[Overlay] = (), quality: int = 85) -> bytes:
     """Decode a JPEG, draw the scene on it (see :func:`draw_scene`) and encode it again."""
