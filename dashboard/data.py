@@ -6,9 +6,6 @@ Redis without a page.
 
 from __future__ import annotations
 
-import itertools
-import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ import redis
 from common.keys import Keys
 from common.messages import (DetectedObject, DetectionMessage, FrameMessage, MessageError,
                              TrackedObject, TrackMessage)
+from media.files import PendingFiles
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
 """Files the replay form offers (anything OpenCV's FFmpeg opens also works from the CLI)."""
@@ -198,16 +196,6 @@ def save_upload(folder: Path, name: str, data: bytes) -> Path:
     if not base or base.startswith(".") or Path(base).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"{name!r} is not a video file name "
                          f"({', '.join(VIDEO_SUFFIXES)})")
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", delete=False) as partial:
-        partial.write(data)
-    try:
-        for n in itertools.count():
-            target = folder / (base if n == 0 else f"{Path(base).stem}-{n}{Path(base).suffix}")
-            try:
-                os.link(partial.name, target)  # fails rather than replace an existing file
-                return target
-            except FileExistsError:
-                continue
-    finally:
-        os.unlink(partial.name)
+    with PendingFiles(folder) as files:
+        files.reserve(base).write_bytes(data)
+        return files.commit()[0]

@@ -2,8 +2,10 @@
 
 ``detect`` writes annotated copies of its inputs to ``--out`` and, with ``--json``, prints one JSON
 list on stdout: ``{"source", "detections": [{"label", "class_id", "score", "box"}]}`` per image,
-plus ``"frame"`` per video frame. Logs go to stderr. Bad input gives one ``error:`` line on stderr
-and exit status 1; outputs are written under temporary names and renamed only when all succeeded.
+plus ``"frame"`` per video frame; videos are written as H.264 MP4 (browsers play them). Logs go to
+stderr. Bad input gives one ``error:`` line on stderr and exit status 1; outputs are written under
+hidden partial names and published only when all succeeded, never over an existing file
+(``clip-1.mp4`` instead).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,12 @@ import cv2
 import numpy as np
 import torch
 
+from media.draw import draw_scene
+from media.files import PendingFiles
+from media.video import VideoError, VideoWriter
+
 from .api import BUILT_IN, Detector, build_model, load_detector
 from .backends import BACKENDS
-from .draw import draw_detections
 from .errors import DetectorError
 from .export import DEFAULT_OPSET, export_onnx
 
@@ -86,44 +90,6 @@ def check_sources(args: list[str]) -> list[Source]:
     return sources
 
 
-class Outputs:
-    """Output files written under temporary names in one folder, renamed together by ``commit``."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.created_folder = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
-        self.pending: list[tuple[Path, Path]] = []
-
-    def reserve(self, name: str) -> Path:
-        """A temporary path whose file becomes ``folder/name`` (made unique within this run)."""
-        final = self.folder / name
-        taken = {f for _, f in self.pending}
-        stem, suffix = final.stem, final.suffix
-        n = 1
-        while final in taken:
-            final = self.folder / f"{stem}-{n}{suffix}"
-            n += 1
-        fd, temp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{suffix}", dir=self.folder)
-        os.close(fd)
-        self.pending.append((Path(temp), final))
-        return Path(temp)
-
-    def commit(self) -> list[Path]:
-        for temp, final in self.pending:
-            temp.chmod(0o644)
-            os.replace(temp, final)
-        done, self.pending = [final for _, final in self.pending], []
-        return done
-
-    def discard(self) -> None:
-        for temp, _ in self.pending:
-            temp.unlink(missing_ok=True)
-        self.pending = []
-        if self.created_folder and not any(self.folder.iterdir()):
-            self.folder.rmdir()
-
-
 def _record(source: str, detections: list, frame: int | None = None) -> dict:
     record: dict = {"source": source}
     if frame is not None:
@@ -132,48 +98,41 @@ def _record(source: str, detections: list, frame: int | None = None) -> dict:
     return record
 
 
-def detect_image(detector: Detector, source: Source, outputs: Outputs) -> list[dict]:
+def detect_image(detector: Detector, source: Source, outputs: PendingFiles) -> list[dict]:
     image = read_image(source.arg)
     detections = detector.detect([image])[0]
     temp = outputs.reserve(Path(source.arg).name)
-    if not cv2.imwrite(str(temp), draw_detections(image, detections)):
+    if not cv2.imwrite(str(temp), draw_scene(image, detections)):
         raise DetectorError(f"cannot write the annotated copy of {source.arg} to {outputs.folder}")
     log.info("%s: %d detections", source.arg, len(detections))
     return [_record(source.arg, detections)]
 
 
-def detect_video(detector: Detector, source: Source, outputs: Outputs, batch_size: int) -> list[dict]:
-    """Detect in every frame, ``batch_size`` frames per forward pass; write an annotated MP4."""
+def detect_video(detector: Detector, source: Source, outputs: PendingFiles,
+                 batch_size: int) -> list[dict]:
+    """Detect in every frame, ``batch_size`` frames per forward pass; write an annotated H.264 MP4."""
     capture = cv2.VideoCapture(source.arg)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    temp = outputs.reserve(Path(source.arg).stem + ".mp4")
-    writer: cv2.VideoWriter | None = None
     records: list[dict] = []
     try:
-        while True:
-            frames = []
-            while len(frames) < batch_size:
-                ok, frame = capture.read()
-                if not ok:
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        with VideoWriter(outputs.reserve(Path(source.arg).stem + ".mp4"), fps) as writer:
+            while True:
+                frames = []
+                while len(frames) < batch_size:
+                    ok, frame = capture.read()
+                    if not ok:
+                        break
+                    frames.append(frame)
+                if not frames:
                     break
-                frames.append(frame)
-            if not frames:
-                break
-            if writer is None:
-                height, width = frames[0].shape[:2]
-                writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-                if not writer.isOpened():
-                    raise DetectorError(f"cannot open an MP4 writer in {outputs.folder}: check the folder")
-            for frame, detections in zip(frames, detector.detect(frames)):
-                writer.write(draw_detections(frame, detections))
-                records.append(_record(source.arg, detections, frame=len(records)))
-            if len(records) % PROGRESS_EVERY < len(frames):  # crossed a multiple of PROGRESS_EVERY
-                log.info("%s: %d/%s frames", source.arg, len(records), total or "?")
+                for frame, detections in zip(frames, detector.detect(frames)):
+                    writer.write(draw_scene(frame, detections))
+                    records.append(_record(source.arg, detections, frame=len(records)))
+                if len(records) % PROGRESS_EVERY < len(frames):  # crossed a multiple of PROGRESS_EVERY
+                    log.info("%s: %d/%s frames", source.arg, len(records), total or "?")
     finally:
         capture.release()
-        if writer is not None:
-            writer.release()
     log.info("%s: %d frames, %d detections", source.arg, len(records),
              sum(len(r["detections"]) for r in records))
     return records
@@ -187,17 +146,14 @@ def run_detect(args: argparse.Namespace) -> int:
     detector = load_detector(args.model, device=args.device, score_threshold=args.score_threshold,
                              classes=classes, num_threads=args.threads, backend=args.backend)
     log.info("model %s on %s (%s), %d classes", args.model, detector.device, args.backend, len(detector.labels) - 1)
-    outputs = Outputs(Path(args.out))
     records: list[dict] = []
-    try:
+    with PendingFiles(Path(args.out)) as outputs:
         for source in sources:
             if source.is_video:
                 records += detect_video(detector, source, outputs, args.batch_size)
             else:
                 records += detect_image(detector, source, outputs)
         written = outputs.commit()
-    finally:
-        outputs.discard()
     log.info("wrote %d file(s) to %s", len(written), args.out)
     if args.json:
         json.dump(records, sys.stdout)
@@ -273,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     try:
         return args.run(args)
-    except (DetectorError, OSError) as exc:
+    except (DetectorError, VideoError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from detector.models.mobilenet_v1_ssd import create_mobilenetv1_ssd
+from ffprobe import faststart, probe_stream
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = ["BACKGROUND", "person", "car"]
@@ -92,6 +93,14 @@ def test_detect_image_and_video_json(media, tmp_path):
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == CLIP_FRAMES
     assert (int(video.get(cv2.CAP_PROP_FRAME_WIDTH)), int(video.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (width, height)
     video.release()
+    stream = probe_stream(out / "clip.mp4")  # browsers play it
+    assert (stream["codec_name"], stream["pix_fmt"]) == ("h264", "yuv420p")
+    assert int(stream["nb_read_frames"]) == CLIP_FRAMES and faststart(out / "clip.mp4")
+
+    again = _cli("detect", media["clip.mp4"], "--model", f"mb1-ssd:{media['mb1.pth']}", "--out", out,
+                 "--threads", "1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["clip-1.mp4", "clip.mp4", "frame.jpg"]  # kept
 
 
 def test_class_filter_and_default_out(media, tmp_path):
