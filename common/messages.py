@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
@@ -54,6 +55,33 @@ def _float(fields: Fields, name: str, default: float | None = None) -> float:
     if not math.isfinite(value):
         raise MessageError(f"field {name!r} is not finite: {raw!r}")
     return value
+
+
+STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+
+
+def _frame_id(fields: Fields) -> str:
+    """A frame id: a stream entry id ``<ms>-<seq>``."""
+    frame_id = _text(fields, "frame_id")
+    if not STREAM_ID.match(frame_id):
+        raise MessageError(f"field 'frame_id' is not a stream id (ms-seq): {frame_id[:40]!r}")
+    return frame_id
+
+
+def _seq(fields: Fields) -> int:
+    """A frame's index in its source: 0 or more."""
+    seq = _int(fields, "seq")
+    if seq < 0:
+        raise MessageError(f"field 'seq' is negative: {seq}")
+    return seq
+
+
+def _size(fields: Fields) -> tuple[int, int]:
+    """(width, height), both positive."""
+    width, height = _int(fields, "width"), _int(fields, "height")
+    if width <= 0 or height <= 0:
+        raise MessageError(f"bad frame size {width}x{height}")
+    return width, height
 
 
 def _json(fields: Fields, name: str) -> Any:
@@ -116,9 +144,7 @@ class FrameMessage:
             raise MessageError("missing or empty field 'jpeg'")
         if not jpeg.startswith(JPEG_MAGIC):
             raise MessageError("field 'jpeg' is not a JPEG (no FFD8 start marker)")
-        width, height = _int(fields, "width"), _int(fields, "height")
-        if width <= 0 or height <= 0:
-            raise MessageError(f"bad frame size {width}x{height}")
+        width, height = _size(fields)
         return cls(
             camera=_text(fields, "camera"),
             seq=_int(fields, "seq"),
@@ -149,8 +175,13 @@ class DetectedObject:
             box = tuple(float(v) for v in data["box"])
             if len(box) != 4:
                 raise ValueError("box needs 4 numbers")
-            return cls(str(data["label"]), int(data["class_id"]), float(data["score"]), box)
-        except (KeyError, TypeError, ValueError) as exc:
+            score = float(data["score"])
+            if not all(math.isfinite(v) for v in (score, *box)):
+                raise ValueError("score and box must be finite numbers")
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"score {score} is not in [0, 1]")
+            return cls(str(data["label"]), int(data["class_id"]), score, box)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"bad detection {str(data)[:80]}: {exc}") from exc
 
 
@@ -207,15 +238,16 @@ class DetectionMessage:
         objects = _json(fields, "detections")
         if not isinstance(objects, list):
             raise MessageError("field 'detections' is not a JSON list")
+        width, height = _size(fields)
         return cls(
             camera=_text(fields, "camera"),
-            frame_id=_text(fields, "frame_id"),
-            seq=_int(fields, "seq"),
+            frame_id=_frame_id(fields),
+            seq=_seq(fields),
             ts=_float(fields, "ts"),
             ts_done=_float(fields, "ts_done"),
             worker=_text(fields, "worker"),
-            width=_int(fields, "width"),
-            height=_int(fields, "height"),
+            width=width,
+            height=height,
             objects=[DetectedObject.from_dict(o) for o in objects],
         )
 
@@ -317,14 +349,19 @@ class TrackMessage:
             raise MessageError("fields 'tracks' and 'crossings' must be JSON lists")
         if not isinstance(zones, dict) or not all(isinstance(v, dict) for v in zones.values()):
             raise MessageError("field 'zones' must map zone -> {label: count}")
+        width, height = _size(fields)
+        try:
+            zones = {str(z): {str(k): int(v) for k, v in counts.items()}
+                     for z, counts in zones.items()}
+        except (TypeError, ValueError) as exc:
+            raise MessageError(f"field 'zones' holds a count that is not an integer: {exc}") \
+                from exc
         return cls(
-            camera=_text(fields, "camera"), frame_id=_text(fields, "frame_id"),
-            seq=_int(fields, "seq"), ts=_float(fields, "ts"),
-            width=_int(fields, "width"), height=_int(fields, "height"),
+            camera=_text(fields, "camera"), frame_id=_frame_id(fields),
+            seq=_seq(fields), ts=_float(fields, "ts"), width=width, height=height,
             tracks=[TrackedObject.from_dict(t) for t in tracks],
             crossings=[Crossing.from_dict(c) for c in crossings],
-            zones={str(z): {str(k): int(v) for k, v in counts.items()}
-                   for z, counts in zones.items()},
+            zones=zones,
         )
 
     @classmethod
@@ -334,23 +371,28 @@ class TrackMessage:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A frame entry a worker could not use, as written to ``cctv:dead-letter``."""
+    """An entry a service could not use, as written to ``cctv:dead-letter``: a frame entry
+    (``stream`` = ``frames``, by a worker) or a detections entry (``detections``, by a tracker,
+    whose id is then in ``worker``)."""
 
     camera: str
     entry_id: str
     reason: str
     worker: str
     ts: float
+    stream: str = "frames"
 
     def to_fields(self) -> dict[str, str]:
         return {"v": PROTOCOL_VERSION, "camera": self.camera, "entry_id": self.entry_id,
-                "reason": self.reason, "worker": self.worker, "ts": repr(self.ts)}
+                "reason": self.reason, "worker": self.worker, "ts": repr(self.ts),
+                "stream": self.stream}
 
     @classmethod
     def from_fields(cls, fields: Fields) -> "DeadLetter":
         _check_version(fields)
         return cls(_text(fields, "camera"), _text(fields, "entry_id"), _text(fields, "reason"),
-                   _text(fields, "worker"), _float(fields, "ts"))
+                   _text(fields, "worker"), _float(fields, "ts"),
+                   _text(fields, "stream", "frames"))
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,12 @@ class WorkerSettings(ServiceSettings):
     batch_wait_ms: int = Field(50, ge=0, le=10_000, description="Longest wait to fill a batch.")
     claim_idle_ms: int = Field(30_000, ge=100, le=3_600_000,
                                description="Reclaim frames pending this long on a dead worker.")
+    max_deliveries: int = Field(3, ge=1, le=100,
+                                description="A frame delivered more often than this (it keeps "
+                                            "killing workers) is dead-lettered, not tried again.")
+    max_frame_pixels: int = Field(40_000_000, ge=1024, le=1_000_000_000,
+                                  description="Frames whose JPEG header claims more pixels are "
+                                              "dead-lettered before decoding.")
     heartbeat_s: float = Field(2.0, ge=0.1, le=60, description="Heartbeat interval.")
     detections_maxlen: int = Field(1000, ge=10, le=1_000_000,
                                    description="Cap of each detections stream.")

@@ -87,6 +87,15 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
     }
 
 
+def broken_camera(configured: bool, error: str) -> dict[str, Any]:
+    """The status entry of a camera whose keys cannot be read."""
+    return {"state": "error", "frames_in": 0, "frames_processed": 0, "frames_dropped": 0,
+            "detections_total": {}, "dead_letters": 0, "fps": 0.0, "last_frame_ts": 0.0,
+            "reconnects": 0, "error": f"unreadable keys: {error}", "url": "",
+            "configured": configured, "stream_length": 0, "pending": 0,
+            "tracking": {"unique": {}, "lines": {}, "zones": {}}}
+
+
 def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
     """Cameras (configured or with a stream), live workers and queue depths."""
     configured = {_text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
@@ -101,9 +110,15 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
             workers.append(WorkerHeartbeat.from_fields(fields).to_dict())
         except MessageError:
             continue
+    cameras = {}
+    for name in names:
+        try:
+            cameras[name] = camera_status(client, keys, name, name in configured,
+                                          _config(name, configured.get(name)))
+        except redis.ResponseError as exc:  # e.g. one of its keys holds the wrong type
+            cameras[name] = broken_camera(name in configured, str(exc))
     return {
-        "cameras": {n: camera_status(client, keys, n, n in configured,
-                                     _config(n, configured.get(n))) for n in names},
+        "cameras": cameras,
         "workers": workers,
         "queues": {"replays": client.llen(RQ_QUEUE_KEY),
                    "dead_letters": client.xlen(keys.dead_letter)},

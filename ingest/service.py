@@ -38,6 +38,7 @@ class IngestService:
         self.only = only
         self.local_urls = {c.name: c.url for c in seed}
         self.running: dict[str, _Running] = {}
+        self.broken: dict[str, CameraConfig] = {}  # cameras whose keys refused them (logged once)
         for cam in seed:
             stored = cam.model_copy(update={"url": mask_url(cam.url)})
             client.hset(self.keys.cameras, cam.name, stored.model_dump_json(exclude_defaults=True))
@@ -83,7 +84,14 @@ class IngestService:
         except SourceError as exc:
             log.error("camera %s: %s", cam.name, exc)
             url = cam.url  # opening fails again with the same clear error, kept in its state
-        runner = CameraRunner(self.client, self.keys, cam, url, self.settings, stop)
+        try:
+            runner = CameraRunner(self.client, self.keys, cam, url, self.settings, stop)
+        except redis.ResponseError as exc:  # e.g. its stream key holds the wrong type
+            if self.broken.get(cam.name) != cam:
+                log.error("camera %s: not started: %s", cam.name, exc)
+            self.broken[cam.name] = cam
+            return
+        self.broken.pop(cam.name, None)
         entry = _Running(cam, runner, stop)
         self.running[cam.name] = entry
         log.info("camera %s: starting %s", cam.name, mask_url(cam.url))

@@ -65,6 +65,7 @@ class CameraTracker:
         self.buffer = ReorderBuffer(settings.reorder_ms / 1000, settings.reorder_max, last_key,
                                     last_seq, clock)
         self.skipped = {"bad_entries": 0, "late_frames": 0}  # not written to Redis yet
+        self.dead: list[tuple[str, str]] = []  # (entry id, reason) of bad entries not written yet
 
     def add(self, entry_id: str, fields: Fields) -> None:
         """Hold one detections entry for ordering; a malformed or late one is logged, counted
@@ -77,14 +78,17 @@ class CameraTracker:
                 raise MessageError(f"field 'camera' is {msg.camera!r}")
         except MessageError as exc:
             if fresh:
-                log.warning("camera %s: skipping detections entry %s: %s", self.camera, entry_id,
-                            exc)
-                self._skip("bad_entries")
+                self._bad(entry_id, str(exc))
             return
         if not self.buffer.push(msg, entry_id) and fresh:
             log.info("camera %s: frame %s came after a later one was tracked: skipped",
                      self.camera, msg.frame_id)
             self._skip("late_frames")
+
+    def _bad(self, entry_id: str, why: str) -> None:
+        log.warning("camera %s: skipping detections entry %s: %s", self.camera, entry_id, why)
+        self._skip("bad_entries")
+        self.dead.append((entry_id, why))
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] += 1
@@ -94,10 +98,16 @@ class CameraTracker:
               zones: Sequence[ZoneConfig] = ()) -> list[TrackedFrame]:
         """Track every frame the reorder buffer releases now, in capture order."""
         frames = []
-        for msg, _ in self.buffer.pop_ready():
+        for msg, stream_id in self.buffer.pop_ready():
             first_new = self.tracker.next_id
-            tracks = self.tracker.update(msg.objects)
-            crossings, occupancy = self.counter.count(tracks, msg.width, msg.height, lines, zones)
+            try:
+                tracks = self.tracker.update(msg.objects)
+                crossings, occupancy = self.counter.count(tracks, msg.width, msg.height, lines,
+                                                          zones)
+            except Exception as exc:  # one poison frame costs that frame, never the camera
+                if order_key(stream_id) > order_key(self.counted_id):
+                    self._bad(stream_id, f"{type(exc).__name__}: {exc}")
+                continue
             self.counter.forget(self.tracker.live_ids())
             frames.append(TrackedFrame(
                 TrackMessage(self.camera, msg.frame_id, msg.seq, msg.ts, msg.width, msg.height,

@@ -21,6 +21,7 @@ import redis
 from common import metrics
 from common.cameras import list_cameras
 from common.logging_setup import bind
+from common.messages import DeadLetter
 from common.settings import CameraConfig, SettingsError, TrackerSettings
 
 from .camera import CameraTracker, SnapshotError
@@ -29,6 +30,8 @@ from .store import TrackStore
 log = logging.getLogger("cctv.tracker")
 
 BLOCK_MS = 100
+BROKEN_RETRY_S = 60.0
+DEAD_LETTER_MAXLEN = 10_000
 
 
 class Tracker:
@@ -47,6 +50,7 @@ class Tracker:
                                 settings.tracks_maxlen, settings.minute_ttl_s)
         self.cameras: dict[str, CameraTracker] = {}
         self.configs: dict[str, CameraConfig] = {}
+        self.broken: dict[str, float] = {}  # camera -> when to try its keys again
         self._next_renew = self._next_poll = 0.0
 
     def run(self, stop: threading.Event) -> None:
@@ -69,12 +73,48 @@ class Tracker:
         if self.cameras:
             cameras = {self.keys.detections(c): c for c in self.cameras}
             streams = {s: self.cameras[c].read_id for s, c in cameras.items()}
-            for stream, entries in self.client.xread(streams, count=self.read_count,
-                                                     block=BLOCK_MS) or []:
+            try:
+                reply = self.client.xread(streams, count=self.read_count, block=BLOCK_MS)
+            except redis.ResponseError as exc:
+                self._drop_wrong_types(exc)
+                reply = []
+            for stream, entries in reply or []:
                 camera = cameras[stream.decode()]
                 for entry_id, fields in entries:
                     self.cameras[camera].add(entry_id.decode(), fields)
-        return sum(self._track(camera) for camera in list(self.cameras))
+        written = sum(self._track(camera) for camera in list(self.cameras))
+        self._write_dead_letters()
+        return written
+
+    def _drop_wrong_types(self, exc: redis.ResponseError) -> None:
+        """A detections key replaced by another type (an operator's ``SET``): that camera is
+        left alone for a while instead of failing every read."""
+        if "WRONGTYPE" not in str(exc):
+            raise exc
+        for camera in list(self.cameras):
+            key = self.keys.detections(camera)
+            if self.client.type(key) not in (b"stream", b"none"):
+                self._broken(camera, f"key {key} is not a stream")
+
+    def _broken(self, camera: str, why: str) -> None:
+        """Leave ``camera`` for ``BROKEN_RETRY_S`` after an error in its own keys."""
+        log.error("camera %s: %s; retrying in %.0fs", camera, why, BROKEN_RETRY_S)
+        self.broken[camera] = self.clock() + BROKEN_RETRY_S
+        if camera in self.cameras:
+            self.store.release(camera)
+            self._drop(camera, "its keys are broken")
+
+    def _write_dead_letters(self) -> None:
+        """Detections entries the cameras skipped as bad, to ``cctv:dead-letter`` with why."""
+        pipe = self.client.pipeline(transaction=False)
+        for camera, tracker in self.cameras.items():
+            for entry_id, why in tracker.dead:
+                letter = DeadLetter(camera, entry_id, why, self.id, time.time(), "detections")
+                pipe.xadd(self.keys.dead_letter, letter.to_fields(), maxlen=DEAD_LETTER_MAXLEN,
+                          approximate=True)
+            tracker.dead.clear()
+        if len(pipe):
+            pipe.execute()
 
     def upkeep(self) -> None:
         """Renew locks when due; re-read lines and zones and take free cameras when due."""
@@ -100,14 +140,14 @@ class Tracker:
         for camera in names:
             full = self.settings.max_cameras is not None \
                 and len(self.cameras) >= self.settings.max_cameras
-            if full or camera in self.cameras or not self.store.acquire(camera):
+            if full or camera in self.cameras or self.broken.get(camera, 0) > self.clock() \
+                    or not self.store.acquire(camera):
                 continue
             try:
                 snapshot = self.store.load(camera)
                 self.cameras[camera] = CameraTracker(camera, self.settings, snapshot, self.clock)
-            except SnapshotError as exc:
-                log.error("camera %s: %s; not tracked until the key %s is fixed or deleted",
-                          camera, exc, self.keys.tracker_state(camera))
+            except (SnapshotError, redis.ResponseError) as exc:
+                self._broken(camera, f"{exc} (key {self.keys.tracker_state(camera)})")
                 self.store.release(camera)
                 continue
             log.info("camera %s: tracking %s", camera,
@@ -119,7 +159,12 @@ class Tracker:
         frames = tracker.ready(config.lines if config else (), config.zones if config else ())
         if not frames:
             return 0
-        if not self.store.write(camera, frames, tracker.snapshot(), tracker.take_skipped()):
+        try:
+            written = self.store.write(camera, frames, tracker.snapshot(), tracker.take_skipped())
+        except redis.ResponseError as exc:  # e.g. one of its keys holds the wrong type
+            self._broken(camera, str(exc))
+            return 0
+        if not written:
             self._drop(camera, "another tracker holds it")
             return 0
         metrics.FRAMES_TRACKED.labels(camera).inc(len(frames))

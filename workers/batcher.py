@@ -2,14 +2,17 @@
 
 A batch closes when it holds ``batch_size`` entries or ``batch_wait_ms`` after its first entry
 arrived. Entries left pending by a dead consumer for ``claim_idle_ms`` are taken over with
-XAUTOCLAIM and processed like new ones.
+XAUTOCLAIM and processed like new ones, unless they have been delivered more than
+``max_deliveries`` times: such an entry (one that keeps killing workers) is handed back marked,
+and the worker dead-letters it without trying it again. A camera key that is not a stream (an
+operator's ``SET``) is logged and left out, never a crash.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 
@@ -25,18 +28,22 @@ class Entry:
     camera: str
     entry_id: str
     fields: dict
+    deliveries: int = 1
+    """Times the group has delivered it (XPENDING's count; above 1 only for reclaimed ones)."""
 
 
 class Batcher:
     """Reads batches for consumer ``consumer`` of the workers' group."""
 
     def __init__(self, client: redis.Redis, keys: Keys, consumer: str, batch_size: int,
-                 batch_wait_ms: int, claim_idle_ms: int, idle_block_ms: int = 500):
+                 batch_wait_ms: int, claim_idle_ms: int, idle_block_ms: int = 500,
+                 max_deliveries: int = 3):
         self.client, self.keys, self.consumer = client, keys, consumer
         self.batch_size, self.batch_wait_ms, self.claim_idle_ms = batch_size, batch_wait_ms, \
             claim_idle_ms
-        self.idle_block_ms = idle_block_ms
+        self.idle_block_ms, self.max_deliveries = idle_block_ms, max_deliveries
         self.streams: dict[str, str] = {}  # stream key -> camera
+        self.wrong_type: set[str] = set()  # camera keys that are not streams (logged once)
         self._next_refresh = 0.0
         self._next_claim = 0.0
 
@@ -50,9 +57,21 @@ class Batcher:
             try:
                 self.client.xgroup_create(stream, GROUP, id="0", mkstream=True)
             except redis.ResponseError as exc:
+                if "WRONGTYPE" in str(exc):
+                    self._skip_wrong_type(stream)
+                    continue
                 if "BUSYGROUP" not in str(exc):
                     raise
+            self.wrong_type.discard(stream)
             self.streams[stream] = camera
+
+    def _skip_wrong_type(self, stream: str) -> None:
+        if stream not in self.wrong_type:
+            log.error("key %s is not a stream (it holds a %s): camera %s left out until it is "
+                      "deleted", stream, self.client.type(stream).decode(),
+                      self.streams.get(stream, stream))
+        self.wrong_type.add(stream)
+        self.streams.pop(stream, None)
 
     def next_batch(self) -> list[Entry]:
         """Up to about ``batch_size`` entries (reclaimed ones first); [] after an idle wait."""
@@ -80,7 +99,7 @@ class Batcher:
                 reply = self.client.xreadgroup(GROUP, self.consumer, {s: ">" for s in self.streams},
                                                count=per_stream, block=block)
             except redis.ResponseError as exc:
-                self._rejoin_if_deleted(exc)
+                self._recover(exc)
                 break
             got = self._entries(reply)
             if not got and deadline is None:
@@ -88,9 +107,15 @@ class Batcher:
             batch += got
         return batch
 
-    def _rejoin_if_deleted(self, exc: redis.ResponseError) -> None:
+    def _recover(self, exc: redis.ResponseError) -> None:
         """A camera stream or its group was deleted under us (``DEL``, ``XGROUP DESTROY``, a
-        flushed Redis): join every stream again (which re-creates them) instead of failing."""
+        flushed Redis): join every stream again (which re-creates them) instead of failing. A
+        stream replaced by another type is left out."""
+        if "WRONGTYPE" in str(exc):
+            for stream in list(self.streams):
+                if self.client.type(stream) not in (b"stream", b"none"):
+                    self._skip_wrong_type(stream)
+            return
         if "NOGROUP" not in str(exc):
             raise exc
         log.warning("a camera stream or its consumer group was deleted: joining the streams again")
@@ -113,13 +138,25 @@ class Batcher:
                 reply = self.client.xautoclaim(stream, GROUP, self.consumer, self.claim_idle_ms,
                                                start_id="0-0", count=self.batch_size)
             except redis.ResponseError as exc:
-                self._rejoin_if_deleted(exc)
+                self._recover(exc)
                 return claimed
+            entries = []
             for entry_id, fields in reply[1]:
                 if fields is None:  # trimmed away before anyone processed it
                     self.client.xack(stream, GROUP, entry_id)
                     continue
-                claimed.append(Entry(camera, entry_id.decode(), fields))
+                entries.append(Entry(camera, entry_id.decode(), fields))
+            claimed += self._with_deliveries(stream, entries)
         if claimed:
             log.info("reclaimed %d pending frames from dead consumers", len(claimed))
         return claimed
+
+    def _with_deliveries(self, stream: str, entries: list[Entry]) -> list[Entry]:
+        """``entries`` with their delivery counts (XPENDING), as claimed just now."""
+        if not entries:
+            return entries
+        pipe = self.client.pipeline(transaction=False)
+        for entry in entries:
+            pipe.xpending_range(stream, GROUP, min=entry.entry_id, max=entry.entry_id, count=1)
+        return [replace(e, deliveries=int(p[0]["times_delivered"]) if p else 1)
+                for e, p in zip(entries, pipe.execute())]

@@ -21,8 +21,10 @@ from common.logging_setup import bind
 from common.messages import (DeadLetter, DetectedObject, DetectionMessage, FrameMessage,
                              MessageError, WorkerHeartbeat)
 from common.settings import WorkerSettings
+from common.urls import mask_text
 
 from .batcher import Batcher, Entry
+from .jpeg import jpeg_size
 from .publish import Publisher
 
 log = logging.getLogger("cctv.worker")
@@ -66,15 +68,25 @@ def to_objects(detections: Sequence) -> list[DetectedObject]:
                            tuple(float(v) for v in d.box)) for d in detections]
 
 
-def decode(entry: Entry) -> tuple[FrameMessage, np.ndarray]:
-    """Parse and decode one entry, or raise MessageError with the reason."""
+def decode(entry: Entry, max_pixels: int) -> tuple[FrameMessage, np.ndarray]:
+    """Parse and decode one entry, or raise MessageError with the reason; a JPEG whose header
+    claims more than ``max_pixels`` is refused before anything is allocated for it."""
     msg = FrameMessage.from_fields(entry.fields)
     if msg.camera != entry.camera:
         raise MessageError(f"field 'camera' is {msg.camera!r} on the stream of {entry.camera!r}")
+    width, height = jpeg_size(msg.jpeg)
+    if width * height > max_pixels:
+        raise MessageError(f"JPEG of {width}x{height} is over the {max_pixels} pixel limit")
     image = cv2.imdecode(np.frombuffer(msg.jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise MessageError("field 'jpeg' does not decode as an image")
     return msg, image
+
+
+def reason(exc: BaseException) -> str:
+    """A dead letter's one-line reason: a message error as it is, anything else with its type."""
+    text = str(exc) if isinstance(exc, MessageError) else f"{type(exc).__name__}: {exc}"
+    return mask_text(" ".join(text.split()))[:500]
 
 
 class Worker:
@@ -86,7 +98,8 @@ class Worker:
         self.keys = settings.keys
         self.id = settings.worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.batcher = Batcher(client, self.keys, self.id, settings.batch_size,
-                               settings.batch_wait_ms, settings.claim_idle_ms)
+                               settings.batch_wait_ms, settings.claim_idle_ms,
+                               max_deliveries=settings.max_deliveries)
         self.publisher = Publisher(client, self.keys, settings.detections_maxlen,
                                    settings.done_ttl_s, settings.minute_ttl_s)
         self.beat = WorkerHeartbeat(self.id, socket.gethostname(), os.getpid(), device,
@@ -141,43 +154,85 @@ class Worker:
         self.detector.detect([np.zeros((360, 640, 3), np.uint8)] * self.settings.batch_size)
 
     def process(self, entries: list[Entry]) -> int:
-        """Detect, publish and ack one batch; returns how many frames were newly published."""
+        """Detect, publish and ack one batch; returns how many frames were newly published.
+
+        An entry that fails on its own (parse, decode, detection, building its message) is
+        dead-lettered with the reason and the rest of the batch goes on; so is one delivered more
+        than ``max_deliveries`` times, without being tried again.
+        """
         good: list[tuple[Entry, FrameMessage, np.ndarray]] = []
-        dead = 0
-        pipe = self.client.pipeline(transaction=False)
+        failed: list[tuple[Entry, str]] = []
         for entry in entries:
+            if entry.deliveries > self.settings.max_deliveries:
+                failed.append((entry, f"delivered {entry.deliveries} times without being "
+                                      f"processed (max_deliveries {self.settings.max_deliveries})"))
+                continue
             try:
-                good.append((entry, *decode(entry)))
-            except MessageError as exc:
-                log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, exc)
-                metrics.DECODE_ERRORS.labels(entry.camera).inc()
-                self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id,
-                                                            str(exc), self.id, time.time()))
-                dead += 1
+                good.append((entry, *decode(entry, self.settings.max_frame_pixels)))
+            except Exception as exc:  # poison input costs one entry, never the worker
+                failed.append((entry, reason(exc)))
         started = time.perf_counter()
-        results = self.detector.detect([image for _, _, image in good]) if good else []
+        results = self._detect([image for _, _, image in good])
         latency_ms = (time.perf_counter() - started) * 1000
         if good:
             metrics.BATCH_SIZE.observe(len(good))
             metrics.INFERENCE_SECONDS.observe(latency_ms / 1000)
         done = time.time()
-        for (entry, msg, image), detections in zip(good, results):
-            self.publisher.detections(pipe, DetectionMessage(
-                msg.camera, entry.entry_id, msg.seq, msg.ts, done, self.id, image.shape[1],
-                image.shape[0], to_objects(detections)))
-        replies = pipe.execute()
-        published = sum(1 for r in replies[len(replies) - len(good):] if r == 1)
+        messages: list[DetectionMessage] = []
+        for (entry, msg, image), result in zip(good, results):
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                messages.append(DetectionMessage(
+                    msg.camera, entry.entry_id, msg.seq, msg.ts, done, self.id, image.shape[1],
+                    image.shape[0], to_objects(result)))
+            except Exception as exc:
+                failed.append((entry, reason(exc)))
+        pipe = self.client.pipeline(transaction=False)
+        for entry, why in failed:
+            log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, why)
+            metrics.DECODE_ERRORS.labels(entry.camera).inc()
+            self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id, why,
+                                                        self.id, time.time()))
+        for message in messages:
+            self.publisher.detections(pipe, message)
+        replies = pipe.execute()[len(failed):]
         now = time.time()
-        for (_, msg, _), reply in zip(good, replies[len(replies) - len(good):]):
+        for message, reply in zip(messages, replies):
             if reply == 1:
-                metrics.FRAMES_PROCESSED.labels(msg.camera).inc()
-                metrics.END_TO_END_SECONDS.labels(msg.camera).observe(max(0.0, now - msg.ts))
+                metrics.FRAMES_PROCESSED.labels(message.camera).inc()
+                metrics.END_TO_END_SECONDS.labels(message.camera).observe(max(0.0, now - message.ts))
+        published = sum(1 for r in replies if r == 1)
         with self._lock:
             if good:
                 self._recent.append((time.monotonic(), len(good), latency_ms))
             self.beat = self._with(frames=self.beat.frames + published,
-                                   dead_letters=self.beat.dead_letters + dead)
+                                   dead_letters=self.beat.dead_letters + len(failed))
         return published
+
+    def _detect(self, images: list[np.ndarray]) -> list[list | Exception]:
+        """Detections per image; when the batch fails, each image alone, its error in its place.
+
+        If a blank frame fails too, the detector itself is broken (a lost device), not the
+        input: the batch's error is raised and the frames stay pending for another worker.
+        """
+        if not images:
+            return []
+        try:
+            return self.detector.detect(images)
+        except Exception as exc:
+            error = exc
+        try:
+            self.detector.detect([np.zeros((64, 64, 3), np.uint8)])
+        except Exception:
+            raise error
+        results: list[list | Exception] = []
+        for image in images:
+            try:
+                results.append(self.detector.detect([image])[0])
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _with(self, **changes) -> WorkerHeartbeat:
         return replace(self.beat, **changes)

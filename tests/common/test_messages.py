@@ -93,3 +93,41 @@ def test_track_message_roundtrip_through_fields_and_json():
 def test_track_message_malformed_payloads(payload, reason):
     with pytest.raises(MessageError, match=reason):
         TrackMessage.from_json(payload)
+
+
+def detection_fields(**change):
+    obj = DetectedObject("person", 1, 0.9, (1.0, 2.0, 3.0, 4.0))
+    return DetectionMessage("c", "1-0", 3, 1.0, 1.0, "w", 64, 48, [obj]).to_fields() | change
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"height": "0"}, "bad frame size 64x0"),
+    ({"width": "-5"}, "bad frame size"),
+    ({"frame_id": "abc"}, "not a stream id"),
+    ({"frame_id": "1-0-0"}, "not a stream id"),
+    ({"seq": "-1"}, "'seq' is negative"),
+    ({"ts_done": "inf"}, "not finite"),
+    ({"detections": '[{"label": "p", "class_id": 1, "score": NaN, "box": [1, 2, 3, 4]}]'},
+     "finite"),
+    ({"detections": '[{"label": "p", "class_id": 1, "score": 0.5, "box": [1, 2, 3, Infinity]}]'},
+     "finite"),
+    ({"detections": '[{"label": "p", "class_id": 1, "score": 1e999, "box": [1, 2, 3, 4]}]'},
+     "finite"),
+    ({"detections": '[{"label": "p", "class_id": 1, "score": 3, "box": [1, 2, 3, 4]}]'},
+     "not in \\[0, 1\\]"),
+    ({"detections": '[{"label": "p", "class_id": 1e999, "score": 0.5, "box": [1, 2, 3, 4]}]'},
+     "bad detection"),
+    ({"detections": '[{"label": "p", "class_id": 1, "score": 0.5, "box": "abcd"}]'},
+     "bad detection"),
+])
+def test_detection_fully_validated(change, reason):
+    with pytest.raises(MessageError, match=reason):
+        DetectionMessage.from_fields(detection_fields(**change))
+
+
+def test_track_message_zone_counts_must_be_integers():
+    msg = TrackMessage("c", "5-0", 4, 10.0, 640, 480, zones={"bench": {"person": 1}})
+    with pytest.raises(MessageError, match="zones"):
+        TrackMessage.from_fields(msg.to_fields() | {"zones": '{"bench": {"person": "x"}}'})
+    with pytest.raises(MessageError, match="not a stream id"):
+        TrackMessage.from_fields(msg.to_fields() | {"frame_id": "abc"})

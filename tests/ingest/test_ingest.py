@@ -123,3 +123,20 @@ def test_camera_list_refuses_literal_secrets(redis_client, url):
 
     with pytest.raises(SettingsError, match=r"\$\{VAR\}"):
         store_camera(redis_client, KEYS, CameraConfig(name="x", url=url))
+
+
+def test_a_camera_whose_stream_key_has_the_wrong_type_is_left_out(redis_client, redis_url,
+                                                                   small_video, caplog):
+    redis_client.set(KEYS.frames("bad"), "y")
+    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, stream_maxlen=1000)
+    stop, thread = run_service(redis_client, settings, [
+        CameraConfig(name="bad", url=str(small_video)),
+        CameraConfig(name="good", url=str(small_video))])
+    try:
+        assert wait_for(lambda: (s := read_state(redis_client, KEYS, "good")) is not None
+                        and s.state == "finished")
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert caplog.text.count("camera bad: not started") == 1 and "WRONGTYPE" in caplog.text

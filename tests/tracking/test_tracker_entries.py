@@ -6,6 +6,7 @@ import logging
 
 from common.cameras import store_camera
 from common.keys import KEYS
+from common.messages import DeadLetter
 from common.settings import TrackerSettings
 from tracking.camera import CameraTracker
 from tracking.reorder import before
@@ -93,3 +94,52 @@ def test_a_frame_later_than_the_wait_is_skipped_and_counted():
     tracker.add(messages[2].frame_id, messages[2].to_fields())
     assert tracker.ready() == [] and tracker.take_skipped() == {"bad_entries": 0,
                                                                 "late_frames": 1}
+
+
+POISON = [
+    ({"height": "0"}, "bad frame size 320x0"),
+    ({"frame_id": "abc"}, "not a stream id"),
+    ({"detections": '[{"label": "person", "class_id": 1, "score": NaN, "box": [1, 2, 3, 4]}]'},
+     "finite"),
+]
+
+
+def test_poison_entries_and_a_wrong_type_key_never_stop_tracking(redis_client, redis_url,
+                                                                  monkeypatch, caplog):
+    """Entries that would divide by zero, fail to order or carry NaN, a frame whose tracking
+    raises, and another camera's key of the wrong type: tracking goes on, dead letters say why."""
+    from tracking.bytetrack import ByteTrack
+
+    messages = scene_detections()
+    poisoned = []
+    for i, msg in enumerate(messages):
+        redis_client.xadd(KEYS.detections("cam"), msg.to_fields())
+        if i in (10, 50, 90):
+            change, _ = POISON[i // 40]
+            poisoned.append(redis_client.xadd(KEYS.detections("cam"),
+                                              msg.to_fields() | change).decode())
+    store_camera(redis_client, KEYS, scene_camera())
+    redis_client.sadd(KEYS.camera_names, "cam", "x")
+    redis_client.set(KEYS.detections("x"), "y")
+    real_update = ByteTrack.update
+
+    def update(self, objects):
+        if len(objects) == 5 and objects[0].box[0] == 126:  # frame 42 of the scene
+            raise TypeError("tracking exploded")
+        return real_update(self, objects)
+
+    monkeypatch.setattr(ByteTrack, "update", update)
+    caplog.set_level(logging.ERROR, logger="cctv.tracker")
+    run_until(Tracker(redis_client, tracker_settings(redis_url)),
+              lambda: tracked_frame_id(redis_client) == messages[-1].frame_id)
+    letters = [DeadLetter.from_fields(f) for _, f in redis_client.xrange(KEYS.dead_letter)]
+    reasons = {letter.entry_id: letter.reason for letter in letters}
+    assert all(letter.stream == "detections" for letter in letters)
+    for entry_id, (_, reason) in zip(poisoned, POISON):
+        assert reason in reasons[entry_id]
+    exploded = [r for r in reasons.values() if r == "TypeError: tracking exploded"]
+    assert len(exploded) == 1
+    got = stats(redis_client)
+    assert got["bad_entries"] == 3 + len(exploded)
+    assert got["frames_tracked"] == FRAMES - len(exploded)
+    assert "key cctv:detections:x is not a stream" in caplog.text

@@ -130,8 +130,11 @@ def test_plan_lanes(lanes, threads, cuda, cpus, expected):
 
 def test_a_failing_lane_stops_the_worker_with_its_error(redis_client, redis_url, small_video):
     class Broken:
+        calls = 0
+
         def detect(self, frames):
-            if frames and frames[0].shape != (360, 640, 3):  # the warm-up passes
+            self.calls += 1
+            if self.calls > 1:  # the warm-up passes
                 raise RuntimeError("device lost")
             return [[] for _ in frames]
 
