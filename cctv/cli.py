@@ -20,7 +20,7 @@ import redis
 from common.logging_setup import setup_logging
 from common.settings import (CommonSettings, IngestSettings, ServiceSettings, SettingsError,
                              TrackerSettings, WorkerSettings, from_env, parse_camera)
-from common.urls import mask_text
+from common.urls import mask_text, mask_url
 from dashboard.cli import register as register_dashboard
 
 log = logging.getLogger("cctv")
@@ -226,9 +226,11 @@ def cmd_camera(args) -> int:
     else:
         cameras = list_cameras(client, settings.keys)
         if args.json:
-            print(json.dumps({n: c.model_dump() for n, c in cameras.items()}, indent=2))
+            print(json.dumps({n: c.model_dump() | {"url": mask_url(c.url)}
+                              for n, c in cameras.items()}, indent=2))
         for name, cam in cameras.items() if not args.json else ():
-            print(f"{name:16} {cam.url}  fps={cam.fps or 'all'} max_width={cam.max_width}")
+            print(f"{name:16} {mask_url(cam.url)}  fps={cam.fps or 'all'} "
+                  f"max_width={cam.max_width}")
     return 0
 
 
@@ -328,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except SettingsError as exc:
-        print(f"cctv {args.command}: {exc}", file=sys.stderr)
+        print(f"cctv {args.command}: {mask_text(str(exc))}", file=sys.stderr)
         return 2
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         print(f"cctv {args.command}: cannot reach Redis: {mask_text(str(exc))}", file=sys.stderr)

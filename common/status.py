@@ -14,6 +14,7 @@ from .cameras import parse_camera_json
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
 from .messages import CameraState, MessageError, WorkerHeartbeat
 from .settings import CameraConfig, SettingsError
+from .urls import mask_text, mask_url
 
 
 def _text(value: bytes | str) -> str:
@@ -78,8 +79,8 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         "fps": state.fps,
         "last_frame_ts": state.last_frame_ts,
         "reconnects": state.reconnects,
-        "error": state.error,
-        "url": state.url,
+        "error": mask_text(state.error),
+        "url": mask_url(state.url),
         "configured": configured,
         "stream_length": depth,
         "pending": pending,
@@ -116,7 +117,7 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
             cameras[name] = camera_status(client, keys, name, name in configured,
                                           _config(name, configured.get(name)))
         except redis.ResponseError as exc:  # e.g. one of its keys holds the wrong type
-            cameras[name] = broken_camera(name in configured, str(exc))
+            cameras[name] = broken_camera(name in configured, mask_text(str(exc)))
     return {
         "cameras": cameras,
         "workers": workers,

@@ -1,46 +1,69 @@
-"""Masking credentials in camera URLs, for logs, Redis, the dashboard and metrics labels."""
+"""Masking credentials in URLs, for logs, Redis, status, errors and metrics labels: one masker.
+
+A URL's user info runs from ``scheme://`` to the last ``@`` before its query, fragment or the end
+of the word, so a password holding ``@``, ``:`` or ``/`` is masked whole
+(``rtsp://admin:hun@ter@cam`` -> ``rtsp://***@cam``). Query (and free-text) parameters are
+secret when their name, case-insensitively, is in :data:`SECRET_NAMES` or contains one of
+:data:`SECRET_PARTS` (``pw``, ``passwd``, ``loginPass``, ``api_key``, ``X-Amz-Signature``...).
+``${VAR}`` placeholders are not secrets and are kept.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
-_SECRET_QUERY = re.compile(r"(?i)((?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#]*")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@")
+SECRET_NAMES = frozenset({
+    "pw", "pwd", "pas", "pass", "passwd", "passwort", "password", "loginpas", "key", "apikey",
+    "sig", "sign", "auth", "jwt", "sid", "psk", "otp",
+})
+SECRET_PARTS = ("pass", "pwd", "token", "secret", "apikey", "api_key", "api-key", "accesskey",
+                "access_key", "privatekey", "private_key", "signature", "credential", "auth",
+                "session", "cookie")
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s?#\"'<>]*)@")
+_PARAM = re.compile(r"(?<![\w.\[\]-])([\w.\[\]-]+)=([^&#\s\"'<>;,]*)")
+_PLACEHOLDER = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\})+$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter called ``name`` carries a secret."""
+    name = name.lower()
+    return name in SECRET_NAMES or any(part in name for part in SECRET_PARTS)
+
+
+def _placeholder(value: str) -> bool:
+    return bool(_PLACEHOLDER.match(value))
+
+
+def _userinfo_secret(userinfo: str) -> bool:
+    """What masking hides: any user info but ``user:${VAR}`` (a user name alone is masked too)."""
+    _, colon, password = userinfo.partition(":")
+    return not (colon and _placeholder(password))
+
+
+def mask_text(text: str) -> str:
+    """Mask every credential in free text (URLs, error messages, log lines)."""
+    text = _USERINFO.sub(lambda m: m.group(0) if not _userinfo_secret(m.group(2))
+                         else f"{m.group(1)}***@", text)
+    return _PARAM.sub(lambda m: f"{m.group(1)}=***"
+                      if is_secret_name(m.group(1)) and m.group(2)
+                      and not _placeholder(m.group(2)) else m.group(0), text)
 
 
 def mask_url(url: str) -> str:
     """``rtsp://user:pw@host/x?token=1`` -> ``rtsp://***@host/x?token=***``; paths are kept."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts and parts.scheme and "@" in parts.netloc:
-        host = parts.netloc.rsplit("@", 1)[1]
-        url = urlunsplit(parts._replace(netloc=f"***@{host}"))
-    return _SECRET_QUERY.sub(r"\1***", url)
-
-
-def mask_text(text: str) -> str:
-    """Mask every URL-with-credentials inside free text (error messages, log lines)."""
-    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
-
-
-_PLACEHOLDER = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\})+$")
+    return mask_text(url)
 
 
 def has_literal_secret(url: str) -> bool:
     """True when a password or secret query value is written out instead of as ``${VAR}``.
 
     ``rtsp://admin:${CAM_PW}@host`` is fine (a literal user name is allowed);
-    ``rtsp://admin:pw@host`` and ``...?token=abc`` are not.
+    ``rtsp://admin:pw@host`` and ``...?pw=abc`` are not.
     """
-    secrets = [m.group(0).split("=", 1)[1] for m in _SECRET_QUERY.finditer(url)]
-    try:
-        netloc = urlsplit(url).netloc if "://" in url else ""
-    except ValueError:
-        netloc = ""
-    if "@" in netloc:
-        userinfo = netloc.rsplit("@", 1)[0].split(":", 1)
-        secrets.append(userinfo[-1])
-    return any(not _PLACEHOLDER.match(s) for s in secrets)
+    for match in _USERINFO.finditer(url):
+        _, colon, password = match.group(2).partition(":")
+        if colon and not _placeholder(password):
+            return True
+    return any(is_secret_name(m.group(1)) and m.group(2) and not _placeholder(m.group(2))
+               for m in _PARAM.finditer(url))
