@@ -454,6 +454,8 @@ class WorkerHeartbeat:
     batch_size: float = 0.0
     latency_ms: float = 0.0
     dead_letters: int = 0
+    model: str = ""
+    """The detector spec the worker runs (``ssdlite-person``, ``mb1-ssd:PATH``)."""
 
     def to_fields(self) -> dict[str, str]:
         return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
@@ -475,4 +477,5 @@ class WorkerHeartbeat:
             batch_size=_float(fields, "batch_size", 0.0),
             latency_ms=_float(fields, "latency_ms", 0.0),
             dead_letters=_int(fields, "dead_letters", 0),
+            model=_text(fields, "model", ""),
         )

@@ -103,7 +103,7 @@ class Worker:
         self.publisher = Publisher(client, self.keys, settings.detections_maxlen,
                                    settings.done_ttl_s, settings.minute_ttl_s)
         self.beat = WorkerHeartbeat(self.id, socket.gethostname(), os.getpid(), device,
-                                    time.time(), time.time())
+                                    time.time(), time.time(), model=settings.detector)
         self._recent: deque[tuple[float, int, float]] = deque(maxlen=1000)  # (t, frames, ms)
         self._next_beat = 0.0
         self._started = time.monotonic()

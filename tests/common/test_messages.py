@@ -67,7 +67,7 @@ def test_state_heartbeat_deadletter_roundtrip():
     assert CameraState.from_fields(as_redis(state.to_fields())) == state
     with pytest.raises(MessageError, match="unknown camera state"):
         CameraState.from_fields({"state": "sleepy"})
-    beat = WorkerHeartbeat("w", "h", 1, "cpu", 1.0, 2.0, 3, 4.0, 5.0, 6.0, 7)
+    beat = WorkerHeartbeat("w", "h", 1, "cpu", 1.0, 2.0, 3, 4.0, 5.0, 6.0, 7, "ssdlite-person")
     assert WorkerHeartbeat.from_fields(as_redis(beat.to_fields())) == beat
     letter = DeadLetter("c", "1-0", "not a JPEG", "w", 3.0)
     assert DeadLetter.from_fields(as_redis(letter.to_fields())) == letter

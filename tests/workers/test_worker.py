@@ -113,6 +113,7 @@ def test_counts_and_heartbeat(redis_client, redis_url, sample_video, detector):
     minutes = [redis_client.hgetall(k) for k in redis_client.keys(KEYS.minute("cam", 0)[:-1] + "*")]
     assert sum(int(m[b"_frames"]) for m in minutes) == 20
     assert sum(int(m.get(b"person", 0)) for m in minutes) == people
+    assert worker.beat.model == "ssdlite-person"  # the heartbeat names WorkerSettings.detector
 
 
 @pytest.mark.parametrize("lanes,threads,cuda,cpus,expected", [
