@@ -127,9 +127,10 @@ def cmd_replay(args) -> int:
     if not path.exists():
         raise SettingsError(f"no such file: {args.file}")
     parse_camera({"name": args.camera, "url": str(path)}, "replay")
+    out = str(Path(args.out).expanduser().resolve()) if args.out else None
     settings = from_env(CommonSettings)
     client = client_for(settings)
-    job = enqueue(client, str(path), args.camera, args.fps, args.realtime, int(args.timeout))
+    job = enqueue(client, str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
     print(job.id, flush=True)
     if not args.wait:
         return 0
@@ -282,8 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", required=True, help="camera name the frames appear under")
     p.add_argument("--fps", type=float, help="frames/s to take (default: every frame)")
     p.add_argument("--realtime", action="store_true", help="pace by the file's timestamps")
+    p.add_argument("--out", metavar="DIR",
+                   help="also write DIR/CAMERA.mp4 (annotated, H.264), .csv (per second) and "
+                        ".json (totals) once every frame is processed; a taken name gets -1, -2..")
     p.add_argument("--wait", action="store_true",
-                   help="return once every frame is ingested and processed (exit 0)")
+                   help="return once every frame is ingested and processed, and the --out "
+                        "files written (exit 0)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
     p.set_defaults(func=cmd_replay)
 

@@ -7,21 +7,8 @@ import time
 import redis
 from rq.job import Job
 
-from common.keys import GROUP, Keys
-from common.replays import job_summary
-
-
-def processed_through(client: redis.Redis, keys: Keys, camera: str, last_id: str) -> bool:
-    """True once the group has been handed every entry up to ``last_id`` and acked them all."""
-    stream = keys.frames(camera)
-    groups = {g["name"].decode(): g for g in client.xinfo_groups(stream)}
-    group = groups.get(GROUP)
-    if group is None:
-        return False
-    delivered = tuple(int(x) for x in group["last-delivered-id"].decode().split("-"))
-    if delivered < tuple(int(x) for x in last_id.split("-")):
-        return False
-    return not client.xpending_range(stream, GROUP, min="-", max=last_id, count=1)
+from common.keys import Keys
+from common.replays import job_summary, processed_through
 
 
 def wait(client: redis.Redis, keys: Keys, job: Job, camera: str, timeout_s: float) -> dict:

@@ -1,4 +1,5 @@
-"""The RQ replay queue: enqueue a replay job and read its status (``cctv replay``, dashboard).
+"""The RQ replay queue: enqueue a replay job, read its status and whether the workers processed
+its frames (``cctv replay``, the dashboard, the job's own recorder).
 
 Jobs use RQ's JSONSerializer: the function is named by :data:`REPLAY_FUNCTION` (run by
 ``cctv rq-worker``, defined in ingest/) and its arguments are plain values, so nothing is pickled.
@@ -11,10 +12,11 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from .keys import RQ_QUEUE
+from .keys import GROUP, RQ_QUEUE, Keys
 
 REPLAY_FUNCTION = "ingest.replay.replay_file"
-"""Dotted name of the job function: ``replay_file(path, camera, fps, realtime)``."""
+"""Dotted name of the job function: ``replay_file(path, camera, fps, realtime, out)``; ``out``
+(a folder or None) asks for the recording: annotated video, per-second CSV and JSON report."""
 
 
 def queue(client: redis.Redis) -> Queue:
@@ -23,14 +25,27 @@ def queue(client: redis.Redis) -> Queue:
 
 
 def enqueue(client: redis.Redis, path: str, camera: str, fps: float | None,
-            realtime: bool, timeout_s: int) -> Job:
-    return queue(client).enqueue(REPLAY_FUNCTION, args=(path, camera, fps, realtime),
+            realtime: bool, timeout_s: int, out: str | None = None) -> Job:
+    return queue(client).enqueue(REPLAY_FUNCTION, args=(path, camera, fps, realtime, out),
                                  job_timeout=timeout_s, result_ttl=86_400,
                                  description=f"replay {path} as camera {camera}")
 
 
 def fetch(client: redis.Redis, job_id: str) -> Job:
     return Job.fetch(job_id, connection=client, serializer=JSONSerializer)
+
+
+def processed_through(client: redis.Redis, keys: Keys, camera: str, last_id: str) -> bool:
+    """True once the group has been handed every entry up to ``last_id`` and acked them all."""
+    stream = keys.frames(camera)
+    groups = {g["name"].decode(): g for g in client.xinfo_groups(stream)}
+    group = groups.get(GROUP)
+    if group is None:
+        return False
+    delivered = tuple(int(x) for x in group["last-delivered-id"].decode().split("-"))
+    if delivered < tuple(int(x) for x in last_id.split("-")):
+        return False
+    return not client.xpending_range(stream, GROUP, min="-", max=last_id, count=1)
 
 
 def job_summary(job: Job) -> dict:

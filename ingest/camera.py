@@ -51,6 +51,7 @@ class CameraRunner:
         self.publisher = StreamPublisher(client, keys, camera.name, settings.stream_maxlen)
         self.rate = RateMeter()
         self.frames_published = 0
+        self.frames_read = 0  # from the source: published or skipped by fps
         self.last_id: str | None = None
 
     def set_state(self, state: str, error: str = "", **extra) -> None:
@@ -121,6 +122,7 @@ class CameraRunner:
             if self.stop.is_set():
                 break
             metrics.FRAMES_READ.labels(self.cam.name).inc()
+            self.frames_read += 1
             if not got:
                 got = True
                 self.set_state("online")

@@ -1,38 +1,89 @@
 """The replay job that ``cctv replay`` enqueues and ``cctv rq-worker`` runs.
 
 The job is stored with RQ's JSONSerializer: its function is named by the string
-``ingest.replay.replay_file`` and its arguments are a file path, a camera name and optional
-numbers, so nothing is pickled. The worker reads its Redis and ingest settings from its own
-environment (``REDIS_URL``, ``CCTV_*``).
+``ingest.replay.replay_file`` and its arguments are a file path, a camera name, optional numbers
+and an optional output folder, so nothing is pickled. The worker reads its Redis and ingest
+settings from its own environment (``REDIS_URL``, ``CCTV_*``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
+import numpy as np
+import redis
+
+from common.keys import Keys
 from common.redis_conn import connect
 from common.settings import IngestSettings, from_env, parse_camera
+from media.video import VideoError
 
 from .camera import CameraRunner, read_state
+from .follower import Follower
+from .recorder import Recorder, camera_config, check_video, record, wait_for_results
 
 
 class ReplayError(RuntimeError):
-    """The file could not be replayed (missing, corrupt, no frames)."""
+    """The file could not be replayed (missing, corrupt, cut short, no frames)."""
+
+
+class FileRunner(CameraRunner):
+    """A camera runner that notes which frame of the file each published ``seq`` is."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.file_index: list[int] = []
+
+    def _publish(self, image: np.ndarray) -> None:
+        self.file_index.append(self.frames_read - 1)
+        super()._publish(image)
 
 
 def replay_file(path: str, camera: str, fps: float | None = None,
-                realtime: bool = False) -> dict:
+                realtime: bool = False, out: str | None = None) -> dict:
     """Ingest every frame of ``path`` (or ``fps`` of them) into ``camera``'s stream, waiting for
-    the workers whenever the stream cap is reached; returns ``{"frames", "last_id"}``."""
+    the workers whenever the stream cap is reached; returns ``{"frames", "last_id"}``.
+
+    With ``out`` (a folder), once every frame is processed also write the recording there
+    (:mod:`ingest.recorder`) and return its paths under ``"files"``: ``video``, ``csv``,
+    ``report``. A file that is not a video or is cut short fails before anything is ingested.
+    """
+    started = time.time()
     settings = from_env(IngestSettings)
     client = connect(settings)
     config = {"name": camera, "url": path, "realtime": realtime}
     if fps is not None:
         config["fps"] = fps
     cam = parse_camera(config, "replay")
-    runner = CameraRunner(client, settings.keys, cam, path, settings, threading.Event(),
-                          source_name="replay")
+    try:
+        info = check_video(path) if Path(path).is_file() else None
+    except VideoError as exc:
+        raise ReplayError(str(exc)) from exc
+    if out is not None and info is None:
+        raise ReplayError(f"replay of {path}: a recording needs a video file")
+    runner = FileRunner(client, settings.keys, cam, path, settings, threading.Event(),
+                        source_name="replay")
+    if out is None:
+        _ingest(runner, client, settings.keys, path, camera)
+        return {"frames": runner.frames_published, "last_id": runner.last_id}
+    with Follower(client, settings.keys, camera) as follower:
+        _ingest(runner, client, settings.keys, path, camera)
+        tracked = wait_for_results(client, settings.keys, camera, runner.last_id, follower)
+        recorder = Recorder(follower, runner.file_index, info,
+                            camera_config(client, settings.keys, camera))
+        try:
+            files = record(client, settings.keys, camera, path, Path(out), recorder, tracked,
+                           started)
+        except VideoError as exc:
+            raise ReplayError(str(exc)) from exc
+    return {"frames": runner.frames_published, "last_id": runner.last_id, "files": files}
+
+
+def _ingest(runner: CameraRunner, client: redis.Redis, keys: Keys, path: str,
+            camera: str) -> None:
+    """Publish the file's frames; ReplayError when it cannot be read."""
     if runner.run() == "error":
-        state = read_state(client, settings.keys, camera)
+        state = read_state(client, keys, camera)
         raise ReplayError(f"replay of {path}: {state.error if state else 'failed'}")
-    return {"frames": runner.frames_published, "last_id": runner.last_id}

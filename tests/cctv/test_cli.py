@@ -39,7 +39,7 @@ def test_clear_errors(redis_url, args, message):
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_replay_wait_then_status_json(redis_url, small_video):
+def test_replay_wait_then_status_json(redis_url, small_video, tmp_path):
     env = dict(os.environ, REDIS_URL=redis_url, CCTV_TORCH_THREADS="1", CCTV_HEARTBEAT_S="0.2")
     worker = subprocess.Popen([sys.executable, "-m", "cctv", "worker", "--batch-size", "4"],
                               env=env, stdin=subprocess.DEVNULL)
@@ -47,9 +47,13 @@ def test_replay_wait_then_status_json(redis_url, small_video):
                           stdin=subprocess.DEVNULL)
     try:
         out = cctv(redis_url, "replay", str(small_video), "--camera", "rec", "--wait",
-                   "--timeout", "150", timeout=180)
+                   "--timeout", "150", "--out", str(tmp_path / "rec"), timeout=180)
         job_id, summary = out.stdout.splitlines()[0], json.loads(out.stdout.splitlines()[-1])
         assert summary["status"] == "finished" and summary["result"]["frames"] == 40
+        assert summary["result"]["files"] == {  # complete once --wait returns
+            kind: str(tmp_path / "rec" / f"rec.{suffix}")
+            for kind, suffix in (("video", "mp4"), ("csv", "csv"), ("report", "json"))}
+        assert json.loads((tmp_path / "rec" / "rec.json").read_text())["frames"] == 40
         assert json.loads(cctv(redis_url, "job", job_id).stdout)["status"] == "finished"
         for _ in range(25):  # the heartbeat catches up within a beat
             status = json.loads(cctv(redis_url, "status", "--json").stdout)

@@ -1,0 +1,85 @@
+"""Following a replay's results as the workers and the tracker write them.
+
+The detections and tracks streams are capped, so a long replay's first entries are trimmed before
+it ends: :class:`Follower` reads both streams in a thread from the ids current at the job's start
+and keeps the messages of this replay's frames (frame ids after the frame stream's last id at the
+start) by ``seq``. They are small JSON entries; frames themselves are decoded again from the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+
+from common.keys import Keys
+from common.messages import DetectionMessage, MessageError, TrackMessage
+
+log = logging.getLogger("ingest.follower")
+
+
+def stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry id ``ms-seq`` as a comparable pair."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def last_id(client: redis.Redis, stream: str) -> str:
+    """Id of the newest entry of ``stream`` ("0-0" when empty or absent)."""
+    newest = client.xrevrange(stream, count=1)
+    return newest[0][0].decode() if newest else "0-0"
+
+
+class Follower:
+    """This replay's detection and track messages by ``seq``, read while it runs."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, camera: str):
+        self.client = client
+        self.detections_key, self.tracks_key = keys.detections(camera), keys.tracks(camera)
+        self.after = stream_id(last_id(client, keys.frames(camera)))
+        self.positions = {key: last_id(client, key)
+                          for key in (self.detections_key, self.tracks_key)}
+        self.detections: dict[int, DetectionMessage] = {}
+        self.tracks: dict[int, TrackMessage] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"follow-{camera}", daemon=True)
+
+    def __enter__(self) -> "Follower":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+    def read_past(self, stream: str, entry_id: str) -> bool:
+        """True once the follower has read ``stream`` up to ``entry_id``."""
+        return stream_id(self.positions[stream]) >= stream_id(entry_id)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                reply = self.client.xread(dict(self.positions), count=500, block=200)
+            except redis.ConnectionError as exc:
+                log.warning("following the replay: %s; retrying", exc)
+                self.stop.wait(0.5)
+                continue
+            for stream, entries in reply or []:
+                stream = stream.decode()
+                for entry_id, fields in entries:
+                    self.positions[stream] = entry_id.decode()
+                    self._keep(stream, fields)
+
+    def _keep(self, stream: str, fields: dict) -> None:
+        try:
+            if stream == self.detections_key:
+                msg = DetectionMessage.from_fields(fields)
+                if stream_id(msg.frame_id) > self.after:
+                    self.detections[msg.seq] = msg
+            else:
+                track = TrackMessage.from_fields(fields)
+                if stream_id(track.frame_id) > self.after:
+                    self.tracks[track.seq] = track
+        except MessageError as exc:
+            log.warning("skipping an entry of %s: %s", stream, exc)

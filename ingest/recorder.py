@@ -1,0 +1,230 @@
+"""A replay's recording: annotated H.264 video, per-second CSV and JSON report of one file.
+
+Once the workers (and the camera's tracker, when one owns it) processed every frame, the file is
+decoded again and each frame drawn with its own objects (a frame skipped by ``fps`` gets the
+latest earlier frame's), the camera's lines and zones with their running totals; the counts come
+from the same messages the workers and the tracker counted, so they agree with ``cctv status``.
+The three files appear together, under one free name, only when all are complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import redis
+
+from common.cameras import parse_camera_json
+from common.keys import Keys
+from common.messages import MessageError, WorkerHeartbeat
+from common.replay_report import CSV_COLUMNS, ReplayReport
+from common.replays import processed_through
+from common.settings import CameraConfig, SettingsError
+from media.draw import Overlay, draw_scene
+from media.files import PendingFiles
+from media.video import VideoError, VideoInfo, VideoWriter, probe, read_frames
+
+from .follower import Follower, last_id
+
+log = logging.getLogger("ingest.recorder")
+
+TRACKS_WAIT_S = 30.0
+"""Longest wait for the camera's tracker to reach the last frame once the workers are done."""
+POLL_S = 0.1
+
+
+def check_video(path: str | Path) -> VideoInfo:
+    """The file's header, or VideoError when it is not a video or is cut short."""
+    info = probe(path)
+    if not info.packets:
+        raise VideoError(f"{path} holds no video frames")
+    if info.frames and info.packets < info.frames:
+        raise VideoError(f"{path} is cut short: {info.packets} of the {info.frames} frames it "
+                         "declares are there")
+    return info
+
+
+def wait_for_results(client: redis.Redis, keys: Keys, camera: str, last_frame_id: str,
+                     follower: Follower) -> bool:
+    """Block until the workers processed every frame up to ``last_frame_id`` and the follower read
+    their messages, then (when a tracker owns the camera, at most :data:`TRACKS_WAIT_S`) until
+    its tracks reach the last detected frame. Returns whether a tracker owns the camera."""
+    while not processed_through(client, keys, camera, last_frame_id):
+        time.sleep(POLL_S)
+    end = last_id(client, keys.detections(camera))  # written before each frame was acked
+    while not follower.read_past(keys.detections(camera), end):
+        time.sleep(POLL_S)
+    if not client.exists(keys.tracker_lock(camera)):
+        return False
+    last_seq = max(follower.detections, default=-1)
+    deadline = time.monotonic() + TRACKS_WAIT_S
+    while max(follower.tracks, default=-1) < last_seq and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    if max(follower.tracks, default=-1) < last_seq:
+        log.warning("camera %s: the tracker did not reach frame %d within %.0f s; recording "
+                    "the frames it tracked", camera, last_seq, TRACKS_WAIT_S)
+    return True
+
+
+def camera_config(client: redis.Redis, keys: Keys, camera: str) -> CameraConfig | None:
+    """The camera's stored config (its lines and zones), None when absent or invalid."""
+    raw = client.hget(keys.cameras, camera)
+    try:
+        return parse_camera_json(raw, camera) if raw is not None else None
+    except SettingsError:
+        return None
+
+
+@dataclass
+class Recorder:
+    """Turns a finished replay's messages into its three files."""
+
+    follower: Follower
+    file_index: Sequence[int]
+    """``file_index[seq]``: index in the file of the frame published as ``seq``."""
+    info: VideoInfo
+    config: CameraConfig | None
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps or 25.0
+
+    def objects(self, seq: int) -> list:
+        """What frame ``seq`` shows: its tracked objects when tracked, else its detections."""
+        if seq in self.follower.tracks:
+            return list(self.follower.tracks[seq].tracks)
+        msg = self.follower.detections.get(seq)
+        return list(msg.objects) if msg else []
+
+    def write_video(self, path: Path, source: str) -> int:
+        """Every frame of ``source`` annotated into ``path``; returns the frames decoded."""
+        lines = self.config.lines if self.config else []
+        zones = self.config.zones if self.config else []
+        crossed: dict[tuple[str, str], int] = defaultdict(int)
+        seq, decoded = -1, 0
+        with VideoWriter(path, self.fps) as writer:
+            for index, image in enumerate(read_frames(source)):
+                while seq + 1 < len(self.file_index) and self.file_index[seq + 1] <= index:
+                    seq += 1
+                    for crossing in getattr(self.follower.tracks.get(seq), "crossings", ()):
+                        crossed[crossing.line, crossing.direction] += 1
+                msg = self.follower.tracks.get(seq) or self.follower.detections.get(seq)
+                inside = getattr(self.follower.tracks.get(seq), "zones", {})
+                overlays = (
+                    [Overlay(line.points, f"{line.name} in {crossed[line.name, 'in']} / "
+                                          f"out {crossed[line.name, 'out']}") for line in lines],
+                    [Overlay(zone.points, f"{zone.name}: {sum(inside.get(zone.name, {}).values())}")
+                     for zone in zones])
+                writer.write(draw_scene(image, self.objects(seq) if seq >= 0 else [],
+                                        (msg.width, msg.height) if msg else None, *overlays))
+                decoded = index + 1
+        return decoded
+
+    def write_csv(self, path: Path, frames: int) -> None:
+        """One row per second of the ``frames``-long video and label (:data:`CSV_COLUMNS`, then
+        ``in:<line>``, ``out:<line>`` and ``peak:<zone>``)."""
+        line_names = sorted({line.name for line in (self.config.lines if self.config else [])}
+                            | {c.line for t in self.follower.tracks.values() for c in t.crossings})
+        zone_names = sorted({zone.name for zone in (self.config.zones if self.config else [])}
+                            | {z for t in self.follower.tracks.values() for z in t.zones})
+        rows: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        ids: dict[tuple[int, str], set[int]] = defaultdict(set)
+        for seq, msg in self.follower.detections.items():
+            for label, n in msg.counts.items():
+                rows[self.second(seq), label]["detections"] += n
+        for seq, track in self.follower.tracks.items():
+            second = self.second(seq)
+            for obj in track.tracks:
+                ids[second, obj.label].add(obj.track_id)
+            for c in track.crossings:
+                rows[second, c.label][f"{c.direction}:{c.line}"] += 1
+            for zone, counts in track.zones.items():
+                for label, n in counts.items():
+                    row = rows[second, label]
+                    row[f"peak:{zone}"] = max(row[f"peak:{zone}"], n)
+        for key, seen in ids.items():
+            rows[key]["tracked"] = len(seen)
+        labels = sorted({label for _, label in rows})
+        seconds = math.ceil(frames / self.fps)
+        columns = [*CSV_COLUMNS[2:], *(f"{d}:{line}" for line in line_names for d in ("in", "out")),
+                   *(f"peak:{zone}" for zone in zone_names)]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow([*CSV_COLUMNS[:2], *columns])
+            for second in range(seconds):
+                for label in labels:
+                    row = rows.get((second, label), {})
+                    out.writerow([second, label, *(row.get(c, 0) for c in columns)])
+
+    def second(self, seq: int) -> int:
+        return int(self.file_index[seq] / self.fps)
+
+    def report(self, client: redis.Redis, keys: Keys, camera: str, source: str, frames: int,
+               tracked: bool, started: float) -> ReplayReport:
+        """The totals: the same sums the workers' and the tracker's counters hold."""
+        detections: dict[str, int] = defaultdict(int)
+        for msg in self.follower.detections.values():
+            for label, n in msg.counts.items():
+                detections[label] += n
+        ids: dict[str, set[int]] = defaultdict(set)
+        lines = {line.name: {"in": {}, "out": {}}
+                 for line in (self.config.lines if self.config else [])}
+        peak: dict[str, dict[str, int]] = {}
+        for track in self.follower.tracks.values():
+            for obj in track.tracks:
+                ids[obj.label].add(obj.track_id)
+            for c in track.crossings:
+                counts = lines.setdefault(c.line, {"in": {}, "out": {}})[c.direction]
+                counts[c.label] = counts.get(c.label, 0) + 1
+            for zone, counts in track.zones.items():
+                zone_peak = peak.setdefault(zone, {})
+                for label, n in counts.items():
+                    zone_peak[label] = max(zone_peak.get(label, 0), n)
+        last = self.follower.tracks[max(self.follower.tracks)].zones if self.follower.tracks else {}
+        zones = {zone.name: {} for zone in (self.config.zones if self.config else [])}
+        zones.update({z: {k: n for k, n in c.items() if n} for z, c in last.items()})
+        workers = sorted({msg.worker for msg in self.follower.detections.values()})
+        return ReplayReport(
+            camera=camera, source=source, frames=frames, frames_processed=len(self.file_index),
+            fps=self.fps, duration_s=round(frames / self.fps, 3), started=started,
+            processing_s=round(time.time() - started, 3), detections=dict(sorted(detections.items())),
+            tracked=tracked, unique={k: len(v) for k, v in sorted(ids.items())}, lines=lines,
+            zones=zones, zones_peak={z: {k: n for k, n in c.items() if n} for z, c in peak.items()},
+            models=models(client, keys, workers), workers=workers)
+
+
+def models(client: redis.Redis, keys: Keys, workers: list[str]) -> list[str]:
+    """Detector specs of ``workers`` that are still alive (their heartbeats say)."""
+    found = set()
+    for worker in workers:
+        fields = client.hgetall(keys.worker(worker))
+        try:
+            model = WorkerHeartbeat.from_fields(fields).model if fields else ""
+        except MessageError:
+            model = ""
+        if model:
+            found.add(model)
+    return sorted(found)
+
+
+def record(client: redis.Redis, keys: Keys, camera: str, source: str, out: Path,
+           recorder: Recorder, tracked: bool, started: float) -> dict[str, str]:
+    """Write ``out/CAMERA.{mp4,csv,json}`` (or ``CAMERA-n.*``); returns the paths by kind."""
+    with PendingFiles(out) as files:
+        video, table, report = (files.reserve(f"{camera}{suffix}")
+                                for suffix in (".mp4", ".csv", ".json"))
+        frames = recorder.write_video(video, source)
+        if recorder.info.frames and frames < recorder.info.frames:
+            raise VideoError(f"{source} is cut short: {frames} of the {recorder.info.frames} "
+                             "frames it declares decode")
+        recorder.write_csv(table, frames)
+        report.write_text(recorder.report(client, keys, camera, source, frames, tracked,
+                                          started).to_json(), encoding="utf-8")
+        paths = files.commit(together=True)
+    return dict(zip(("video", "csv", "report"), map(str, paths)))
