@@ -241,6 +241,11 @@ class DashboardSettings(CommonSettings):
     dashboard_media_dir: Path = Field(Path(".cctv/media"),
                                       description="Folder of replayable files; uploads land here "
                                                   "(the RQ worker must see the same path).")
+    replay_dir: Path = Field(Path(".cctv/replays"),
+                             description="Folder where replays started from the dashboard write "
+                                         "their recordings (annotated video, CSV, JSON report), "
+                                         "listed by its Replay view (the RQ worker writes it: "
+                                         "it must see the same path).")
 
 
 class WorkerSettings(ServiceSettings):

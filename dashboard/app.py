@@ -16,12 +16,12 @@ import streamlit as st
 
 from common.cameras import list_cameras, remove_camera, store_camera
 from common.redis_conn import connect
-from common.replays import enqueue, recent_jobs
 from common.settings import (CameraConfig, CommonSettings, DashboardSettings, SettingsError,
                              from_env, parse_camera)
 from common.status import collect_status
 from common.urls import mask_text
 from dashboard import auth, data
+from dashboard.replays import replay_view
 from media.draw import Overlay, annotate_jpeg
 
 VIEWS = ("Live", "Counts", "Health", "Replay", "Cameras")
@@ -231,48 +231,6 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
                        "`cctv worker`.")
 
     tables()
-
-
-def replay_view(client: redis.Redis, settings: DashboardSettings) -> None:
-    folder = settings.dashboard_media_dir
-    source = st.radio("File", ["on the server", "upload"], horizontal=True)
-    path = None
-    if source == "upload":
-        upload = st.file_uploader("Video file", type=[s[1:] for s in data.VIDEO_SUFFIXES])
-        if upload is not None:
-            try:
-                path = data.save_upload(folder, upload.name, upload.getvalue())
-            except (ValueError, OSError) as exc:
-                st.error(f"Upload not stored: {exc}")
-            else:
-                st.success(f"Stored as {path}")
-    else:
-        files = data.media_files(folder)
-        if files:
-            path = st.selectbox("Video in " + str(folder), files, format_func=lambda p: p.name)
-        else:
-            st.info(f"No video files in {folder.resolve()} yet: upload one, or copy files there "
-                    "(setting CCTV_DASHBOARD_MEDIA_DIR).")
-    with st.form("replay"):
-        camera = st.text_input("Camera name", "replay")
-        fps = st.number_input("Frames per second to take (0 = every frame)", 0.0, 120.0, 0.0)
-        realtime = st.checkbox("Real time (paced by the file's timestamps)")
-        if st.form_submit_button("Enqueue replay", disabled=path is None):
-            try:
-                parse_camera({"name": camera, "url": str(path)}, "replay")
-                job = enqueue(client, str(Path(path).resolve()), camera, fps or None, realtime,
-                              3600)
-            except SettingsError as exc:
-                st.error(str(exc))
-            else:
-                st.success(f"Replay job {job.id} queued: camera {camera} appears in Live once "
-                           "an RQ worker (`cctv rq-worker`) takes it.")
-    st.subheader("Replay jobs")
-    jobs = recent_jobs(client)
-    if jobs:
-        st.dataframe(pd.DataFrame(jobs), hide_index=True)
-    else:
-        st.caption("No replay jobs yet.")
 
 
 def cameras_view(client: redis.Redis, settings: DashboardSettings, status: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -13,9 +14,11 @@ from common.cameras import list_cameras
 from common.keys import KEYS
 from common.messages import TrackMessage, WorkerHeartbeat
 from common.redis_conn import EmbeddedRedis
+from common.replay_report import ReplayReport
 from common.replays import fetch, queue
 from common.status import collect_status
 from dashboard import data
+from media.video import VideoWriter
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -43,6 +46,20 @@ def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("info", "warning", "error", "success", "caption", "markdown")
              for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
+
+
+def write_recording(folder: Path, name: str) -> None:
+    """The three files a replay of 10 frames leaves (what ingest.recorder writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(folder / f"{name}.mp4", 10.0) as writer:
+        for i in range(10):
+            writer.write(np.full((64, 96, 3), 20 * i, np.uint8))
+    (folder / f"{name}.csv").write_text("second,label,detections,tracked\n0,person,7,2\n")
+    report = ReplayReport(camera=name, source="/media/lobby.mp4", frames=10, frames_processed=10,
+                          fps=10.0, duration_s=1.0, started=1_800_000_000, processing_s=2.5,
+                          detections={"person": 7}, tracked=True, unique={"person": 2},
+                          models=["ssdlite-person"])
+    (folder / f"{name}.json").write_text(report.to_json())
 
 
 def last_tracked(client, camera="bikes") -> TrackMessage:
@@ -138,9 +155,10 @@ def test_cameras_can_be_added_and_removed_from_the_page(redis_url, redis_client,
 
 
 def test_replay_enqueues_an_rq_job_for_a_file_on_the_server(redis_url, redis_client, page,
-                                                            monkeypatch, media_dir):
+                                                            monkeypatch, media_dir, tmp_path):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("CCTV_DASHBOARD_MEDIA_DIR", str(media_dir))
+    monkeypatch.setenv("CCTV_REPLAY_DIR", str(tmp_path / "replays"))
     at = show(page().run(), "Replay")
     assert [s for s in at.selectbox if s.label.startswith("Video in")][0].value.name == "clip.mp4"
     at.text_input[0].set_value("lobby-replay")
@@ -149,9 +167,31 @@ def test_replay_enqueues_an_rq_job_for_a_file_on_the_server(redis_url, redis_cli
     job_ids = queue(redis_client).job_ids
     assert len(job_ids) == 1
     job = fetch(redis_client, job_ids[0])
-    assert job.args[:2] == [str(media_dir / "clip.mp4"), "lobby-replay"]
+    assert job.args == [str(media_dir / "clip.mp4"), "lobby-replay", None, False,
+                        str((tmp_path / "replays").resolve())]  # recorded into CCTV_REPLAY_DIR
     jobs = at.dataframe[-1].value
     assert list(jobs["id"]) == job_ids and list(jobs["status"]) == ["queued"]
+    assert "No finished recordings" in texts(at)
+
+
+def test_replay_lists_a_finished_recording_with_its_video_chart_and_files(
+        redis_url, page, monkeypatch, tmp_path):
+    folder = tmp_path / "replays"
+    write_recording(folder, "lobby")
+    (folder / "half.json").write_text("{}")  # a report without its video is not listed
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_REPLAY_DIR", str(folder))
+    at = show(page().run(), "Replay")
+    assert not at.exception
+    [recording] = [s for s in at.selectbox if s.label == "Recording"]
+    assert recording.options == [recording.value.video.stem + " · camera lobby · "
+                                 + time.strftime("%Y-%m-%d %H:%M", time.localtime(1_800_000_000))]
+    assert at.get("video")
+    assert {m.label: m.value for m in at.metric} == {
+        "frames": "10", "seconds": "1.0", "detections": "7", "tracked objects": "2"}
+    assert at.get("arrow_bar_chart") or at.get("vega_lite_chart")
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert downloads == ["Download lobby.mp4", "Download lobby.csv", "Download lobby.json"]
 
 
 def test_a_redis_that_goes_away_shows_a_banner_and_the_page_recovers(tmp_path, page,
