@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import redis
@@ -71,8 +73,6 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    import torch
-
     from detector import load_detector
     from workers.service import Worker, plan_lanes, usable_cpus
 
@@ -81,7 +81,7 @@ def cmd_worker(args) -> int:
                         detector=args.detector, score_threshold=args.score_threshold,
                         claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
                         num_threads=args.num_threads, lanes=args.lanes)
-    cuda = (settings.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    cuda = resolve_device(settings.device).startswith("cuda")
     lanes, threads = plan_lanes(settings.lanes, settings.num_threads, cuda, usable_cpus())
     settings = settings.model_copy(update={"lanes": lanes, "num_threads": threads})
     client = client_for(settings)
@@ -91,6 +91,27 @@ def cmd_worker(args) -> int:
     Worker(client, settings, detector, str(getattr(detector, "device", "cpu"))).run(
         stop_on_signals())
     return 0
+
+
+def resolve_device(spec: str | None) -> str:
+    """The torch device to run on (auto: CUDA when present); SettingsError for one that does not
+    exist here."""
+    import torch
+
+    if spec is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError) as exc:
+        raise SettingsError(f"device {spec!r} is not a torch device (cpu, cuda, cuda:1)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"device {spec!r}: CUDA is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise SettingsError(f"device {spec!r}: this machine has {torch.cuda.device_count()} "
+                            "CUDA device(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise SettingsError(f"device {spec!r}: only cpu and cuda devices are supported")
+    return spec
 
 
 def cmd_tracker(args) -> int:
@@ -106,13 +127,14 @@ def cmd_tracker(args) -> int:
 
 
 def cmd_rq_worker(args) -> int:
-    from rq import Worker as RQWorker
     from rq.serializers import JSONSerializer
 
     from common.replays import queue
 
+    from .rq_worker import ReplayWorker
+
     client = client_for(from_env(CommonSettings))
-    worker = RQWorker([queue(client)], connection=client, serializer=JSONSerializer)
+    worker = ReplayWorker([queue(client)], connection=client, serializer=JSONSerializer)
     worker.work(burst=args.burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
     return 0
 
@@ -173,7 +195,14 @@ def cmd_status(args) -> int:
     from common.status import collect_status
 
     settings = from_env(CommonSettings)
-    status = collect_status(client_for(settings), settings.keys)
+    try:
+        status = collect_status(client_for(settings), settings.keys)
+    except redis.RedisError as exc:  # down, refusing the password or the database
+        error = mask_text(explain(exc)[1])
+        if args.json:
+            print(json.dumps({"error": error}))
+        print(f"cctv: status: {error}", file=sys.stderr)
+        return 3
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -329,17 +358,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; every expected failure is one line ``cctv: <command>: <why>`` on
+    stderr, exit 2 for usage (settings, arguments, model specs) and 1 at run time; ``-v`` adds
+    the traceback."""
     args = build_parser().parse_args(argv)
     level, json_logs = log_settings()
     setup_logging("DEBUG" if args.verbose else level, json_logs)
     try:
-        return args.func(args) or 0
-    except SettingsError as exc:
-        print(f"cctv {args.command}: {mask_text(str(exc))}", file=sys.stderr)
-        return 2
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        print(f"cctv {args.command}: cannot reach Redis: {mask_text(str(exc))}", file=sys.stderr)
+        code = args.func(args) or 0
+        sys.stdout.flush()  # a closed pipe fails here, inside the handler
+        return code
+    except BrokenPipeError:  # ``cctv status | head -1``: the reader is gone, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        code, why = explain(exc)
+        print(f"cctv: {args.command}: {mask_text(why)}", file=sys.stderr)
+        return code
+
+
+def explain(exc: Exception) -> tuple[int, str]:
+    """(exit status, one-line reason) of a subcommand's failure."""
+    from detector.errors import DetectorError
+
+    if isinstance(exc, (SettingsError, DetectorError)):
+        return 2, str(exc)
+    if isinstance(exc, redis.AuthenticationError):
+        return 1, f"Redis at {redis_address_or_url()} refused the credentials: {exc}"
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return 1, f"Redis unreachable at {redis_address_or_url()}: {exc}"
+    if isinstance(exc, redis.ResponseError):
+        return 1, f"Redis at {redis_address_or_url()} answered: {exc}"
+    if isinstance(exc, OSError):
+        return 1, f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+    return 1, f"{type(exc).__name__}: {exc} (run with -v for the traceback)"
+
+
+def redis_address_or_url() -> str:
+    """Where the settings point, without credentials (``REDIS_URL`` when they are invalid)."""
+    from common.redis_conn import redis_address
+
+    try:
+        return redis_address(from_env(CommonSettings))
+    except SettingsError:
+        return "REDIS_URL"
 
 
 def log_settings() -> tuple[str, bool]:

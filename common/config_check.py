@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .settings import CamerasFile
+from .settings import CamerasFile, SettingsError, read_config_text
 from .urls import has_literal_secret, mask_text, mask_url
 
 
@@ -141,9 +141,9 @@ def check_file(path: str | Path) -> tuple[list[str], list[str]]:
     """(error reports, warnings) for a cameras file; errors are empty when it is valid."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        return [f"{path}: cannot read: {exc.strerror}"], []
+        text = read_config_text(path)
+    except SettingsError as exc:
+        return [str(exc)], []
     lines = text.splitlines()
     errors = [format_problem(str(path), lines, p) for p in check_text(text)]
     return errors, [] if errors else warnings_for(text)

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import redis
 
@@ -117,3 +118,15 @@ def connect(settings: CommonSettings) -> redis.Redis:
         server.start()
         url = server.url
     return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+
+
+def redis_address(settings: CommonSettings) -> str:
+    """Where ``settings`` point, without credentials: ``redis://host:port/db``, ``unix:///path``
+    (for messages)."""
+    if not settings.redis_url:
+        return embedded_for(settings).url
+    parts = urlsplit(settings.redis_url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    db = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}/{db}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -37,6 +38,7 @@ def describe_errors(exc: ValidationError, source: str, name: Callable[[str], str
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         where = name(where) if len(err["loc"]) == 1 else where
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = msg.removeprefix("Value error, ")
         lines.append(f"{source}: {where}: {msg}")
     return "\n".join(lines)
 
@@ -152,13 +154,22 @@ class CamerasFile(Strict):
         return cameras
 
 
+def read_config_text(path: Path) -> str:
+    """A configuration file's text (UTF-8), or SettingsError saying why not."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
+                            f"{exc.start}): save it as UTF-8") from exc
+
+
 def load_cameras_file(path: str | Path) -> list[CameraConfig]:
     """Read and validate a cameras YAML file."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
+        data = yaml.safe_load(read_config_text(path)) or {}
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
@@ -177,6 +188,29 @@ def parse_camera(data: Mapping[str, Any], source: str = "camera") -> CameraConfi
         raise SettingsError(describe_errors(exc, source)) from exc
 
 
+def check_redis_url(url: str) -> None:
+    """ValueError unless ``url`` is ``redis[s]://[user:password@]host[:port][/db]`` or
+    ``unix:///path``; the message never repeats the URL (it may hold a password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError("unix:// needs the socket's path (unix:///run/redis.sock)")
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("needs a host (redis://host:6379/0)")
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    db = parts.path.strip("/")
+    if db and not (db.isdigit() and int(db) < 1_000_000):
+        raise ValueError("the database after the host must be a number (redis://host:6379/0)")
+
+
 class CommonSettings(Strict):
     """Settings every service shares."""
 
@@ -192,6 +226,13 @@ class CommonSettings(Strict):
                            description="Logging level.")
     log_format: str = Field("text", pattern=r"^(text|json)$",
                             description="Log lines as text, or as one JSON object per line.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url:
+            check_redis_url(url)
+        return url
 
     @property
     def keys(self) -> Keys:
