@@ -383,9 +383,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def explain(exc: Exception) -> tuple[int, str]:
     """(exit status, one-line reason) of a subcommand's failure."""
-    from detector.errors import DetectorError
-
-    if isinstance(exc, (SettingsError, DetectorError)):
+    loaded = sys.modules.get("detector.errors")  # raised only once loaded: torch stays unloaded
+    if isinstance(exc, SettingsError) or loaded and isinstance(exc, loaded.DetectorError):
         return 2, str(exc)
     if isinstance(exc, redis.AuthenticationError):
         return 1, f"Redis at {redis_address_or_url()} refused the credentials: {exc}"
