@@ -13,11 +13,12 @@ import csv
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import redis
 
 from common.cameras import parse_camera_json
@@ -25,7 +26,7 @@ from common.keys import Keys
 from common.messages import MessageError, WorkerHeartbeat
 from common.replay_report import CSV_COLUMNS, ReplayReport
 from common.replays import processed_through
-from common.settings import CameraConfig, SettingsError
+from common.settings import CameraConfig, LineConfig, SettingsError, ZoneConfig
 from media.draw import Overlay, draw_scene
 from media.files import PendingFiles
 from media.video import VideoError, VideoInfo, VideoWriter, probe, read_frames
@@ -95,43 +96,48 @@ class Recorder:
     def fps(self) -> float:
         return self.info.fps or 25.0
 
-    def objects(self, seq: int) -> list:
-        """What frame ``seq`` shows: its tracked objects when tracked, else its detections."""
-        if seq in self.follower.tracks:
-            return list(self.follower.tracks[seq].tracks)
-        msg = self.follower.detections.get(seq)
-        return list(msg.objects) if msg else []
+    @property
+    def lines(self) -> list[LineConfig]:
+        return list(self.config.lines) if self.config else []
+
+    @property
+    def zones(self) -> list[ZoneConfig]:
+        return list(self.config.zones) if self.config else []
 
     def write_video(self, path: Path, source: str) -> int:
         """Every frame of ``source`` annotated into ``path``; returns the frames decoded."""
-        lines = self.config.lines if self.config else []
-        zones = self.config.zones if self.config else []
-        crossed: dict[tuple[str, str], int] = defaultdict(int)
+        crossed: Counter[tuple[str, str]] = Counter()
         seq, decoded = -1, 0
         with VideoWriter(path, self.fps) as writer:
             for index, image in enumerate(read_frames(source)):
                 while seq + 1 < len(self.file_index) and self.file_index[seq + 1] <= index:
-                    seq += 1
-                    for crossing in getattr(self.follower.tracks.get(seq), "crossings", ()):
-                        crossed[crossing.line, crossing.direction] += 1
-                msg = self.follower.tracks.get(seq) or self.follower.detections.get(seq)
-                inside = getattr(self.follower.tracks.get(seq), "zones", {})
-                overlays = (
-                    [Overlay(line.points, f"{line.name} in {crossed[line.name, 'in']} / "
-                                          f"out {crossed[line.name, 'out']}") for line in lines],
-                    [Overlay(zone.points, f"{zone.name}: {sum(inside.get(zone.name, {}).values())}")
-                     for zone in zones])
-                writer.write(draw_scene(image, self.objects(seq) if seq >= 0 else [],
-                                        (msg.width, msg.height) if msg else None, *overlays))
+                    seq += 1  # the latest processed frame at or before this one
+                    track = self.follower.tracks.get(seq)
+                    crossed.update((c.line, c.direction) for c in (track.crossings if track else ()))
+                writer.write(self.draw(image, seq, crossed))
                 decoded = index + 1
         return decoded
+
+    def draw(self, image: np.ndarray, seq: int, crossed: Counter[tuple[str, str]]) -> np.ndarray:
+        """``image`` with frame ``seq``'s objects (tracked ones when it was tracked), the lines with
+        their crossings so far and the zones with the objects inside."""
+        track, msg = self.follower.tracks.get(seq), self.follower.detections.get(seq)
+        inside = track.zones if track else {}
+        lines = [Overlay(line.points, f"{line.name} in {crossed[line.name, 'in']} / "
+                                      f"out {crossed[line.name, 'out']}") for line in self.lines]
+        zones = [Overlay(zone.points, f"{zone.name}: {sum(inside.get(zone.name, {}).values())}")
+                 for zone in self.zones]
+        objects = track.tracks if track else (msg.objects if msg else [])
+        shown = track or msg
+        return draw_scene(image, objects, (shown.width, shown.height) if shown else None, lines,
+                          zones)
 
     def write_csv(self, path: Path, frames: int) -> None:
         """One row per second of the ``frames``-long video and label (:data:`CSV_COLUMNS`, then
         ``in:<line>``, ``out:<line>`` and ``peak:<zone>``)."""
-        line_names = sorted({line.name for line in (self.config.lines if self.config else [])}
+        line_names = sorted({line.name for line in self.lines}
                             | {c.line for t in self.follower.tracks.values() for c in t.crossings})
-        zone_names = sorted({zone.name for zone in (self.config.zones if self.config else [])}
+        zone_names = sorted({zone.name for zone in self.zones}
                             | {z for t in self.follower.tracks.values() for z in t.zones})
         rows: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         ids: dict[tuple[int, str], set[int]] = defaultdict(set)
@@ -165,16 +171,21 @@ class Recorder:
     def second(self, seq: int) -> int:
         return int(self.file_index[seq] / self.fps)
 
-    def report(self, client: redis.Redis, keys: Keys, camera: str, source: str, frames: int,
-               tracked: bool, started: float) -> ReplayReport:
+    @property
+    def workers(self) -> list[str]:
+        """Ids of the workers that processed the frames."""
+        return sorted({msg.worker for msg in self.follower.detections.values()})
+
+    def report(self, camera: str, source: str, frames: int, tracked: bool, started: float,
+               models: list[str]) -> ReplayReport:
         """The totals: the same sums the workers' and the tracker's counters hold."""
         detections: dict[str, int] = defaultdict(int)
         for msg in self.follower.detections.values():
             for label, n in msg.counts.items():
                 detections[label] += n
         ids: dict[str, set[int]] = defaultdict(set)
-        lines = {line.name: {"in": {}, "out": {}}
-                 for line in (self.config.lines if self.config else [])}
+        lines: dict[str, dict[str, dict[str, int]]] = {
+            line.name: {"in": {}, "out": {}} for line in self.lines}
         peak: dict[str, dict[str, int]] = {}
         for track in self.follower.tracks.values():
             for obj in track.tracks:
@@ -187,19 +198,18 @@ class Recorder:
                 for label, n in counts.items():
                     zone_peak[label] = max(zone_peak.get(label, 0), n)
         last = self.follower.tracks[max(self.follower.tracks)].zones if self.follower.tracks else {}
-        zones = {zone.name: {} for zone in (self.config.zones if self.config else [])}
+        zones: dict[str, dict[str, int]] = {zone.name: {} for zone in self.zones}
         zones.update({z: {k: n for k, n in c.items() if n} for z, c in last.items()})
-        workers = sorted({msg.worker for msg in self.follower.detections.values()})
         return ReplayReport(
             camera=camera, source=source, frames=frames, frames_processed=len(self.file_index),
             fps=self.fps, duration_s=round(frames / self.fps, 3), started=started,
             processing_s=round(time.time() - started, 3), detections=dict(sorted(detections.items())),
             tracked=tracked, unique={k: len(v) for k, v in sorted(ids.items())}, lines=lines,
             zones=zones, zones_peak={z: {k: n for k, n in c.items() if n} for z, c in peak.items()},
-            models=models(client, keys, workers), workers=workers)
+            models=models, workers=self.workers)
 
 
-def models(client: redis.Redis, keys: Keys, workers: list[str]) -> list[str]:
+def worker_models(client: redis.Redis, keys: Keys, workers: list[str]) -> list[str]:
     """Detector specs of ``workers`` that are still alive (their heartbeats say)."""
     found = set()
     for worker in workers:
@@ -224,7 +234,8 @@ def record(client: redis.Redis, keys: Keys, camera: str, source: str, out: Path,
             raise VideoError(f"{source} is cut short: {frames} of the {recorder.info.frames} "
                              "frames it declares decode")
         recorder.write_csv(table, frames)
-        report.write_text(recorder.report(client, keys, camera, source, frames, tracked,
-                                          started).to_json(), encoding="utf-8")
+        models = worker_models(client, keys, recorder.workers)
+        report.write_text(recorder.report(camera, source, frames, tracked, started,
+                                          models).to_json(), encoding="utf-8")
         paths = files.commit(together=True)
     return dict(zip(("video", "csv", "report"), map(str, paths)))
