@@ -274,8 +274,9 @@ class DashboardSettings(CommonSettings):
     dashboard_password: SecretStr | None = Field(None, min_length=8, max_length=256,
                                                  description="Password the page asks for; "
                                                              "required when not on loopback.")
-    dashboard_refresh_s: float = Field(0.3, ge=0.1, le=60,
-                                       description="Refresh period of the camera grid.")
+    dashboard_refresh_s: float = Field(1.0, ge=0.1, le=60,
+                                       description="Refresh period of the Live view's counts and "
+                                                   "camera lines (the video streams by itself).")
     dashboard_stale_s: float = Field(5.0, ge=1, le=3600,
                                      description="An online camera without a frame this long "
                                                  "shows as stalled.")

@@ -21,8 +21,8 @@ from common.settings import (CameraConfig, CommonSettings, DashboardSettings, Se
 from common.status import collect_status
 from common.urls import mask_text
 from dashboard import auth, data
+from dashboard.live import live_view
 from dashboard.replays import replay_view
-from media.draw import Overlay, annotate_jpeg
 
 VIEWS = ("Live", "Counts", "Health", "Replay", "Cameras")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
@@ -68,83 +68,13 @@ def sign_in(settings: DashboardSettings) -> None:
     st.stop()
 
 
+# -- views ---------------------------------------------------------------------------------------
 def camera_configs(client: redis.Redis, settings: DashboardSettings) -> dict[str, CameraConfig]:
     try:
         return list_cameras(client, settings.keys)
     except SettingsError as exc:
         st.warning(f"A stored camera is invalid: {exc}")
         return {}
-
-
-def overlays(config: CameraConfig | None, tracking: dict,
-             zones_now: dict[str, dict[str, int]]) -> tuple[list[Overlay], list[Overlay]]:
-    """The camera's counting lines (with in/out totals) and zones (with objects now)."""
-    if config is None:
-        return [], []
-    totals = tracking.get("lines", {})
-
-    def crossed(line: str, direction: str) -> int:
-        return sum(totals.get(line, {}).get(direction, {}).values())
-
-    lines = [Overlay(line.points, f"{line.name} in {crossed(line.name, 'in')} / "
-                                  f"out {crossed(line.name, 'out')}") for line in config.lines]
-    zones = [Overlay(zone.points, f"{zone.name}: {sum(zones_now.get(zone.name, {}).values())}")
-             for zone in config.zones]
-    return lines, zones
-
-
-# -- views ---------------------------------------------------------------------------------------
-def live_view(client: redis.Redis, settings: DashboardSettings, labels: list[str] | None,
-              min_score: float, known: list[str]) -> None:
-    focus = st.session_state.get("focus", "(none)")
-
-    @st.fragment(run_every=settings.dashboard_refresh_s)
-    def grid() -> None:
-        try:
-            status = collect_status(client, settings.keys)
-            names = list(status["cameras"])
-            if not names:
-                st.info(EMPTY)
-                return
-            configs = camera_configs(client, settings)
-            snapshots = {n: data.latest_snapshot(client, settings.keys, n) for n in names}
-        except REDIS_DOWN as exc:
-            redis_down(exc)
-            return
-        now = time.time()
-        totals: dict[str, int] = {}
-        tiles = {}
-        for name in names:
-            snap = snapshots[name]
-            if snap is None:
-                continue
-            shown = data.visible(snap.objects, labels, min_score)
-            counts = data.count_labels(shown)
-            fresh = now - snap.ts <= settings.dashboard_stale_s
-            for label, n in counts.items():
-                totals[label] = totals.get(label, 0) + (n if fresh else 0)
-            lines, zones = overlays(configs.get(name), status["cameras"][name].get("tracking", {}),
-                                    snap.zones)
-            jpeg = annotate_jpeg(snap.jpeg, shown, (snap.width, snap.height), lines, zones)
-            state = status["cameras"][name]["state"]
-            summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
-                "nothing detected" if snap.detected else "waiting for a worker")
-            tiles[name] = (jpeg, f"{name} · {state} · {now - snap.ts:.1f}s ago · {summary}")
-        shown_labels = labels or sorted(set(known) | set(totals))
-        if shown_labels:
-            for column, label in zip(st.columns(len(shown_labels)), shown_labels):
-                column.metric(f"{label} now", totals.get(label, 0))
-        if focus in tiles:
-            st.image(tiles[focus][0], caption=tiles[focus][1], width="stretch")
-        columns = st.columns(min(len(names), 3))
-        for i, name in enumerate(names):
-            with columns[i % len(columns)]:
-                if name in tiles:
-                    st.image(tiles[name][0], caption=tiles[name][1], width="stretch")
-                else:
-                    st.info(f"{name}: no frame yet ({status['cameras'][name]['state']})")
-
-    grid()
 
 
 def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
@@ -295,7 +225,7 @@ def main() -> None:
         st.selectbox("Large view", ["(none)", *status["cameras"]], key="focus")
     st.header(view)
     if view == "Live":
-        live_view(client, settings, labels, min_score, known)
+        live_view(client, settings, list(status["cameras"]), labels, min_score, known, EMPTY)
     elif view == "Counts":
         counts_view(client, settings, status, labels)
     elif view == "Health":

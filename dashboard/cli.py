@@ -1,4 +1,5 @@
-"""``cctv dashboard [--port N] [--host H]``: serve :mod:`dashboard.app` with Streamlit.
+"""``cctv dashboard [--port N] [--host H]``: serve :mod:`dashboard.server` (the page and the video
+routes) with Streamlit.
 
 The ``cctv`` command adds this subcommand through :func:`register`. The process replaces itself
 with ``python -m streamlit run``, so a SIGTERM from ``cctv up`` or Docker reaches Streamlit.
@@ -14,12 +15,12 @@ from common.settings import DashboardSettings, from_env
 
 from .auth import check_bind
 
-APP = Path(__file__).with_name("app.py")
+SERVER = Path(__file__).with_name("server.py")
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """The Streamlit command line that serves the app on ``host:port``."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
+    """The Streamlit command line that serves the page and the routes on ``host:port``."""
+    return [sys.executable, "-m", "streamlit", "run", str(SERVER),
             "--server.address", host, "--server.port", str(port),
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",

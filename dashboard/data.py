@@ -7,94 +7,17 @@ Redis without a page.
 from __future__ import annotations
 
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence, TypeVar
+from typing import Sequence
 
 import pandas as pd
 import redis
 
 from common.keys import Keys
-from common.messages import (DetectedObject, DetectionMessage, FrameMessage, MessageError,
-                             TrackedObject, TrackMessage)
 from media.files import PendingFiles
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
 """Files the replay form offers (anything OpenCV's FFmpeg opens also works from the CLI)."""
-
-TRACK_LAG_S = 3.0
-"""A tracked frame this much older than the latest detections is stale: draw detections."""
-
-
-@dataclass
-class Snapshot:
-    """The newest frame of a camera that can be shown, with what was found on it."""
-
-    camera: str
-    jpeg: bytes
-    width: int
-    height: int
-    ts: float
-    objects: list[DetectedObject | TrackedObject] = field(default_factory=list)
-    """Detections, or the tracker's objects (with a ``track_id``) when ``tracked``."""
-    tracked: bool = False
-    detected: bool = True
-    """False when no worker has processed any frame yet: ``objects`` is empty, not zero."""
-    zones: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-M = TypeVar("M", FrameMessage, DetectionMessage, TrackMessage)
-
-
-def _parse(message: type[M], fields: dict) -> M | None:
-    try:
-        return message.from_fields(fields)
-    except MessageError:
-        return None  # a malformed entry is shown as nothing, never as a crash
-
-
-def _newest(client: redis.Redis, stream: str, message: type[M]) -> M | None:
-    entries = client.xrevrange(stream, count=1)
-    return _parse(message, entries[0][1]) if entries else None
-
-
-def _frame(client: redis.Redis, keys: Keys, camera: str, frame_id: str) -> FrameMessage | None:
-    entries = client.xrange(keys.frames(camera), frame_id, frame_id)
-    return _parse(FrameMessage, entries[0][1]) if entries else None  # None: trimmed
-
-
-def latest_snapshot(client: redis.Redis, keys: Keys, camera: str) -> Snapshot | None:
-    """The newest processed frame of ``camera`` with its boxes (tracked ids when the tracker is
-    up to date), else the newest raw frame, else None (no frame at all)."""
-    detections = _newest(client, keys.detections(camera), DetectionMessage)
-    tracks = _newest(client, keys.tracks(camera), TrackMessage)
-    if tracks and (detections is None or detections.ts - tracks.ts <= TRACK_LAG_S):
-        frame = _frame(client, keys, camera, tracks.frame_id)
-        if frame:
-            return Snapshot(camera, frame.jpeg, tracks.width, tracks.height, tracks.ts,
-                            list(tracks.tracks), tracked=True, zones=tracks.zones)
-    if detections:
-        frame = _frame(client, keys, camera, detections.frame_id)
-        if frame:
-            return Snapshot(camera, frame.jpeg, detections.width, detections.height,
-                            detections.ts, list(detections.objects))
-    frame = _newest(client, keys.frames(camera), FrameMessage)
-    if frame is None:
-        return None
-    return Snapshot(camera, frame.jpeg, frame.width, frame.height, frame.ts, detected=False)
-
-
-def visible(objects: Iterable[DetectedObject], labels: Sequence[str] | None,
-            min_score: float) -> list[DetectedObject]:
-    """The objects that pass the page's class filter (None = all) and minimum score."""
-    return [o for o in objects
-            if o.score >= min_score and (labels is None or o.label in labels)]
-
-
-def count_labels(objects: Iterable[DetectedObject]) -> dict[str, int]:
-    """Objects per label."""
-    return dict(Counter(obj.label for obj in objects))
 
 
 def known_labels(status: dict) -> list[str]:

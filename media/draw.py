@@ -101,15 +101,29 @@ def draw_scene(image: np.ndarray, objects: Iterable[Drawable],
     return out
 
 
+def draw_banner(image: np.ndarray, text: str) -> np.ndarray:
+    """A darkened copy of ``image`` with ``text`` across its middle (a camera that stopped)."""
+    out = (image // 2).astype(np.uint8)
+    height, width = out.shape[:2]
+    font_scale = max(0.5, min(width, height) / 400)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    _caption(out, text, ((width - tw) // 2, (height - th) // 2), (255, 255, 255), font_scale)
+    return out
+
+
 def annotate_jpeg(jpeg: bytes, objects: Iterable[Drawable],
                   source_size: tuple[int, int] | None = None, lines: Iterable[Overlay] = (),
-                  zones: Iterable[Overlay] = (), quality: int = 85) -> bytes:
-    """Decode a JPEG, draw the scene on it (see :func:`draw_scene`) and encode it again."""
+                  zones: Iterable[Overlay] = (), quality: int = 85,
+                  banner: str | None = None) -> bytes:
+    """Decode a JPEG, draw the scene on it (see :func:`draw_scene`), darken it under ``banner``
+    when one is given, and encode it again."""
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError("not a decodable JPEG")
-    ok, buf = cv2.imencode(".jpg", draw_scene(image, objects, source_size, lines, zones),
-                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    image = draw_scene(image, objects, source_size, lines, zones)
+    if banner is not None:
+        image = draw_banner(image, banner)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()

@@ -17,7 +17,6 @@ from common.redis_conn import EmbeddedRedis
 from common.replay_report import ReplayReport
 from common.replays import fetch, queue
 from common.status import collect_status
-from dashboard import data
 from media.video import VideoWriter
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -66,23 +65,24 @@ def last_tracked(client, camera="bikes") -> TrackMessage:
     return TrackMessage.from_fields(client.xrevrange(KEYS.tracks(camera), count=1)[0][1])
 
 
-def test_live_shows_the_annotated_camera_and_counts_now(pipeline, page, monkeypatch):
+def test_live_plays_every_camera_and_counts_what_is_in_view_now(pipeline, page, monkeypatch):
     monkeypatch.setenv("REDIS_URL", pipeline["url"])
     at = page().run()
     assert not at.exception
     assert at.header[0].value == "Live"
-    images = at.get("image")
-    assert len(images) == 1 and images[0].captions[0].startswith("bikes · finished")
-    latest = last_tracked(pipeline["client"])  # the tracker is up to date: its ids are drawn
-    snapshot = data.latest_snapshot(pipeline["client"], KEYS, "bikes")
-    assert snapshot.tracked and snapshot.objects == latest.tracks
-    assert snapshot.zones == latest.zones and "right" in snapshot.zones
+    players = [h.proto.body for h in at.get("html")]
+    assert len(players) == 1 and 'data-cctv-src="/cameras/bikes/live.mjpg?min_score=0.5"' \
+        in players[0] and "cctvPlayer" in players[0]
+    assert at.caption[0].value.startswith("bikes · finished · ")
+    latest = last_tracked(pipeline["client"])  # the tracker is up to date: its objects count
     persons = sum(1 for o in latest.tracks if o.label == "person" and o.score >= 0.5)
     assert persons > 0, "the clip ends with pedestrians in view"
     assert metrics(at)["person now"] == persons
-    # The class filter and minimum score decide what is drawn and counted on screen.
+    assert f"person {persons}" in at.caption[0].value
+    # The class filter and minimum score decide what is drawn (the stream's view) and counted.
     at.sidebar.slider(key="min_score").set_value(1.0).run()
     assert metrics(at)["person now"] == 0
+    assert "min_score=1" in at.get("html")[0].proto.body
 
 
 def test_health_shows_the_camera_and_that_no_worker_is_alive(pipeline, page, monkeypatch):

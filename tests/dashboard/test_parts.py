@@ -74,14 +74,6 @@ def test_uploads_keep_their_name_never_overwrite_and_only_videos(tmp_path):
     assert data.media_files(tmp_path / "missing") == []
 
 
-def test_visible_applies_class_filter_and_minimum_score():
-    objects = [DetectedObject("person", 1, 0.9, (0, 0, 1, 1)),
-               DetectedObject("person", 1, 0.4, (0, 0, 1, 1)),
-               DetectedObject("car", 3, 0.7, (0, 0, 1, 1))]
-    assert data.count_labels(data.visible(objects, None, 0.5)) == {"person": 1, "car": 1}
-    assert data.count_labels(data.visible(objects, ["car"], 0.0)) == {"car": 1}
-
-
 @pytest.mark.parametrize("host,password,refused", [
     ("127.0.0.1", None, False), ("localhost", None, False), ("::1", None, False),
     ("0.0.0.0", None, True), ("10.1.2.3", None, True), ("0.0.0.0", "long-enough", False)])
@@ -128,24 +120,3 @@ def test_minute_tables_read_the_workers_and_trackers_buckets():
     assert sorted(places[["kind", "name", "label", "count"]].itertuples(index=False)) == [
         ("crossed in", "entry", "person", 2), ("crossed out", "entry", "person", 1),
         ("most in zone", "bench", "person", 4)]
-
-
-def test_snapshot_falls_back_from_bad_or_trimmed_entries_to_the_newest_frame(redis_client):
-    from common.keys import KEYS
-    from common.messages import DetectionMessage, FrameMessage
-
-    ok, jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
-    assert data.latest_snapshot(redis_client, KEYS, "cam") is None
-    frame_id = redis_client.xadd(KEYS.frames("cam"), FrameMessage(
-        "cam", 0, 5.0, 8, 8, jpeg.tobytes()).to_fields()).decode()
-    redis_client.xadd(KEYS.detections("cam"), {"v": "1", "detections": "[{"})  # malformed
-    snap = data.latest_snapshot(redis_client, KEYS, "cam")
-    assert (snap.detected, snap.objects, snap.ts) == (False, [], 5.0)
-    person = DetectedObject("person", 1, 0.9, (1.0, 1.0, 4.0, 4.0))
-    redis_client.xadd(KEYS.detections("cam"), DetectionMessage(
-        "cam", frame_id, 0, 5.0, 6.0, "w", 8, 8, [person]).to_fields())
-    snap = data.latest_snapshot(redis_client, KEYS, "cam")
-    assert snap.detected and not snap.tracked and snap.objects == [person]
-    redis_client.xadd(KEYS.detections("cam"), DetectionMessage(
-        "cam", "1-0", 0, 5.0, 6.0, "w", 8, 8, [person]).to_fields())  # its frame was trimmed
-    assert not data.latest_snapshot(redis_client, KEYS, "cam").detected

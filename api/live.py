@@ -1,0 +1,279 @@
+"""Live annotated video: each camera's frames drawn once and shared by every viewer.
+
+A :class:`Feed` is one camera seen through one :class:`View` (minimum score, classes). Its thread
+follows the camera's newest messages in capture order (the tracker's when it is current, else
+the workers' detections, else raw frames when no worker keeps up), draws each frame with the
+objects found on that very frame, paces the frames as they were captured and hands each JPEG to
+all subscribers. A slow viewer skips frames; it never holds back the others. A camera without a
+new frame for ``stale_s`` is shown darkened, with how long ago its last frame came. The
+:class:`LiveHub` starts a feed for its first viewer and lets it go ``linger_s`` after its last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import redis
+
+from common.cameras import parse_camera_json
+from common.keys import Keys
+from common.messages import DetectionMessage, FrameMessage, TrackMessage
+from common.settings import CameraConfig, SettingsError
+from common.status import tracking_status
+from media.draw import annotate_jpeg
+
+from .scene import (TRACK_LAG_S, Scene, newest, newest_scene, overlays, parse, scene_of,
+                    tracker_current, visible)
+
+log = logging.getLogger("cctv.api.live")
+
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+MAX_BEHIND = 50
+"""Entries read at once; a feed further behind than this jumps to the newest frames."""
+MAX_DELAY_S = 1.0
+"""Pacing never holds a frame longer than this after its capture."""
+
+
+@dataclass(frozen=True)
+class View:
+    """What a feed draws: objects at or above ``min_score`` of ``labels`` (None = all)."""
+
+    min_score: float = 0.5
+    labels: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One JPEG of a feed: ``frame_id`` and capture time ``ts`` of the frame it shows."""
+
+    jpeg: bytes
+    frame_id: str
+    ts: float
+    stale: bool = False
+
+
+def render(scene: Scene, view: View, config: CameraConfig | None,
+           line_totals: dict, banner: str | None = None) -> bytes:
+    """The scene's JPEG with the view's objects, the camera's lines and zones (and a banner);
+    a raw scene with nothing to draw is passed through as it is."""
+    lines, zones = overlays(config, line_totals, scene.zones)
+    objects = visible(scene.objects, view.labels, view.min_score)
+    if not (objects or lines or zones or banner):
+        return scene.jpeg
+    return annotate_jpeg(scene.jpeg, objects, (scene.width, scene.height), lines, zones,
+                         banner=banner)
+
+
+def overlay_state(client: redis.Redis, keys: Keys,
+                  camera: str) -> tuple[CameraConfig | None, dict]:
+    """The camera's stored config (its lines and zones) and its line totals, for :func:`render`."""
+    raw = client.hget(keys.cameras, camera)
+    try:
+        config = parse_camera_json(raw, camera) if raw is not None else None
+    except SettingsError:
+        config = None
+    if config is None or not config.lines:
+        return config, {}
+    return config, tracking_status(client, keys, camera, config)["lines"]
+
+
+class Follower:
+    """Reads one camera's messages in capture order from the best stream there is."""
+
+    SOURCES = {"tracked": (Keys.tracks, TrackMessage),
+               "detected": (Keys.detections, DetectionMessage),
+               "raw": (Keys.frames, FrameMessage)}
+
+    def __init__(self, client: redis.Redis, keys: Keys, camera: str, recheck_s: float = 2.0):
+        self.client, self.keys, self.camera, self.recheck_s = client, keys, camera, recheck_s
+        self.kind: str | None = None
+        self.last_id = "0-0"
+        self.checked = 0.0
+
+    def best_kind(self) -> str:
+        detections = newest(self.client, self.keys.detections(self.camera), DetectionMessage)
+        tracks = newest(self.client, self.keys.tracks(self.camera), TrackMessage)
+        if tracker_current(tracks, detections):
+            return "tracked"
+        raw = newest(self.client, self.keys.frames(self.camera), FrameMessage)
+        if detections and (raw is None or raw.ts - detections.ts <= TRACK_LAG_S):
+            return "detected"
+        return "raw"
+
+    def read(self, block_ms: int) -> list[Scene]:
+        """The scenes that came since the last call (waits up to ``block_ms`` for one)."""
+        if self.kind is None or time.monotonic() - self.checked >= self.recheck_s:
+            kind = self.best_kind()
+            self.checked = time.monotonic()
+            if kind != self.kind:
+                self.kind = kind
+                newest_entry = self.client.xrevrange(self.stream, count=1)
+                self.last_id = newest_entry[0][0] if newest_entry else "0-0"
+        reply = self.client.xread({self.stream: self.last_id}, count=MAX_BEHIND, block=block_ms)
+        entries = reply[0][1] if reply else []
+        if entries:
+            self.last_id = entries[-1][0]
+        return [scene for scene in map(self._scene, entries) if scene is not None]
+
+    @property
+    def stream(self) -> str:
+        return self.SOURCES[self.kind][0](self.keys, self.camera)
+
+    def _scene(self, entry) -> Scene | None:
+        entry_id, fields = entry
+        message = parse(self.SOURCES[self.kind][1], fields)
+        if message is None:
+            return None
+        if isinstance(message, FrameMessage):
+            frame_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            return Scene(self.camera, frame_id, message.jpeg, message.width, message.height,
+                         message.ts)
+        return scene_of(self.client, self.keys, message)
+
+
+class Pacer:
+    """Holds each frame until its capture time plus the recent delivery lag, so frames that
+    arrive in a batch play at the pace they were captured."""
+
+    def __init__(self, window: int = 50):
+        self.lags: deque[float] = deque(maxlen=window)
+
+    def wait(self, ts: float, stop: threading.Event) -> None:
+        now = time.time()
+        self.lags.append(min(max(now - ts, 0.0), MAX_DELAY_S))
+        delay = sorted(self.lags)[int(0.9 * (len(self.lags) - 1))]
+        if ts + delay > now:
+            stop.wait(ts + delay - now)
+
+
+class Subscription:
+    """One viewer's queue of parts; the newest wins when the viewer falls behind."""
+
+    def __init__(self, feed: "Feed", loop: asyncio.AbstractEventLoop, depth: int = 2):
+        self.feed, self.loop = feed, loop
+        self.queue: asyncio.Queue[Part] = asyncio.Queue(depth)
+
+    def offer(self, part: Part) -> None:
+        """Called from the feed's thread."""
+        try:
+            self.loop.call_soon_threadsafe(self._put, part)
+        except RuntimeError:  # the viewer's loop is closed
+            pass
+
+    def _put(self, part: Part) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(part)
+
+    async def get(self) -> Part:
+        return await self.queue.get()
+
+
+class Feed:
+    """One camera in one view, drawn once per frame for all its subscribers."""
+
+    def __init__(self, hub: "LiveHub", camera: str, view: View):
+        self.hub, self.camera, self.view = hub, camera, view
+        self.subscribers: set[Subscription] = set()
+        self.latest: Part | None = None
+        self.idle_since: float | None = None
+        self.thread = threading.Thread(target=self.run, name=f"live-{camera}", daemon=True)
+
+    def broadcast(self, part: Part) -> None:
+        self.latest = part
+        for subscriber in list(self.subscribers):
+            subscriber.offer(part)
+
+    def run(self) -> None:
+        client, keys = self.hub.client, self.hub.keys
+        follower, pacer = Follower(client, keys, self.camera), Pacer()
+        config, totals, refreshed = None, {}, 0.0
+        last: Scene | None = None
+        last_new = last_banner = 0.0
+        backoff = 0.5
+        while not self.hub.stopping.is_set() and self.hub.keep(self):
+            try:
+                if time.monotonic() - refreshed >= 1.0:
+                    config, totals = overlay_state(client, keys, self.camera)
+                    refreshed = time.monotonic()
+                if last is None:
+                    last = newest_scene(client, keys, self.camera)
+                    if last is not None:
+                        self.broadcast(Part(render(last, self.view, config, totals),
+                                            last.frame_id, last.ts))
+                        last_new = time.monotonic()
+                scenes = follower.read(block_ms=250)
+                for scene in scenes:
+                    jpeg = render(scene, self.view, config, totals)
+                    pacer.wait(scene.ts, self.hub.stopping)
+                    self.broadcast(Part(jpeg, scene.frame_id, scene.ts))
+                    last, last_new = scene, time.monotonic()
+                idle = time.monotonic() - last_new
+                if last is not None and idle >= self.hub.stale_s and \
+                        time.monotonic() - last_banner >= 1.0:
+                    age = time.time() - last.ts
+                    self.broadcast(Part(render(last, self.view, config, totals,
+                                               banner=f"no new frame for {age:.0f} s"),
+                                        last.frame_id, last.ts, stale=True))
+                    last_banner = time.monotonic()
+                backoff = 0.5
+            except REDIS_DOWN as exc:
+                log.warning("live %s: Redis unreachable (%s); retrying in %.1f s", self.camera,
+                            type(exc).__name__, backoff)
+                self.hub.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:  # one bad entry never stops the feed
+                log.warning("live %s: %s", self.camera, exc)
+                self.hub.stopping.wait(0.5)
+
+
+class LiveHub:
+    """The feeds of one server process, started on demand and shared by viewers."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, stale_s: float = 5.0,
+                 linger_s: float = 10.0):
+        self.client, self.keys, self.stale_s, self.linger_s = client, keys, stale_s, linger_s
+        self.feeds: dict[tuple[str, View], Feed] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def subscribe(self, camera: str, view: View) -> Subscription:
+        """A new viewer of ``camera`` in ``view`` (on the running event loop); the feed's
+        latest part, when there is one, is queued at once."""
+        with self.lock:
+            feed = self.feeds.get((camera, view))
+            if feed is None:
+                feed = self.feeds[(camera, view)] = Feed(self, camera, view)
+                feed.thread.start()
+            subscription = Subscription(feed, asyncio.get_running_loop())
+            feed.subscribers.add(subscription)
+            feed.idle_since = None
+        if feed.latest is not None:
+            subscription._put(feed.latest)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self.lock:
+            feed = subscription.feed
+            feed.subscribers.discard(subscription)
+            if not feed.subscribers:
+                feed.idle_since = time.monotonic()
+
+    def keep(self, feed: Feed) -> bool:
+        """False (and the feed is dropped) once it has had no viewer for ``linger_s``."""
+        with self.lock:
+            if feed.subscribers or feed.idle_since is None or \
+                    time.monotonic() - feed.idle_since < self.linger_s:
+                return True
+            del self.feeds[(feed.camera, feed.view)]
+            return False
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for feed in list(self.feeds.values()):
+            feed.thread.join(5)

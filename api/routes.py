@@ -1,0 +1,118 @@
+"""The Starlette routes of live video (contract, docs/protocol.md):
+
+- ``GET /cameras/{name}/live.mjpg``: ``multipart/x-mixed-replace`` MJPEG of annotated frames (VLC,
+  Home Assistant's MJPEG camera, a plain ``<img>``); each part also carries ``X-Frame-Id`` and
+  ``X-Frame-Ts`` (capture time, Unix seconds);
+- ``GET /cameras/{name}/latest.jpg``: the newest annotated frame.
+
+Both take ``?min_score=`` (default 0.5) and ``?classes=a,b``. An unknown camera is a 404, a bad
+parameter a 400, each with a one-line text reason; with a password set, a request without it
+(HTTP Basic, any user name, or the page's stream ``token``) is a 401.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import AsyncIterator, Awaitable, Callable
+
+import redis
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from common.keys import Keys
+from common.settings import CAMERA_NAME_PATTERN
+
+from .auth import CHALLENGE, authorized
+from .live import LiveHub, Part, View, overlay_state, render
+from .scene import newest_scene
+
+BOUNDARY = "frame"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class BadRequest(ValueError):
+    """A request parameter that cannot be used (answered with 400 and the reason)."""
+
+
+def view_of(request: Request) -> View:
+    """The :class:`View` asked for by ``min_score`` and ``classes``."""
+    raw = request.query_params.get("min_score", "0.5")
+    try:
+        min_score = float(raw)
+    except ValueError:
+        raise BadRequest(f"min_score is not a number: {raw[:40]!r}") from None
+    if not 0.0 <= min_score <= 1.0:
+        raise BadRequest(f"min_score must be within 0..1, not {raw[:40]}")
+    classes = request.query_params.get("classes")
+    labels = tuple(sorted({c.strip() for c in classes.split(",") if c.strip()})) \
+        if classes else None
+    return View(min_score, labels or None)
+
+
+def part_bytes(part: Part) -> bytes:
+    """One part of the multipart stream."""
+    head = (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(part.jpeg)}\r\n"
+            f"X-Frame-Id: {part.frame_id}\r\nX-Frame-Ts: {part.ts!r}\r\n"
+            f"X-Stale: {int(part.stale)}\r\n\r\n")
+    return head.encode() + part.jpeg + b"\r\n"
+
+
+def live_routes(client: redis.Redis, keys: Keys, hub: LiveHub,
+                password: str | None) -> list[Route]:
+    """The video routes, reading Redis through ``client`` and sharing feeds through ``hub``."""
+
+    def known(name: str) -> bool:
+        return bool(re.match(CAMERA_NAME_PATTERN, name)) and bool(
+            client.hexists(keys.cameras, name) or client.sismember(keys.camera_names, name))
+
+    def guarded(endpoint: Callable[[Request, str, View], Awaitable[Response]]) -> Endpoint:
+        async def checked(request: Request) -> Response:
+            if not authorized(password, request.headers.get("authorization"),
+                              request.query_params.get("token")):
+                return PlainTextResponse("unauthorized: this dashboard needs its password "
+                                         "(HTTP Basic, any user name)\n", 401, headers=CHALLENGE)
+            name = request.path_params["name"]
+            try:
+                view = view_of(request)
+                if not await run_in_threadpool(known, name):
+                    return PlainTextResponse(f"unknown camera: {name[:64]}\n", 404)
+            except BadRequest as exc:
+                return PlainTextResponse(f"bad request: {exc}\n", 400)
+            except (redis.ConnectionError, redis.TimeoutError):
+                return PlainTextResponse("Redis is unreachable; try again shortly\n", 503)
+            return await endpoint(request, name, view)
+        return checked
+
+    async def live(request: Request, name: str, view: View) -> Response:
+        subscription = hub.subscribe(name, view)
+
+        async def parts() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield part_bytes(await subscription.get())
+            finally:
+                hub.unsubscribe(subscription)
+
+        return StreamingResponse(parts(), media_type=f"multipart/x-mixed-replace; "
+                                                     f"boundary={BOUNDARY}",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def latest(request: Request, name: str, view: View) -> Response:
+        def newest() -> Part | None:
+            scene = newest_scene(client, keys, name)
+            if scene is None:
+                return None
+            config, line_totals = overlay_state(client, keys, name)
+            return Part(render(scene, view, config, line_totals), scene.frame_id, scene.ts)
+
+        part = await run_in_threadpool(newest)
+        if part is None:
+            return PlainTextResponse(f"camera {name} has no frame yet\n", 404)
+        return Response(part.jpeg, media_type="image/jpeg",
+                        headers={"Cache-Control": "no-store", "X-Frame-Id": part.frame_id,
+                                 "X-Frame-Ts": repr(part.ts)})
+
+    return [Route("/cameras/{name}/live.mjpg", guarded(live)),
+            Route("/cameras/{name}/latest.jpg", guarded(latest))]

@@ -1,0 +1,106 @@
+"""The Live view: every camera as video, with what is in view now.
+
+Each camera plays its ``live.mjpg`` (api/routes.py) on a canvas through a small script
+(``live_player.js``): the server draws each frame once for every viewer, the page never redraws
+the video, and Streamlit reruns only the counts and camera lines above it (one fragment).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import redis
+import streamlit as st
+
+from api.auth import stream_token
+from api.scene import count_labels, newest_messages, visible
+from common.settings import DashboardSettings
+from common.status import camera_status
+
+PLAYER_JS = Path(__file__).with_name("live_player.js").read_text(encoding="utf-8")
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+
+
+def stream_url(settings: DashboardSettings, camera: str, labels: list[str] | None,
+               min_score: float) -> str:
+    """The page's URL of ``camera``'s annotated stream for this class filter and score."""
+    query = {"min_score": f"{min_score:g}"}
+    if labels:
+        query["classes"] = ",".join(sorted(labels))
+    if settings.dashboard_password is not None:
+        query["token"] = stream_token(settings.dashboard_password.get_secret_value())
+    return f"/cameras/{quote(camera, safe='')}/live.mjpg?{urlencode(query)}"
+
+
+def player(camera: str, url: str) -> None:
+    """A canvas that plays ``url`` (the same stream URL on several canvases is fetched once)."""
+    st.html(f'<canvas data-cctv-src="{html.escape(url)}" data-cctv-camera="{html.escape(camera)}"'
+            f' style="width:100%;background:#111;border-radius:4px"></canvas>'
+            f"<script>{PLAYER_JS}</script>", unsafe_allow_javascript=True)
+
+
+def in_view(client: redis.Redis, settings: DashboardSettings, camera: str,
+            labels: list[str] | None, min_score: float) -> tuple[dict[str, int], float | None,
+                                                                 bool]:
+    """Objects per label in the camera's newest processed frame, that frame's capture time, and
+    whether a worker processed any frame yet."""
+    messages = newest_messages(client, settings.keys, camera)
+    if not messages:
+        return {}, None, False
+    message = messages[0]
+    objects = message.tracks if hasattr(message, "tracks") else message.objects
+    return count_labels(visible(objects, labels, min_score)), message.ts, True
+
+
+def caption(client: redis.Redis, settings: DashboardSettings, camera: str,
+            labels: list[str] | None, min_score: float) -> str:
+    """``name · state · age · what is in view`` of one camera."""
+    status = camera_status(client, settings.keys, camera, True, None)
+    counts, ts, detected = in_view(client, settings, camera, labels, min_score)
+    ts = ts or status["last_frame_ts"] or None
+    age = f"{time.time() - ts:.1f}s ago" if ts else "no frame yet"
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
+        "nothing detected" if detected else "waiting for a worker")
+    return f"{camera} · {status['state']} · {age} · {summary}"
+
+
+def live_view(client: redis.Redis, settings: DashboardSettings, names: list[str],
+              labels: list[str] | None, min_score: float, known: list[str], empty: str) -> None:
+    if not names:
+        st.info(empty)
+        return
+
+    @st.fragment(run_every=settings.dashboard_refresh_s)
+    def now_in_view() -> None:
+        """What is in view now: per-class totals over fresh cameras and a line per camera."""
+        totals: dict[str, int] = {}
+        lines = []
+        try:
+            for name in names:
+                counts, ts, _ = in_view(client, settings, name, labels, min_score)
+                if ts is not None and time.time() - ts <= settings.dashboard_stale_s:
+                    for label, n in counts.items():
+                        totals[label] = totals.get(label, 0) + n
+                lines.append(caption(client, settings, name, labels, min_score))
+        except REDIS_DOWN:
+            st.warning("Redis is unreachable; the counts come back with it.")
+            return
+        shown = labels or sorted(set(known) | set(totals))
+        if shown:
+            for column, label in zip(st.columns(len(shown)), shown):
+                column.metric(f"{label} now", totals.get(label, 0))
+        for line in lines:
+            st.caption(line)
+
+    now_in_view()
+    focus = st.session_state.get("focus", "(none)")
+    if focus in names:
+        player(focus, stream_url(settings, focus, labels, min_score))
+    columns = st.columns(min(len(names), 3))
+    for i, name in enumerate(names):
+        with columns[i % len(columns)]:
+            player(name, stream_url(settings, name, labels, min_score))
+            st.markdown(f"**{name}** · [live.mjpg](/cameras/{quote(name, safe='')}/live.mjpg)")
