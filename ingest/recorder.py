@@ -16,7 +16,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import redis
@@ -51,16 +51,25 @@ def check_video(path: str | Path) -> VideoInfo:
     return info
 
 
+def until(check: Callable[[], bool]) -> None:
+    """Poll ``check`` until it holds, riding out a Redis that goes away meanwhile."""
+    while True:
+        try:
+            if check():
+                return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("waiting for the replay's results: %s; retrying", exc)
+        time.sleep(POLL_S)
+
+
 def wait_for_results(client: redis.Redis, keys: Keys, camera: str, last_frame_id: str,
                      follower: Follower) -> bool:
     """Block until the workers processed every frame up to ``last_frame_id`` and the follower read
     their messages, then (when a tracker owns the camera, at most :data:`TRACKS_WAIT_S`) until
     its tracks reach the last detected frame. Returns whether a tracker owns the camera."""
-    while not processed_through(client, keys, camera, last_frame_id):
-        time.sleep(POLL_S)
+    until(lambda: processed_through(client, keys, camera, last_frame_id))
     end = last_id(client, keys.detections(camera))  # written before each frame was acked
-    while not follower.read_past(keys.detections(camera), end):
-        time.sleep(POLL_S)
+    until(lambda: follower.read_past(keys.detections(camera), end))
     if not client.exists(keys.tracker_lock(camera)):
         return False
     last_seq = max(follower.detections, default=-1)

@@ -18,7 +18,7 @@ import redis
 from common.keys import Keys
 from common.redis_conn import connect
 from common.settings import IngestSettings, from_env, parse_camera
-from media.video import VideoError
+from media.video import VideoError, VideoInfo
 
 from .camera import CameraRunner, read_state
 from .follower import Follower
@@ -57,12 +57,7 @@ def replay_file(path: str, camera: str, fps: float | None = None,
     if fps is not None:
         config["fps"] = fps
     cam = parse_camera(config, "replay")
-    try:
-        info = check_video(path) if Path(path).is_file() else None
-    except VideoError as exc:
-        raise ReplayError(str(exc)) from exc
-    if out is not None and info is None:
-        raise ReplayError(f"replay of {path}: a recording needs a video file")
+    info = _check(path, out)
     runner = FileRunner(client, settings.keys, cam, path, settings, threading.Event(),
                         source_name="replay")
     if out is None:
@@ -79,6 +74,24 @@ def replay_file(path: str, camera: str, fps: float | None = None,
         except VideoError as exc:
             raise ReplayError(str(exc)) from exc
     return {"frames": runner.frames_published, "last_id": runner.last_id, "files": files}
+
+
+def _check(path: str, out: str | None) -> VideoInfo | None:
+    """The file's header (None for a folder of images); ReplayError, before anything is
+    ingested, when the file cannot be replayed or the recording cannot be written."""
+    try:
+        info = check_video(path) if Path(path).is_file() else None
+    except VideoError as exc:
+        raise ReplayError(str(exc)) from exc
+    if out is None:
+        return info
+    if info is None:
+        raise ReplayError(f"replay of {path}: a recording needs a video file")
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReplayError(f"cannot create the output folder {out}: {exc.strerror}") from exc
+    return info
 
 
 def _ingest(runner: CameraRunner, client: redis.Redis, keys: Keys, path: str,

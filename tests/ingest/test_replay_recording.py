@@ -143,3 +143,14 @@ def test_a_bad_file_fails_the_job_with_one_line_and_writes_nothing(
     assert not out.exists() or not any(out.iterdir())
     assert redis_client.xlen(KEYS.frames("bad")) == 0  # failed before ingesting anything
     assert job_summary(good)["status"] == "finished"
+
+
+def test_an_output_folder_that_cannot_be_made_fails_before_ingesting(
+        redis_client, redis_url, clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    job = enqueue(redis_client, str(clip), "nowhere", None, False, 60, str(tmp_path / "taken" / "x"))
+    run_jobs(redis_client)
+    summary = job_summary(job)
+    assert summary["status"] == "failed" and "cannot create the output folder" in summary["error"]
+    assert redis_client.xlen(KEYS.frames("nowhere")) == 0
