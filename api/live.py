@@ -49,8 +49,10 @@ class View:
 
 @dataclass(frozen=True)
 class Part:
-    """One JPEG of a feed: ``frame_id`` and capture time ``ts`` of the frame it shows."""
+    """One JPEG of a feed: the ``camera``, ``frame_id`` and capture time ``ts`` of the frame it
+    shows."""
 
+    camera: str
     jpeg: bytes
     frame_id: str
     ts: float
@@ -152,11 +154,13 @@ class Pacer:
 
 
 class Subscription:
-    """One viewer's queue of parts; the newest wins when the viewer falls behind."""
+    """A viewer's queue of parts (one queue may take several feeds: a page's cameras on one
+    connection); the newest win when the viewer falls behind."""
 
-    def __init__(self, feed: "Feed", loop: asyncio.AbstractEventLoop, depth: int = 2):
+    def __init__(self, feed: "Feed", loop: asyncio.AbstractEventLoop,
+                 queue: asyncio.Queue | None = None):
         self.feed, self.loop = feed, loop
-        self.queue: asyncio.Queue[Part] = asyncio.Queue(depth)
+        self.queue: asyncio.Queue[Part] = queue if queue is not None else asyncio.Queue(2)
 
     def offer(self, part: Part) -> None:
         """Called from the feed's thread."""
@@ -204,20 +208,21 @@ class Feed:
                 if last is None:
                     last = newest_scene(client, keys, self.camera)
                     if last is not None:
-                        self.broadcast(Part(render(last, self.view, config, totals),
+                        self.broadcast(Part(self.camera, render(last, self.view, config, totals),
                                             last.frame_id, last.ts))
                         last_new = time.monotonic()
                 scenes = follower.read(block_ms=250)
                 for scene in scenes:
                     jpeg = render(scene, self.view, config, totals)
                     pacer.wait(scene.ts, self.hub.stopping)
-                    self.broadcast(Part(jpeg, scene.frame_id, scene.ts))
+                    self.broadcast(Part(self.camera, jpeg, scene.frame_id, scene.ts))
                     last, last_new = scene, time.monotonic()
                 idle = time.monotonic() - last_new
                 if last is not None and idle >= self.hub.stale_s and \
                         time.monotonic() - last_banner >= 1.0:
                     age = time.time() - last.ts
-                    self.broadcast(Part(render(last, self.view, config, totals,
+                    self.broadcast(Part(self.camera,
+                                        render(last, self.view, config, totals,
                                                banner=f"no new frame for {age:.0f} s"),
                                         last.frame_id, last.ts, stale=True))
                     last_banner = time.monotonic()
@@ -242,15 +247,16 @@ class LiveHub:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
-    def subscribe(self, camera: str, view: View) -> Subscription:
-        """A new viewer of ``camera`` in ``view`` (on the running event loop); the feed's
-        latest part, when there is one, is queued at once."""
+    def subscribe(self, camera: str, view: View,
+                  queue: asyncio.Queue | None = None) -> Subscription:
+        """A new viewer of ``camera`` in ``view`` (on the running event loop), into its own
+        queue or ``queue``; the feed's latest part, when there is one, is queued at once."""
         with self.lock:
             feed = self.feeds.get((camera, view))
             if feed is None:
                 feed = self.feeds[(camera, view)] = Feed(self, camera, view)
                 feed.thread.start()
-            subscription = Subscription(feed, asyncio.get_running_loop())
+            subscription = Subscription(feed, asyncio.get_running_loop(), queue)
             feed.subscribers.add(subscription)
             feed.idle_since = None
         if feed.latest is not None:

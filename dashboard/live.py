@@ -1,8 +1,8 @@
 """The Live view: every camera as video, with what is in view now.
 
-Each camera plays its ``live.mjpg`` (api/routes.py) on a canvas through a small script
-(``live_player.js``): the server draws each frame once for every viewer, the page never redraws
-the video, and Streamlit reruns only the counts and camera lines above it (one fragment).
+Every camera plays on a canvas through a small script (``live_player.js``) that reads one
+multipart stream of all the page's cameras (``/cameras.mjpg``, api/routes.py): the server draws
+each frame once for every viewer, the page never redraws the video, and Streamlit reruns only the counts and camera lines above it (one fragment).
 """
 
 from __future__ import annotations
@@ -24,19 +24,20 @@ PLAYER_JS = Path(__file__).with_name("live_player.js").read_text(encoding="utf-8
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
-def stream_url(settings: DashboardSettings, camera: str, labels: list[str] | None,
+def stream_url(settings: DashboardSettings, cameras: list[str], labels: list[str] | None,
                min_score: float) -> str:
-    """The page's URL of ``camera``'s annotated stream for this class filter and score."""
-    query = {"min_score": f"{min_score:g}"}
+    """The page's URL of one annotated stream of all its ``cameras`` for this class filter and
+    score (browsers open at most six connections to a server: one stream serves them all)."""
+    query = {"names": ",".join(cameras), "min_score": f"{min_score:g}"}
     if labels:
         query["classes"] = ",".join(sorted(labels))
     if settings.dashboard_password is not None:
         query["token"] = stream_token(settings.dashboard_password.get_secret_value())
-    return f"/cameras/{quote(camera, safe='')}/live.mjpg?{urlencode(query)}"
+    return f"/cameras.mjpg?{urlencode(query, safe=',')}"
 
 
 def player(camera: str, url: str) -> None:
-    """A canvas that plays ``url`` (the same stream URL on several canvases is fetched once)."""
+    """A canvas that plays ``camera``'s parts of the stream ``url`` (fetched once a page)."""
     st.html(f'<canvas data-cctv-src="{html.escape(url)}" data-cctv-camera="{html.escape(camera)}"'
             f' style="width:100%;background:#111;border-radius:4px"></canvas>'
             f"<script>{PLAYER_JS}</script>", unsafe_allow_javascript=True)
@@ -96,11 +97,12 @@ def live_view(client: redis.Redis, settings: DashboardSettings, names: list[str]
             st.caption(line)
 
     now_in_view()
+    url = stream_url(settings, names, labels, min_score)
     focus = st.session_state.get("focus", "(none)")
     if focus in names:
-        player(focus, stream_url(settings, focus, labels, min_score))
+        player(focus, url)
     columns = st.columns(min(len(names), 3))
     for i, name in enumerate(names):
         with columns[i % len(columns)]:
-            player(name, stream_url(settings, name, labels, min_score))
+            player(name, url)
             st.markdown(f"**{name}** · [live.mjpg](/cameras/{quote(name, safe='')}/live.mjpg)")

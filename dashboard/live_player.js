@@ -1,6 +1,7 @@
 // Plays the dashboard's MJPEG streams (api/routes.py) on canvases. Each canvas element with
-// data-cctv-src=URL and data-cctv-camera=NAME is drawn from one fetch() of URL per page, however
-// often Streamlit redraws the element around it; a stream nobody shows for 10 s is closed.
+// data-cctv-src=URL and data-cctv-camera=NAME shows NAME's parts (X-Camera) of one fetch() of URL
+// per page, however often Streamlit redraws the element around it: the page's cameras share one
+// stream, so one connection. A stream nobody shows for 10 s is closed.
 // (No less-than sign before a letter or slash in this file: the page's HTML sanitizer drops a
 // script whose text looks like markup.) window.cctvStats[NAME] counts
 // the frames shown and their capture-to-screen latency (the benchmark and the browser test read it).
@@ -43,20 +44,22 @@
     return { headers, body, rest: buffer.subarray(end + 4 + length) };
   };
 
-  const canvases = (url) =>
-    [...document.querySelectorAll("canvas[data-cctv-src]")].filter((c) => c.dataset.cctvSrc === url);
+  const canvases = (url, camera) =>
+    [...document.querySelectorAll("canvas[data-cctv-src]")].filter(
+      (c) => c.dataset.cctvSrc === url && c.dataset.cctvCamera === camera
+    );
 
   // Draws the newest part of a stream; parts that come while one is being drawn are skipped
   // but for the newest, so a slow page shows the present, not a growing backlog.
   const show = async (url, camera, stream) => {
-    if (stream.drawing) return;
-    stream.drawing = true;
-    while (stream.pending) {
-      const part = stream.pending;
-      stream.pending = null;
+    if (stream.drawing[camera]) return;
+    stream.drawing[camera] = true;
+    while (stream.pending[camera]) {
+      const part = stream.pending[camera];
+      stream.pending[camera] = null;
       try {
         const bitmap = await createImageBitmap(new Blob([part.body], { type: "image/jpeg" }));
-        for (const canvas of canvases(url)) {
+        for (const canvas of canvases(url, camera)) {
           if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
             canvas.width = bitmap.width;
             canvas.height = bitmap.height;
@@ -76,11 +79,13 @@
         if (s.latencies.length > 5000) s.latencies.splice(0, 1000);
       }
     }
-    stream.drawing = false;
+    stream.drawing[camera] = false;
   };
 
-  const play = async (url, camera) => {
-    const stream = (streams[url] = { abort: new AbortController(), seen: Date.now() });
+  const play = async (url) => {
+    const stream = (streams[url] = {
+      abort: new AbortController(), seen: Date.now(), pending: {}, drawing: {},
+    });
     while (!stream.closed) {
       try {
         const reply = await fetch(url, { signal: stream.abort.signal, cache: "no-store" });
@@ -94,9 +99,9 @@
           let part;
           while ((part = nextPart(buffer))) {
             buffer = part.rest;
-            stream.pending = part;
+            stream.pending[part.headers["x-camera"]] = part;
           }
-          show(url, camera, stream);
+          for (const camera of Object.keys(stream.pending)) show(url, camera, stream);
         }
       } catch (error) {
         if (stream.closed) break;
@@ -109,7 +114,7 @@
     const now = Date.now();
     for (const canvas of document.querySelectorAll("canvas[data-cctv-src]")) {
       const url = canvas.dataset.cctvSrc;
-      if (!streams[url]) play(url, canvas.dataset.cctvCamera);
+      if (!streams[url]) play(url);
       streams[url].seen = now;
     }
     for (const [url, stream] of Object.entries(streams)) {

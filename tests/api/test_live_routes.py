@@ -163,6 +163,25 @@ def test_mjpeg_plays_at_the_published_rate_with_each_frames_own_boxes(redis_clie
         assert not box_drawn_at(part["image"], other), f"frame {seq} with another frame's box"
 
 
+def test_several_cameras_play_through_one_connection(redis_client, serve):
+    base = serve()
+    cameras = [Camera(redis_client, "gate", fps=20), Camera(redis_client, "yard", fps=10)]
+    for camera in cameras:
+        camera.start()
+    try:
+        time.sleep(0.5)
+        parts = read_parts(f"{base}/cameras.mjpg?names=gate,yard", 3.0)
+    finally:
+        for camera in cameras:
+            camera.stop.set()
+            camera.join()
+    for camera in cameras:
+        fresh = [p for p in parts if p["x-camera"] == camera.name and p["x-stale"] == "0"]
+        assert len(fresh) >= 0.9 * camera.fps * 2.5, f"{camera.name}: {len(fresh)} parts"
+        for part in fresh:
+            assert box_drawn_at(part["image"], square_box(camera.seqs[part["x-frame-id"]]))
+
+
 def test_latest_is_the_newest_annotated_frame(redis_client, serve):
     base = serve()
     for seq in range(3):
@@ -207,6 +226,8 @@ def test_a_camera_that_stops_is_shown_stopped(redis_client, serve):
     ("/cameras/bad%20name!/latest.jpg", 404, "unknown camera: bad name!"),
     ("/cameras/gate/latest.jpg?min_score=abc", 400, "min_score is not a number"),
     ("/cameras/gate/live.mjpg?min_score=2", 400, "min_score must be within 0..1"),
+    ("/cameras.mjpg?names=gate,nope", 404, "unknown camera: nope"),
+    ("/cameras.mjpg?names=", 400, "names must list 1 to 64 cameras"),
 ])
 def test_bad_requests_get_one_line_reasons(redis_client, serve, path, status, reason):
     publish(redis_client, "gate", 0)

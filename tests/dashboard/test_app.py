@@ -71,8 +71,8 @@ def test_live_plays_every_camera_and_counts_what_is_in_view_now(pipeline, page, 
     assert not at.exception
     assert at.header[0].value == "Live"
     players = [h.proto.body for h in at.get("html")]
-    assert len(players) == 1 and 'data-cctv-src="/cameras/bikes/live.mjpg?min_score=0.5"' \
-        in players[0] and "cctvPlayer" in players[0]
+    assert len(players) == 1 and 'data-cctv-src="/cameras.mjpg?names=bikes&amp;min_score=0.5"' \
+        in players[0] and 'data-cctv-camera="bikes"' in players[0] and "cctvPlayer" in players[0]
     assert at.caption[0].value.startswith("bikes · finished · ")
     latest = last_tracked(pipeline["client"])  # the tracker is up to date: its objects count
     persons = sum(1 for o in latest.tracks if o.label == "person" and o.score >= 0.5)
