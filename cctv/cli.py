@@ -127,15 +127,11 @@ def cmd_tracker(args) -> int:
 
 
 def cmd_rq_worker(args) -> int:
-    from rq.serializers import JSONSerializer
+    from .rq_worker import serve
 
-    from common.replays import queue
-
-    from .rq_worker import ReplayWorker
-
-    client = client_for(from_env(CommonSettings))
-    worker = ReplayWorker([queue(client)], connection=client, serializer=JSONSerializer)
-    worker.work(burst=args.burst, logging_level=logging.getLevelName(log.getEffectiveLevel()))
+    settings = from_env(CommonSettings)
+    serve(client_for(settings), settings.keys, args.burst,
+          logging.getLevelName(log.getEffectiveLevel()))
     return 0
 
 
@@ -222,6 +218,9 @@ def cmd_status(args) -> int:
         print("no live workers (start one: cctv worker)")
     print(f"queued replays: {status['queues']['replays']}, "
           f"dead letters: {status['queues']['dead_letters']}")
+    for service, loss in status["redis_losses"].items():
+        lost = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loss["lost"]))
+        print(f"{service} last lost Redis at {lost} for {loss['back'] - loss['lost']:.1f}s")
     return 0
 
 

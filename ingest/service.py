@@ -3,6 +3,8 @@
 At start the YAML cameras are written to ``cctv:cameras`` (a URL with literal credentials is
 stored masked and its real form kept in this process only); then the list is re-read every
 ``poll_s`` seconds and cameras are started, restarted (config changed) or stopped (removed).
+While Redis is away the cameras keep running (see :mod:`ingest.camera`); a Redis that comes back
+restarted without its data (no persistence) gets the YAML cameras again, and says so.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 import redis
 
 from common.cameras import list_cameras
+from common.outage import REDIS_DOWN, Outage
 from common.settings import CameraConfig, IngestSettings, SettingsError
 from common.urls import mask_url
 
@@ -39,9 +42,16 @@ class IngestService:
         self.local_urls = {c.name: c.url for c in seed}
         self.running: dict[str, _Running] = {}
         self.broken: dict[str, CameraConfig] = {}  # cameras whose keys refused them (logged once)
-        for cam in seed:
+        self.seed = list(seed)
+        self.outage = Outage(client, self.keys, "ingest", log)
+        self.run_id: str | None = None  # of the Redis server, to notice a restart
+        self._seed()
+
+    def _seed(self) -> None:
+        for cam in self.seed:
             stored = cam.model_copy(update={"url": mask_url(cam.url)})
-            client.hset(self.keys.cameras, cam.name, stored.model_dump_json(exclude_defaults=True))
+            self.client.hset(self.keys.cameras, cam.name,
+                             stored.model_dump_json(exclude_defaults=True))
 
     def real_url(self, cam: CameraConfig) -> str:
         """The URL to open: the YAML's unmasked one if the hash holds its masked form."""
@@ -53,12 +63,33 @@ class IngestService:
         """Follow the camera list until ``stop`` is set, then stop every camera."""
         try:
             while True:
-                self.sync()
+                try:
+                    self._check_restart()
+                    self.sync()
+                    self.outage.back()
+                except REDIS_DOWN as exc:  # the cameras go on; the list is read again later
+                    if not self.outage.failed(exc, stop):
+                        break
+                    continue
                 if stop.wait(self.settings.poll_s):
                     break
         finally:
             for name in list(self.running):
                 self._stop(name)
+
+    def _check_restart(self) -> None:
+        """A Redis that restarted without the cameras of the file lost its data: seed them
+        again."""
+        run_id = self.client.info("server").get("run_id")
+        restarted = self.run_id is not None and run_id != self.run_id
+        self.run_id = run_id
+        if restarted and self.seed and not self.client.exists(self.keys.cameras):
+            log.warning("Redis restarted without its data (no persistence): streams, counts and "
+                        "state were lost; %d camera(s) seeded again from the cameras file, any "
+                        "added with 'cctv camera add' must be added again", len(self.seed))
+            self._seed()
+        elif restarted:
+            log.info("Redis restarted")
 
     def sync(self) -> None:
         """Start, restart and stop cameras to match the list in Redis."""

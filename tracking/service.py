@@ -22,6 +22,7 @@ from common import metrics
 from common.cameras import list_cameras
 from common.logging_setup import bind
 from common.messages import DeadLetter
+from common.outage import REDIS_DOWN, Outage
 from common.settings import CameraConfig, SettingsError, TrackerSettings
 
 from .camera import CameraTracker, SnapshotError
@@ -51,6 +52,7 @@ class Tracker:
         self.cameras: dict[str, CameraTracker] = {}
         self.configs: dict[str, CameraConfig] = {}
         self.broken: dict[str, float] = {}  # camera -> when to try its keys again
+        self.outage = Outage(client, self.keys, f"tracker {self.id}", log)
         self._next_renew = self._next_poll = 0.0
 
     def run(self, stop: threading.Event) -> None:
@@ -59,13 +61,30 @@ class Tracker:
         log.info("tracker %s: looking for cameras", self.id)
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                    self.outage.back()
+                except REDIS_DOWN as exc:
+                    self._forget_all()
+                    if not self.outage.failed(exc, stop):
+                        break
+                    continue
                 if not self.cameras:
                     stop.wait(max(0.0, self._next_poll - self.clock()))
         finally:
             for camera in list(self.cameras):
-                self.store.release(camera)
+                try:
+                    self.store.release(camera)
+                except REDIS_DOWN:
+                    pass  # the lock expires by itself
                 self._drop(camera, "stopping")
+
+    def _forget_all(self) -> None:
+        """Redis went away: what is in memory may be ahead of what was written, so every camera
+        is taken again (its lock is still ours) from its stored snapshot once Redis is back."""
+        for camera in list(self.cameras):
+            self._drop(camera, "Redis went away; continuing from its snapshot once it is back")
+        self._next_renew = self._next_poll = 0.0
 
     def step(self) -> int:
         """One pass (locks, reading, tracking, writing); returns the frames written."""

@@ -61,6 +61,12 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
 
+ACQUIRE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
 RENEW_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -100,13 +106,14 @@ class TrackStore:
         self.lock_ttl_ms, self.tracks_maxlen = lock_ttl_ms, tracks_maxlen
         self.minute_ttl_s = minute_ttl_s
         self._frame = client.register_script(FRAME_LUA)
+        self._acquire = client.register_script(ACQUIRE_LUA)
         self._renew = client.register_script(RENEW_LUA)
         self._release = client.register_script(RELEASE_LUA)
 
     def acquire(self, camera: str) -> bool:
-        """Take a free camera (SET NX PX)."""
-        return bool(self.client.set(self.keys.tracker_lock(camera), self.owner, nx=True,
-                                    px=self.lock_ttl_ms))
+        """Take a free camera (SET NX PX), or one whose lock is still ours (after an outage)."""
+        return bool(self._acquire(keys=[self.keys.tracker_lock(camera)],
+                                  args=[self.owner, self.lock_ttl_ms]))
 
     def renew(self, cameras: Sequence[str]) -> list[str]:
         """Extend the locks of ``cameras``; returns those no longer ours."""

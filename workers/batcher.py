@@ -46,6 +46,7 @@ class Batcher:
         self.wrong_type: set[str] = set()  # camera keys that are not streams (logged once)
         self._next_refresh = 0.0
         self._next_claim = 0.0
+        self._own_from: dict[str, str] = {}  # stream -> where to read our own pending from
 
     def refresh_streams(self) -> None:
         """Join the group on every camera stream ingest has registered."""
@@ -82,6 +83,8 @@ class Batcher:
         if not self.streams:
             time.sleep(self.idle_block_ms / 1000)
             return []
+        if self._own_from:
+            return self._own_pending()
         batch: list[Entry] = []
         if now >= self._next_claim:
             batch += self.reclaim()
@@ -105,6 +108,37 @@ class Batcher:
             if not got and deadline is None:
                 break
             batch += got
+        return batch
+
+    def reread_own(self) -> None:
+        """After a Redis outage: the next batches are this consumer's own pending entries (read,
+        never acknowledged: their results were lost with the connection), at once rather than
+        after ``claim_idle_ms``."""
+        self._own_from = dict.fromkeys(self.streams, "0")
+
+    def _own_pending(self) -> list[Entry]:
+        stream = next(iter(self._own_from))
+        try:
+            reply = self.client.xreadgroup(GROUP, self.consumer, {stream: self._own_from[stream]},
+                                           count=self.batch_size)
+        except redis.ResponseError as exc:
+            del self._own_from[stream]
+            self._recover(exc)
+            return []
+        items = reply[0][1] if reply else []
+        if not items:
+            del self._own_from[stream]
+            return []
+        self._own_from[stream] = items[-1][0].decode()
+        camera = self.streams[stream]
+        batch = []
+        for entry_id, fields in items:
+            if fields:
+                batch.append(Entry(camera, entry_id.decode(), fields))
+            else:  # trimmed away meanwhile
+                self.client.xack(stream, GROUP, entry_id)
+        if batch:
+            log.info("reading again %d frames of ours left pending by the outage", len(batch))
         return batch
 
     def _recover(self, exc: redis.ResponseError) -> None:

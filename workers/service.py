@@ -20,6 +20,7 @@ from common import metrics
 from common.logging_setup import bind
 from common.messages import (DeadLetter, DetectedObject, DetectionMessage, FrameMessage,
                              MessageError, WorkerHeartbeat)
+from common.outage import REDIS_DOWN, Outage
 from common.settings import WorkerSettings
 from common.urls import mask_text
 
@@ -109,6 +110,7 @@ class Worker:
         self._started = time.monotonic()
         self.lanes = settings.lanes or 1
         self._read_lock = threading.Lock()
+        self.outage = Outage(client, self.keys, f"worker {self.id}", log)
         self._lock = threading.Lock()  # guards the heartbeat (beat, _recent, _next_beat)
 
     def run(self, stop: threading.Event) -> None:
@@ -129,24 +131,36 @@ class Worker:
                 for lane in lanes:
                     lane.result()
         finally:
-            self.client.delete(self.keys.worker(self.id))
-            self.client.srem(self.keys.workers, self.id)
+            try:
+                self.client.delete(self.keys.worker(self.id))
+                self.client.srem(self.keys.workers, self.id)
+            except REDIS_DOWN:
+                pass  # the heartbeat expires by itself
 
     def _lane(self, stop: threading.Event, failed: threading.Event) -> None:
         """Read a batch, process it, beat when due; until ``stop`` or another lane failed."""
         bind(worker=self.id)
         try:
             while not (stop.is_set() or failed.is_set()):
-                with self._read_lock:  # the batcher's state is not shared across threads
-                    batch = self.batcher.next_batch()
-                for start in range(0, len(batch), self.settings.batch_size):
-                    self.process(batch[start:start + self.settings.batch_size])
-                with self._lock:
-                    if time.monotonic() >= self._next_beat:
-                        self.heartbeat()
+                try:
+                    self._step()
+                except REDIS_DOWN as exc:  # what was read stays pending: read again once back
+                    if not self.outage.failed(exc, stop):
+                        break
         except BaseException:
             failed.set()
             raise
+
+    def _step(self) -> None:
+        with self._read_lock:  # the batcher's state is not shared across threads
+            batch = self.batcher.next_batch()
+            if self.outage.back():
+                self.batcher.reread_own()
+        for start in range(0, len(batch), self.settings.batch_size):
+            self.process(batch[start:start + self.settings.batch_size])
+        with self._lock:
+            if time.monotonic() >= self._next_beat:
+                self.heartbeat()
 
     def warm_up(self) -> None:
         """One full batch of blank frames through the detector, before the worker announces

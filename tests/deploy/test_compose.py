@@ -109,7 +109,8 @@ def test_redis_command_line_runs_on_a_real_redis_server(compose, tmp_path):
         config = {k: v for k, v in client.config_get("*").items()}
         assert config["maxmemory"] == str(1 << 30)
         assert config["maxmemory-policy"] == "noeviction"
-        assert config["save"] == "300 1" and config["appendonly"] == "no"
+        assert config["save"] == "300 1" and config["appendonly"] == "yes"
+        assert config["appendfsync"] == "everysec"
     finally:
         client.close()
         proc.terminate()

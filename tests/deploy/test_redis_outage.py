@@ -1,0 +1,195 @@
+"""Redis goes away under a running replay: restarted (with AOF) and stopped (SIGSTOP) for 10 s.
+Every service rides it out, nothing is lost or counted twice. The test runs its own
+``redis-server`` on a TCP port, which it stops and starts again; never the session's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import redis
+
+from common.keys import KEYS
+from common.redis_conn import redis_server_binary
+
+pytestmark = pytest.mark.slow
+
+FRAMES = 300
+
+
+class RedisProcess:
+    """A ``redis-server`` on 127.0.0.1:``port`` in ``folder``, with AOF (``everysec``) or none."""
+
+    def __init__(self, folder: Path, aof: bool = True):
+        self.folder, self.aof = folder, aof
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(self.port),
+             "--dir", str(self.folder), "--save", "", "--appendonly",
+             "yes" if self.aof else "no", "--appendfsync", "everysec",
+             "--logfile", str(self.folder / "redis.log")], stdin=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Shut down as an operator's ``systemctl restart`` would (SIGTERM: AOF flushed)."""
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def write_video(path: Path) -> Path:
+    """FRAMES frames, 320x240 at 20 fps: two squares crossing."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (320, 240))
+    for i in range(FRAMES):
+        frame = np.full((240, 320, 3), 60, np.uint8)
+        x = i * 280 // FRAMES
+        cv2.rectangle(frame, (x, 40), (x + 30, 100), (0, 0, 255), -1)
+        cv2.rectangle(frame, (290 - x, 140), (320 - x, 200), (255, 0, 0), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def cctv(url: str, *args: str, **popen) -> subprocess.Popen:
+    env = dict(os.environ, REDIS_URL=url, CCTV_HEARTBEAT_S="0.5", CCTV_LANES="1",
+               CCTV_NUM_THREADS="1", CCTV_TORCH_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "cctv", *args], env=env,
+                            stdin=subprocess.DEVNULL, **popen)
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except redis.RedisError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def count(client: redis.Redis, key: str, field: str) -> int:
+    return int(client.hget(key, field) or 0)
+
+
+@pytest.mark.timeout(420)
+def test_services_ride_out_a_restart_and_a_stop_of_redis(tmp_path):
+    server = RedisProcess(tmp_path)
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_timeout=2)
+    video = write_video(tmp_path / "walk.mp4")
+    logs = {name: open(tmp_path / f"{name}.log", "w+") for name in
+            ("w1", "w2", "tracker", "rq", "ingest", "replay")}
+    services = {
+        "w1": cctv(server.url, "worker", "--worker-id", "w1", stderr=logs["w1"]),
+        "w2": cctv(server.url, "worker", "--worker-id", "w2", stderr=logs["w2"]),
+        "tracker": cctv(server.url, "tracker", stderr=logs["tracker"]),
+        "rq": cctv(server.url, "rq-worker", stderr=logs["rq"]),
+        "ingest": cctv(server.url, "ingest", stderr=logs["ingest"]),
+    }
+    replay = None
+    try:
+        assert wait_until(lambda: client.scard(KEYS.workers) == 2, 180), "workers did not start"
+        replay = cctv(server.url, "replay", str(video), "--camera", "walk", "--realtime",
+                      "--wait", "--timeout", "300", stdout=subprocess.PIPE,
+                      stderr=logs["replay"], text=True)
+        state = KEYS.state("walk")
+        assert wait_until(lambda: count(client, state, "frames_in") >= 60, 60)
+        server.stop()  # a restart: 2.5 s without Redis
+        time.sleep(2.5)
+        server.start()
+        assert wait_until(lambda: count(client, state, "frames_in") >= 150, 90)
+        server.proc.send_signal(signal.SIGSTOP)  # a hung Redis: 10 s without an answer
+        time.sleep(10)
+        server.proc.send_signal(signal.SIGCONT)
+        out, _ = replay.communicate(timeout=240)
+        summary = json.loads(out.splitlines()[-1])
+        assert replay.returncode == 0 and summary.get("processed"), summary
+        assert wait_until(lambda: count(client, KEYS.track_stats("walk"), "frames_tracked")
+                          >= FRAMES, 60)
+        assert {name: p.poll() for name, p in services.items()} == dict.fromkeys(services)
+        assert count(client, state, "frames_in") == FRAMES
+        assert count(client, KEYS.stats("walk"), "frames_processed") == FRAMES
+        assert count(client, KEYS.track_stats("walk"), "frames_tracked") == FRAMES
+        assert client.xlen(KEYS.dead_letter) == 0
+        losses = json.loads(subprocess.run(
+            [sys.executable, "-m", "cctv", "status", "--json"], capture_output=True, text=True,
+            env=dict(os.environ, REDIS_URL=server.url), check=True).stdout)["redis_losses"]
+        assert {"worker w1", "worker w2", "ingest walk"} <= set(losses), losses
+    finally:
+        for proc in [*services.values(), replay]:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in [*services.values(), replay]:
+            if proc is not None:
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if server.proc.poll() is None:
+            server.proc.send_signal(signal.SIGCONT)
+            server.stop()
+        for name, log in logs.items():
+            log.seek(0)
+            tail = log.read()[-3000:]
+            print(f"--- {name} ---\n{tail}")
+            log.close()
+
+
+def test_a_restart_without_persistence_is_said_and_cameras_are_seeded_again(tmp_path, caplog,
+                                                                             small_video):
+    """No AOF: Redis comes back empty; ingest says state was lost, seeds the file's cameras
+    again and its camera goes on publishing into a new stream."""
+    import threading
+
+    from common.settings import CameraConfig, IngestSettings
+    from ingest.service import IngestService
+
+    server = RedisProcess(tmp_path, aof=False)
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_timeout=2)
+    settings = IngestSettings(redis_url=server.url, poll_s=0.1, stream_maxlen=50)
+    camera = CameraConfig(name="loop", url=str(small_video), loop=True, realtime=True)
+    service = IngestService(client, settings, [camera])
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,))
+    thread.start()
+    try:
+        assert wait_until(lambda: count(client, KEYS.state("loop"), "frames_in") >= 5, 30)
+        server.stop()
+        time.sleep(1)
+        server.start()
+        assert wait_until(lambda: client.hexists(KEYS.cameras, "loop")
+                          and client.sismember(KEYS.camera_names, "loop")
+                          and client.xlen(KEYS.frames("loop")) >= 5
+                          and client.hget(KEYS.state("loop"), "state") == b"online", 30)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(30)
+        server.stop()
+    assert "Redis restarted without its data (no persistence)" in caplog.text
+    assert "1 camera(s) seeded again" in caplog.text
