@@ -337,9 +337,16 @@ class TrackerSettings(ServiceSettings):
                                       "zones re-read.")
     reorder_ms: int = Field(1000, ge=0, le=60_000,
                             description="Longest wait for a missing earlier frame before "
-                                        "tracking goes on without it.")
-    reorder_max: int = Field(64, ge=1, le=10_000,
-                             description="Most frames held per camera while waiting.")
+                                        "tracking goes on without it, when the frames' consumer "
+                                        "group cannot be read.")
+    reorder_pending_ms: int = Field(45_000, ge=0, le=3_600_000,
+                                    description="Longest wait for an earlier frame still pending "
+                                                "on a worker; at least the workers' "
+                                                "claim_idle_ms plus a batch, so that the frames "
+                                                "of a dead worker are tracked, not skipped.")
+    reorder_max: int = Field(5000, ge=1, le=100_000,
+                             description="Most frames held per camera while waiting (about "
+                                         "reorder_pending_ms x frames/s).")
     lock_ttl_ms: int = Field(5000, ge=200, le=600_000,
                              description="A camera's tracker lock expires this long after its "
                                          "owner stops renewing it (then another takes over).")

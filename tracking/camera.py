@@ -14,7 +14,7 @@ from common.settings import LineConfig, TrackerSettings, ZoneConfig
 
 from .bytetrack import ByteTrack
 from .counting import Counter
-from .reorder import ReorderBuffer, before, order_key
+from .reorder import OrderKey, ReorderBuffer, before, order_key
 
 log = logging.getLogger("cctv.tracker")
 
@@ -63,7 +63,7 @@ class CameraTracker:
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise SnapshotError(f"unreadable tracker snapshot: {exc!r}") from exc
         self.buffer = ReorderBuffer(settings.reorder_ms / 1000, settings.reorder_max, last_key,
-                                    last_seq, clock)
+                                    last_seq, clock, settings.reorder_pending_ms / 1000)
         self.skipped = {"bad_entries": 0, "late_frames": 0}  # not written to Redis yet
         self.dead: list[tuple[str, str]] = []  # (entry id, reason) of bad entries not written yet
 
@@ -94,11 +94,12 @@ class CameraTracker:
         self.skipped[reason] += 1
         metrics.TRACKER_SKIPPED.labels(self.camera, reason).inc()
 
-    def ready(self, lines: Sequence[LineConfig] = (),
-              zones: Sequence[ZoneConfig] = ()) -> list[TrackedFrame]:
-        """Track every frame the reorder buffer releases now, in capture order."""
+    def ready(self, lines: Sequence[LineConfig] = (), zones: Sequence[ZoneConfig] = (),
+              settled_below: OrderKey | None = None) -> list[TrackedFrame]:
+        """Track every frame the reorder buffer releases now, in capture order
+        (``settled_below``: see :meth:`ReorderBuffer.pop_ready`)."""
         frames = []
-        for msg, stream_id in self.buffer.pop_ready():
+        for msg, stream_id in self.buffer.pop_ready(settled_below):
             first_new = self.tracker.next_id
             try:
                 tracks = self.tracker.update(msg.objects)

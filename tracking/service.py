@@ -26,6 +26,7 @@ from common.outage import REDIS_DOWN, Outage
 from common.settings import CameraConfig, SettingsError, TrackerSettings
 
 from .camera import CameraTracker, SnapshotError
+from .reorder import OrderKey
 from .store import TrackStore
 
 log = logging.getLogger("cctv.tracker")
@@ -89,7 +90,11 @@ class Tracker:
     def step(self) -> int:
         """One pass (locks, reading, tracking, writing); returns the frames written."""
         self.upkeep()
+        settled: dict[str, OrderKey | None] = {}
         if self.cameras:
+            # read before the detections: a frame acknowledged by then has its detections in
+            # the stream, read below unless the read stops at read_count
+            settled = self.store.settled_below(list(self.cameras))
             cameras = {self.keys.detections(c): c for c in self.cameras}
             streams = {s: self.cameras[c].read_id for s, c in cameras.items()}
             try:
@@ -99,9 +104,11 @@ class Tracker:
                 reply = []
             for stream, entries in reply or []:
                 camera = cameras[stream.decode()]
+                if len(entries) >= self.read_count:
+                    settled[camera] = None  # more to read: what is settled is not known yet
                 for entry_id, fields in entries:
                     self.cameras[camera].add(entry_id.decode(), fields)
-        written = sum(self._track(camera) for camera in list(self.cameras))
+        written = sum(self._track(camera, settled.get(camera)) for camera in list(self.cameras))
         self._write_dead_letters()
         return written
 
@@ -172,10 +179,11 @@ class Tracker:
             log.info("camera %s: tracking %s", camera,
                      f"from frame {snapshot['frame_id']}" if snapshot else "from the start")
 
-    def _track(self, camera: str) -> int:
+    def _track(self, camera: str, settled_below: OrderKey | None) -> int:
         tracker = self.cameras[camera]
         config = self.configs.get(camera)
-        frames = tracker.ready(config.lines if config else (), config.zones if config else ())
+        frames = tracker.ready(config.lines if config else (), config.zones if config else (),
+                               settled_below)
         if not frames:
             return 0
         try:

@@ -15,9 +15,10 @@ from typing import Any, Sequence
 
 import redis
 
-from common.keys import Keys
+from common.keys import GROUP, Keys
 
 from .camera import SnapshotError, TrackedFrame
+from .reorder import NONE_PENDING, OrderKey, order_key
 
 FRAME_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -126,6 +127,22 @@ class TrackStore:
     def release(self, camera: str) -> None:
         """Free a camera now (only if still ours), so a successor need not wait for the TTL."""
         self._release(keys=[self.keys.tracker_lock(camera)], args=[self.owner])
+
+    def settled_below(self, cameras: Sequence[str]) -> dict[str, OrderKey | None]:
+        """Per camera, the oldest frame still pending on a worker (every earlier one is
+        acknowledged or gone), NONE_PENDING if none; None when the group cannot be read."""
+        pipe = self.client.pipeline(transaction=False)
+        for camera in cameras:
+            pipe.xpending(self.keys.frames(camera), GROUP)
+        out: dict[str, OrderKey | None] = {}
+        for camera, reply in zip(cameras, pipe.execute(raise_on_error=False)):
+            if isinstance(reply, Exception):
+                out[camera] = None
+            elif not reply["pending"]:
+                out[camera] = NONE_PENDING
+            else:
+                out[camera] = order_key(reply["min"].decode())
+        return out
 
     def load(self, camera: str) -> dict | None:
         """The camera's snapshot, or None when it was never tracked."""

@@ -1,5 +1,5 @@
 from common.messages import DetectionMessage
-from tracking.reorder import ReorderBuffer, before, order_key
+from tracking.reorder import NONE_PENDING, ReorderBuffer, before, order_key
 
 
 class Clock:
@@ -60,3 +60,24 @@ def test_oldest_stream_id_is_where_a_successor_rereads():
     buffer.push(message(3), "9-7")
     buffer.push(message(2), "9-8")
     assert buffer.oldest_stream_id() == "9-7"
+
+
+def test_a_frame_still_pending_on_a_worker_is_waited_for_and_a_gone_one_is_not():
+    """Frame 1 is pending on a (dead) worker: 2 waits past reorder_ms, up to pending_wait_s, and
+    goes in order once 1 arrives (reclaimed). Frame 4 is gone (trimmed, dead-lettered): 5 goes
+    at once."""
+    clock = Clock()
+    buffer = ReorderBuffer(1.0, 64, last_key=order_key("1000-0"), last_seq=0, clock=clock,
+                           pending_wait_s=45.0)
+    buffer.push(message(2), "9-2")
+    clock.now = 30.0
+    assert [m.seq for m, _ in buffer.pop_ready(order_key("1001-0"))] == []
+    buffer.push(message(1), "9-3")
+    assert [m.seq for m, _ in buffer.pop_ready(order_key("1001-0"))] == [1, 2]
+    buffer.push(message(5), "9-5")
+    assert [m.seq for m, _ in buffer.pop_ready(NONE_PENDING)] == [5]
+    clock.now = 75.0
+    buffer.push(message(7), "9-7")
+    assert [m.seq for m, _ in buffer.pop_ready(order_key("1006-0"))] == []
+    clock.now = 75.0 + 45.0
+    assert [m.seq for m, _ in buffer.pop_ready(order_key("1006-0"))] == [7]  # waited long enough
