@@ -238,7 +238,7 @@ class CameraRunner:
                 if landed is not None:
                     added = landed, 0
                 elif self.publisher.wait_for_room(self.stop):
-                    added = self.publisher.publish(fields)
+                    added = self.publisher.publish(fields, keep_unfinished=True)
                 else:
                     return None
             except REDIS_DOWN as exc:

@@ -4,7 +4,11 @@ Each XADD runs in a MULTI with ``XINFO GROUPS`` (before) and ``XRANGE - + COUNT 
 the publisher knows exactly which of its entries the ``MAXLEN ~`` trim removed and whether the
 worker group had been handed each of them: a trimmed entry never handed out is a dropped frame.
 A source with backpressure (files) instead waits, before adding, until fewer than ``maxlen``
-of its entries are unacknowledged, so the trim can only remove processed frames.
+of its entries are still undelivered, and trims (``XTRIM MINID ~``) only below its oldest
+unfinished entry (pending on a worker, or not delivered yet): a hung worker holds back only the
+frames it holds, never the stream, and no frame a worker still has to process is trimmed. (The
+stream then grows past ``maxlen`` by what was processed after a hung worker's oldest frame,
+until that frame is reclaimed after ``claim_idle_ms``.)
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class StreamPublisher:
         self.client, self.keys, self.camera, self.maxlen = client, keys, camera, maxlen
         self.stream = keys.frames(camera)
         self._ids: deque[tuple[int, int]] = deque()
+        self._positions: tuple[tuple[int, int], tuple[int, int] | None] | None = None
         ensure_group(client, keys, camera)
 
     def _group_positions(self) -> tuple[tuple[int, int], tuple[int, int] | None]:
@@ -76,24 +81,29 @@ class StreamPublisher:
             self.resync()
             return call()
 
-    def unacked(self) -> int:
-        """How many of this publisher's entries the workers have not acknowledged yet."""
-        if not self._ids:
-            return 0
-        last, oldest_pending = self._rejoining(self._group_positions)
-        first_new = next((i for i in self._ids if i > last), None)
-        starts = [i for i in (oldest_pending, first_new) if i is not None]
-        if not starts:
-            return 0
-        start = min(starts)
-        return sum(1 for i in self._ids if i >= start)
+    def undelivered(self) -> int:
+        """How many of this publisher's entries the group has not handed to a worker yet."""
+        last, _ = self._positions = self._rejoining(self._group_positions)
+        return sum(1 for i in self._ids if i > last)
 
     def wait_for_room(self, stop: threading.Event, poll_s: float = 0.01) -> bool:
-        """Block while ``maxlen`` or more entries are unacknowledged; False if stopped."""
-        while len(self._ids) >= self.maxlen and self.unacked() >= self.maxlen:
+        """Block while ``maxlen`` or more entries are undelivered; False if stopped."""
+        self._positions = None
+        while len(self._ids) >= self.maxlen and self.undelivered() >= self.maxlen:
             if stop.wait(poll_s):
                 return False
         return True
+
+    def _trim_below(self) -> str | None:
+        """Where a file's stream may be trimmed: below the newest ``maxlen`` entries of ours,
+        but never at or above its oldest unfinished one (None: nothing to trim)."""
+        if self._positions is None or len(self._ids) < self.maxlen:
+            return None
+        last, oldest_pending = self._positions
+        first_new = next((i for i in self._ids if i > last), None)
+        bound = min(i for i in (oldest_pending, first_new, self._ids[-self.maxlen + 1])
+                    if i is not None)
+        return f"{bound[0]}-{bound[1]}"
 
     def landed(self, fields: dict) -> str | None:
         """After an add whose reply was lost with the connection: the entry id if it made it
@@ -114,16 +124,28 @@ class StreamPublisher:
         while self._ids and (first_id is None or self._ids[0] < first_id):
             self._ids.popleft()
 
-    def publish(self, fields: dict) -> tuple[str, int]:
-        """XADD one frame; returns (entry id, frames dropped by this add's trim)."""
+    def publish(self, fields: dict, keep_unfinished: bool = False) -> tuple[str, int]:
+        """XADD one frame; returns (entry id, frames dropped by this add's trim).
+
+        A live camera's add trims to ``maxlen``; with ``keep_unfinished`` (a file, after
+        :meth:`wait_for_room`) the trim spares every entry a worker has still to process.
+        """
+        trim_below = self._trim_below() if keep_unfinished else None
+
         def add() -> list:
             pipe = self.client.pipeline(transaction=True)
             pipe.xinfo_groups(self.stream)
-            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True,
-                      nomkstream=True)  # a stream gone with its group is not re-made here
+            # nomkstream: a stream gone with its group is not re-made here, but joined again
+            if keep_unfinished:
+                pipe.xadd(self.stream, fields, nomkstream=True)
+                if trim_below is not None:
+                    pipe.xtrim(self.stream, minid=trim_below, approximate=True)
+            else:
+                pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True,
+                          nomkstream=True)
             pipe.xrange(self.stream, count=1)
             return pipe.execute()
-        groups, entry_id, first = self._rejoining(add)
+        groups, entry_id, *_, first = self._rejoining(add)
         self._ids.append(parse_id(entry_id))
         last = self._last_delivered(groups)
         first_id = parse_id(first[0][0]) if first else (0, 0)

@@ -72,9 +72,10 @@ def write_video(path: Path) -> Path:
     return path
 
 
-def cctv(url: str, *args: str, **popen) -> subprocess.Popen:
+def cctv(url: str, *args: str, env_add: dict[str, str] | None = None,
+         **popen) -> subprocess.Popen:
     env = dict(os.environ, REDIS_URL=url, CCTV_HEARTBEAT_S="0.5", CCTV_LANES="1",
-               CCTV_NUM_THREADS="1", CCTV_TORCH_THREADS="1")
+               CCTV_NUM_THREADS="1", CCTV_TORCH_THREADS="1", **(env_add or {}))
     return subprocess.Popen([sys.executable, "-m", "cctv", *args], env=env,
                             stdin=subprocess.DEVNULL, **popen)
 
