@@ -144,7 +144,8 @@ def cmd_replay(args) -> int:
     path = Path(args.file).expanduser().resolve()
     if not path.exists():
         raise SettingsError(f"no such file: {args.file}")
-    parse_camera({"name": args.camera, "url": str(path)}, "replay")
+    parse_camera({"name": args.camera, "url": str(path),
+                  **({"fps": args.fps} if args.fps is not None else {})}, "replay")
     out = str(Path(args.out).expanduser().resolve()) if args.out else None
     settings = from_env(CommonSettings)
     client = client_for(settings)

@@ -114,8 +114,9 @@ class CameraConfig(Strict):
     url: str = Field(min_length=1, max_length=4096,
                      description="Video file path, rtsp://, http(s):// (MJPEG, HLS), a webcam "
                                  "index ('0'), or an image folder.")
-    fps: float | None = Field(None, gt=0, le=120,
-                              description="Target frames/s (frames are skipped); None = all.")
+    fps: float | None = Field(None, ge=0.01, le=120,
+                              description="Target frames/s (frames are skipped), at least one "
+                                          "frame per 100 s; None = all.")
     max_width: int = Field(640, ge=32, le=7680,
                            description="Frames wider than this are resized down (aspect kept).")
     jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames.")

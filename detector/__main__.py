@@ -72,6 +72,12 @@ def check_sources(args: list[str]) -> list[Source]:
     sources = []
     for arg in args:
         path = Path(arg)
+        if "://" in arg:  # never echoed: it may carry credentials
+            raise DetectorError("an input is a URL: detect reads image and video files; "
+                                "stream a camera with cctv ingest")
+        if path.is_dir():
+            raise DetectorError(f"input {arg} is a folder: pass the image or video files in it "
+                                f"({arg.rstrip('/')}/*)")
         if not path.is_file():
             raise DetectorError(f"input {arg} not found: pass existing image or video files")
         if path.suffix.lower() in VIDEO_SUFFIXES:

@@ -64,6 +64,7 @@ class CameraRunner:
         self.rate = RateMeter()
         self.frames_published = 0
         self.frames_read = 0  # from the source: published or skipped by fps
+        self.pass_read = 0  # the same, in this pass over the source
         self.last_id: str | None = None
 
     def set_state(self, state: str, error: str = "", **extra) -> None:
@@ -143,9 +144,10 @@ class CameraRunner:
                     log.error("camera %s: no frames decoded from %s", self.cam.name,
                               mask_url(self.cam.url))
                     return "error"
+                self._check_complete(source)
                 if self.cam.loop:
                     continue
-                self.set_state("finished")
+                self.set_state("finished", self.error)
                 log.info("camera %s: end of file after %d frames", self.cam.name,
                          self.frames_published)
                 return "finished"
@@ -153,6 +155,15 @@ class CameraRunner:
             delay = min(delay * 2, self.settings.backoff_max_s)
         self.set_state("stopped")
         return "stopped"
+
+    def _check_complete(self, source: Source) -> None:
+        """Warn (in the log and the state's ``error``) when a file ended well before the frames
+        its header announces: it is cut short or corrupt."""
+        expected = source.expected_frames
+        if expected and self.pass_read < expected * 0.98 - 1:
+            self.error = (f"the file ended after {self.pass_read} of its {expected} frames: it is "
+                          "cut short or corrupt")
+            log.warning("camera %s: %s", self.cam.name, self.error)
 
     def _offline(self, reason: str, delay: float) -> None:
         log.warning("camera %s offline: %s; retrying in %.1fs", self.cam.name, mask_text(reason),
@@ -169,11 +180,13 @@ class CameraRunner:
         anchor: tuple[float, float] | None = None  # (monotonic, pos) at the first frame
         got = False
         self.live = source.live
+        self.pass_read = 0
         for frame in source.frames():
             if self.stop.is_set():
                 break
             metrics.FRAMES_READ.labels(self.cam.name).inc()
             self.frames_read += 1
+            self.pass_read += 1
             if not got:
                 got = True
                 self.set_state("online")

@@ -58,6 +58,8 @@ class Source(ABC):
     """An open source; iterate :meth:`frames` until it ends (files) or fails (live)."""
 
     live: bool = False
+    expected_frames: int | None = None
+    """Frames a file's header announces (None: unknown or live)."""
 
     @abstractmethod
     def frames(self) -> Iterator[Frame]:
@@ -72,6 +74,8 @@ class CaptureSource(Source):
 
     def __init__(self, capture: cv2.VideoCapture, live: bool, what: str):
         self.capture, self.live, self.what = capture, live, what
+        count = 0 if live else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.expected_frames = count if count > 0 else None
 
     def frames(self) -> Iterator[Frame]:
         while True:

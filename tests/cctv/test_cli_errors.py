@@ -129,3 +129,9 @@ def test_rq_worker_logs_a_failed_replay_in_one_line(redis_url, tmp_path):
     failed = [line for line in worker.stderr.splitlines() if f"replay job {job} failed: " in line]
     assert len(failed) == 1 and str(text) in failed[0]
     assert "Traceback" not in worker.stderr
+
+
+@pytest.mark.parametrize("args", [["camera", "add", "slow", "x.mp4", "--fps", "1e-9"],
+                                  ["replay", __file__, "--camera", "slow", "--fps", "1e-9"]])
+def test_a_frame_rate_near_zero_is_refused(redis_url, args):
+    one_line(cctv(redis_url, *args, check=False), 2, "fps", "greater than or equal to 0.01")

@@ -124,6 +124,8 @@ def test_ssdlite_person_finds_the_cyclist(media, tmp_path):
 
 @pytest.mark.parametrize("case,needle", [
     ("missing_image", "not found"),
+    ("folder", "is a folder: pass the image or video files in it"),
+    ("url", "an input is a URL"),
     ("corrupt_image", "cannot read image"),
     ("corrupt_video", "cannot read video"),
     ("unknown_model", "unknown model"),
@@ -137,6 +139,10 @@ def test_detect_bad_input(media, tmp_path, case, needle):
     extra: list[str] = []
     if case == "missing_image":
         inputs.append(tmp_path / "nope.jpg")
+    elif case == "folder":
+        inputs.append(tmp_path)
+    elif case == "url":
+        inputs.append("rtsp://admin:hunter5@cam/stream")
     elif case == "corrupt_image":
         inputs.append(media["corrupt.jpg"])
     elif case == "corrupt_video":
@@ -158,6 +164,7 @@ def test_detect_bad_input(media, tmp_path, case, needle):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], result.stderr
+    assert "hunter5" not in result.stderr
     assert result.stdout == ""
     assert not out.exists()
 

@@ -140,3 +140,24 @@ def test_a_camera_whose_stream_key_has_the_wrong_type_is_left_out(redis_client, 
         stop.set()
         thread.join(10)
     assert caplog.text.count("camera bad: not started") == 1 and "WRONGTYPE" in caplog.text
+
+
+def test_a_file_cut_short_is_said(redis_client, redis_url, tmp_path, caplog):
+    import numpy as np
+
+    from media.video import VideoWriter
+
+    full = tmp_path / "full.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(full, 20.0) as writer:  # moov first (+faststart): a cut file still opens
+        for _ in range(100):
+            writer.write(rng.integers(0, 255, (120, 160, 3), np.uint8))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[:int(full.stat().st_size * 0.6)])
+    settings = IngestSettings(redis_url=redis_url, stream_maxlen=1000)
+    runner = CameraRunner(redis_client, KEYS, CameraConfig(name="cut", url=str(cut)), str(cut),
+                          settings, threading.Event())
+    assert runner.run() == "finished"
+    state = read_state(redis_client, KEYS, "cut")
+    assert "of its 100 frames: it is cut short or corrupt" in state.error
+    assert "cut short" in caplog.text and runner.frames_published < 100
