@@ -3,8 +3,8 @@
 A replay job resumes after an outage: its ingest waits for Redis and goes on from the next
 unpublished frame (:mod:`ingest.camera`), while this worker skips the heartbeats it cannot send
 instead of abandoning the job, and starts RQ's loop again (with backoff) when RQ leaves it on a
-connection error (any other stop is a signal). A replay that fails on its input (not a video, missing) is logged in one line
-instead of RQ's traceback.
+connection error (any other stop is a signal). A replay that fails on its input (not a video,
+missing) is logged in one line instead of RQ's traceback.
 """
 
 from __future__ import annotations

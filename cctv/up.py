@@ -1,8 +1,8 @@
 """``cctv up``: embedded Redis plus ingest, worker(s), a tracker, an RQ worker and the dashboard,
 as child processes of this one; a child that exits is started again after a backoff (doubling
 from 1 s to 60 s, back to 1 s once it ran a minute), its restart count in the log; Ctrl-C or
-SIGTERM stops them all (and the Redis this command started). Several workers each get their own share of the CPUs (their affinity), so that their
-lanes do not oversubscribe the cores."""
+SIGTERM stops them all (and the Redis this command started). Several workers each get their own
+share of the CPUs (their affinity), so that their lanes do not oversubscribe the cores."""
 
 from __future__ import annotations
 

@@ -24,6 +24,10 @@ from .messages import MessageError, RedisLoss
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 """Errors after which the same command may succeed later (BusyLoadingError is one)."""
 
+REDIS_FAILED = (*REDIS_DOWN, redis.ResponseError)
+"""What a service loop waits out rather than exit on: Redis away, or refusing a command (``OOM``
+under ``noeviction``, a read-only replica, a key an operator replaced with another type)."""
+
 LOSS_KEEP_S = 7 * 86_400
 """Records of services that lost Redis longer ago than this are dropped."""
 
@@ -54,8 +58,10 @@ class Outage:
             if self.since is None:
                 self.since = time.time()
                 self._waits = backoff(self.initial_s, self.max_s)
-                self.log.warning("%s: Redis unreachable (%s); retrying with backoff up to %.0fs",
-                                 self.service, exc, self.max_s)
+                what = "refused a command" if isinstance(exc, redis.ResponseError) \
+                    else "unreachable"
+                self.log.warning("%s: Redis %s (%s); retrying with backoff up to %.0fs",
+                                 self.service, what, exc, self.max_s)
             return next(self._waits)
 
     def failed(self, exc: Exception, stop: threading.Event) -> bool:

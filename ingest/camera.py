@@ -21,7 +21,7 @@ from common import metrics
 from common.keys import Keys
 from common.logging_setup import bind
 from common.messages import CameraState, FrameMessage
-from common.outage import REDIS_DOWN, Outage
+from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, IngestSettings
 from common.urls import mask_text, mask_url
 
@@ -89,7 +89,7 @@ class CameraRunner:
             pipe = self.client.pipeline(transaction=False)
             write(pipe)
             pipe.execute()
-        except REDIS_DOWN as exc:
+        except REDIS_FAILED as exc:
             self._redis_at = time.monotonic() + self.outage.note(exc)
             return False
         self._redis_ok()
@@ -102,7 +102,7 @@ class CameraRunner:
             return
         try:
             self.publisher.resync()
-        except REDIS_DOWN as exc:  # gone again: resynced when it is back
+        except REDIS_FAILED as exc:  # gone again: resynced when it is back
             self._redis_at = time.monotonic() + self.outage.note(exc)
             return
         self.set_state(self.state, self.error)
@@ -233,7 +233,7 @@ class CameraRunner:
         if time.monotonic() >= self._redis_at:
             try:
                 added = self.publisher.publish(fields)
-            except REDIS_DOWN as exc:
+            except REDIS_FAILED as exc:
                 self._redis_at = time.monotonic() + self.outage.note(exc)
             else:
                 self._redis_ok()
@@ -254,7 +254,7 @@ class CameraRunner:
                     added = self.publisher.publish(fields, keep_unfinished=True)
                 else:
                     return None
-            except REDIS_DOWN as exc:
+            except REDIS_FAILED as exc:
                 retry = True
                 self.outage.failed(exc, self.stop)
                 continue

@@ -15,7 +15,7 @@ import threading
 import redis
 
 from common.cameras import list_cameras
-from common.outage import REDIS_DOWN, Outage
+from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, IngestSettings, SettingsError
 from common.urls import mask_url
 
@@ -67,7 +67,7 @@ class IngestService:
                     self._check_restart()
                     self.sync()
                     self.outage.back()
-                except REDIS_DOWN as exc:  # the cameras go on; the list is read again later
+                except REDIS_FAILED as exc:  # the cameras go on; the list is read again later
                     if not self.outage.failed(exc, stop):
                         break
                     continue

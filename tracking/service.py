@@ -22,7 +22,7 @@ from common import metrics
 from common.cameras import list_cameras
 from common.logging_setup import bind
 from common.messages import DeadLetter
-from common.outage import REDIS_DOWN, Outage
+from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, SettingsError, TrackerSettings
 
 from .camera import CameraTracker, SnapshotError
@@ -65,7 +65,7 @@ class Tracker:
                 try:
                     self.step()
                     self.outage.back()
-                except REDIS_DOWN as exc:
+                except REDIS_FAILED as exc:
                     self._forget_all()
                     if not self.outage.failed(exc, stop):
                         break
@@ -76,7 +76,7 @@ class Tracker:
             for camera in list(self.cameras):
                 try:
                     self.store.release(camera)
-                except REDIS_DOWN:
+                except REDIS_FAILED:
                     pass  # the lock expires by itself
                 self._drop(camera, "stopping")
 

@@ -20,7 +20,7 @@ from common import metrics
 from common.logging_setup import bind
 from common.messages import (DeadLetter, DetectedObject, DetectionMessage, FrameMessage,
                              MessageError, WorkerHeartbeat)
-from common.outage import REDIS_DOWN, Outage
+from common.outage import REDIS_DOWN, REDIS_FAILED, Outage
 from common.settings import WorkerSettings
 from common.urls import mask_text
 
@@ -144,7 +144,7 @@ class Worker:
             while not (stop.is_set() or failed.is_set()):
                 try:
                     self._step()
-                except REDIS_DOWN as exc:  # what was read stays pending: read again once back
+                except REDIS_FAILED as exc:  # what was read stays pending, read again after
                     if not self.outage.failed(exc, stop):
                         break
         except BaseException:
@@ -210,12 +210,20 @@ class Worker:
                                                         self.id, time.time()))
         for message in messages:
             self.publisher.detections(pipe, message)
-        replies = pipe.execute()[len(failed):]
+        replies = pipe.execute(raise_on_error=False)
+        written = [(e.camera, e.entry_id) for e, _ in failed] + \
+            [(m.camera, m.frame_id) for m in messages]
+        for (camera, entry_id), reply in zip(written, replies):
+            if isinstance(reply, redis.ResponseError):  # e.g. a key of the wrong type
+                log.error("frame %s/%s: its result was refused, left pending: %s", camera,
+                          entry_id, reply)
+        replies = replies[len(failed):]
         now = time.time()
         for message, reply in zip(messages, replies):
             if reply == 1:
                 metrics.FRAMES_PROCESSED.labels(message.camera).inc()
-                metrics.END_TO_END_SECONDS.labels(message.camera).observe(max(0.0, now - message.ts))
+                metrics.END_TO_END_SECONDS.labels(message.camera).observe(
+                    max(0.0, now - message.ts))
         published = sum(1 for r in replies if r == 1)
         with self._lock:
             if good:

@@ -161,3 +161,23 @@ def test_a_file_cut_short_is_said(redis_client, redis_url, tmp_path, caplog):
     state = read_state(redis_client, KEYS, "cut")
     assert "of its 100 frames: it is cut short or corrupt" in state.error
     assert "cut short" in caplog.text and runner.frames_published < 100
+
+
+def test_a_full_redis_is_waited_out(redis_client, redis_url, small_video, caplog):
+    """Under ``noeviction`` a full Redis refuses writes (OOM): a file's ingest logs it once,
+    waits, and finishes once there is room, losing nothing."""
+    used = int(redis_client.info("memory")["used_memory"])
+    redis_client.config_set("maxmemory", used + 50_000)
+    settings = IngestSettings(redis_url=redis_url, stream_maxlen=1000)
+    runner = CameraRunner(redis_client, KEYS, CameraConfig(name="full", url=str(small_video)),
+                          str(small_video), settings, threading.Event())
+    thread = threading.Thread(target=runner.run)
+    try:
+        thread.start()
+        assert wait_for(lambda: "Redis refused a command" in caplog.text)
+        assert thread.is_alive()
+    finally:
+        redis_client.config_set("maxmemory", 0)
+    thread.join(30)
+    assert redis_client.xlen(KEYS.frames("full")) == 40
+    assert read_state(redis_client, KEYS, "full").frames_in == 40

@@ -113,3 +113,16 @@ def test_a_broken_detector_is_not_taken_for_poison(redis_client, redis_url, smal
         worker.run(threading.Event())
     assert redis_client.xlen(KEYS.dead_letter) == 0
     assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] > 0
+
+
+def test_a_refused_result_leaves_its_frame_pending_and_the_worker_going(
+        redis_client, redis_url, small_video, detector, caplog):
+    """cam2's counts hash holds a string: its results are refused (left pending, logged); the
+    worker goes on with cam."""
+    ids = ingest_file(redis_client, redis_url, small_video, fps=5)
+    ingest_file(redis_client, redis_url, small_video, camera="cam2", fps=5)
+    redis_client.set(KEYS.stats("cam2"), "y")
+    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, batch_size=4), detector)
+    run_until(worker, lambda: processed(redis_client) == len(ids))
+    assert "its result was refused, left pending:" in caplog.text and "WRONGTYPE" in caplog.text
+    assert redis_client.xpending(KEYS.frames("cam2"), GROUP)["pending"] > 0
