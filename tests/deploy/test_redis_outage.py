@@ -194,3 +194,52 @@ def test_a_restart_without_persistence_is_said_and_cameras_are_seeded_again(tmp_
         server.stop()
     assert "Redis restarted without its data (no persistence)" in caplog.text
     assert "1 camera(s) seeded again" in caplog.text
+
+
+def test_a_live_camera_stays_open_and_counts_what_it_dropped(tmp_path, caplog, monkeypatch):
+    """Redis restarts under a live camera: the camera is not reopened, the frames it could not
+    publish meanwhile are dropped and added to frames_dropped once Redis is back."""
+    import threading
+
+    import ingest.camera
+    from common.settings import CameraConfig, IngestSettings
+    from ingest.camera import CameraRunner
+    from ingest.sources import Frame, Source
+
+    opened = []
+
+    class LiveCamera(Source):
+        live = True
+
+        def frames(self):
+            while True:
+                time.sleep(0.02)
+                yield Frame(np.full((120, 160, 3), 90, np.uint8), 0.0)
+
+    monkeypatch.setattr(ingest.camera, "open_source",
+                        lambda url, timeout: opened.append(url) or LiveCamera())
+    server = RedisProcess(tmp_path)
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_timeout=2)
+    settings = IngestSettings(redis_url=server.url, stream_maxlen=1000)
+    stop = threading.Event()
+    runner = CameraRunner(client, KEYS, CameraConfig(name="live", url="rtsp://cam/s"),
+                          "rtsp://cam/s", settings, stop)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    state = KEYS.state("live")
+    try:
+        assert wait_until(lambda: count(client, state, "frames_in") >= 20, 20)
+        server.stop()
+        time.sleep(2)
+        server.start()
+        assert wait_until(lambda: count(client, state, "frames_dropped") > 0, 20)
+        before = count(client, state, "frames_in")
+        assert wait_until(lambda: count(client, state, "frames_in") >= before + 20, 20)
+        assert client.hget(state, "state") == b"online" and thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(30)
+        server.stop()
+    assert opened == ["rtsp://cam/s"]  # never reopened
+    assert "frames dropped while Redis was away" in caplog.text
