@@ -80,7 +80,10 @@ class IngestService:
     def _check_restart(self) -> None:
         """A Redis that restarted without the cameras of the file lost its data: seed them
         again."""
-        run_id = self.client.info("server").get("run_id")
+        try:
+            run_id = self.client.info("server").get("run_id")
+        except redis.ResponseError:  # INFO not allowed to this ACL user: restarts go unnoticed
+            return
         restarted = self.run_id is not None and run_id != self.run_id
         self.run_id = run_id
         if restarted and self.seed and not self.client.exists(self.keys.cameras):
