@@ -35,8 +35,10 @@ log = logging.getLogger("cctv.api.live")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 MAX_BEHIND = 50
 """Entries read at once; a feed further behind than this jumps to the newest frames."""
-MAX_DELAY_S = 1.0
+MAX_DELAY_S = 0.5
 """Pacing never holds a frame longer than this after its capture."""
+PACE_QUANTILE = 0.75
+"""Frames are held to this quantile of the pipeline's lag: later ones are shown at once."""
 
 
 @dataclass(frozen=True)
@@ -127,30 +129,37 @@ class Follower:
         return self.SOURCES[self.kind][0](self.keys, self.camera)
 
     def _scene(self, entry) -> Scene | None:
-        entry_id, fields = entry
-        message = parse(self.SOURCES[self.kind][1], fields)
+        entry_id = entry[0].decode() if isinstance(entry[0], bytes) else entry[0]
+        message = parse(self.SOURCES[self.kind][1], entry[1])
         if message is None:
             return None
         if isinstance(message, FrameMessage):
-            frame_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            return Scene(self.camera, frame_id, message.jpeg, message.width, message.height,
-                         message.ts)
-        return scene_of(self.client, self.keys, message)
+            scene = Scene(self.camera, entry_id, message.jpeg, message.width, message.height,
+                          message.ts)
+        else:
+            scene = scene_of(self.client, self.keys, message)
+        if scene is not None:
+            scene.written = int(entry_id.partition("-")[0]) / 1000
+        return scene
 
 
 class Pacer:
-    """Holds each frame until its capture time plus the recent delivery lag, so frames that
-    arrive in a batch play at the pace they were captured."""
+    """Holds each frame until its capture time plus the pipeline's recent lag (capture to the
+    message in Redis, :data:`PACE_QUANTILE`), so frames that come in a batch play at the pace they
+    were captured. The lag is read from the messages, never from this feed's own pace."""
 
     def __init__(self, window: int = 50):
         self.lags: deque[float] = deque(maxlen=window)
 
-    def wait(self, ts: float, stop: threading.Event) -> None:
-        now = time.time()
-        self.lags.append(min(max(now - ts, 0.0), MAX_DELAY_S))
-        delay = sorted(self.lags)[int(0.9 * (len(self.lags) - 1))]
-        if ts + delay > now:
-            stop.wait(ts + delay - now)
+    def wait(self, scene: Scene, stop: threading.Event) -> None:
+        if scene.written:
+            self.lags.append(min(max(scene.written - scene.ts, 0.0), MAX_DELAY_S))
+        if not self.lags:
+            return
+        delay = sorted(self.lags)[int(PACE_QUANTILE * (len(self.lags) - 1))]
+        hold = scene.ts + delay - time.time()
+        if hold > 0:
+            stop.wait(hold)
 
 
 class Subscription:
@@ -214,7 +223,7 @@ class Feed:
                 scenes = follower.read(block_ms=250)
                 for scene in scenes:
                     jpeg = render(scene, self.view, config, totals)
-                    pacer.wait(scene.ts, self.hub.stopping)
+                    pacer.wait(scene, self.hub.stopping)
                     self.broadcast(Part(self.camera, jpeg, scene.frame_id, scene.ts))
                     last, last_new = scene, time.monotonic()
                 idle = time.monotonic() - last_new

@@ -42,6 +42,8 @@ class Scene:
     objects: list[DetectedObject | TrackedObject] = field(default_factory=list)
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
     """Zone -> label -> objects inside, in this frame (tracked scenes only)."""
+    written: float = 0.0
+    """When the message showing it was written to Redis (its entry id's time; 0 = unknown)."""
 
 
 def parse(message: type[M], fields: dict) -> M | None:

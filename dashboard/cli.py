@@ -24,6 +24,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
             "--server.address", host, "--server.port", str(port),
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+            # no full garbage collection after every run: the Live view's counts rerun each
+            # second per viewer, and a forced gc.collect(2) was most of the server's CPU
+            "--runner.postScriptGC", "false",
             "--client.toolbarMode", "viewer"]
 
 
