@@ -30,7 +30,7 @@ cameras:
 
 @pytest.mark.parametrize("text, expected", [
     (BAD, [(4, "cameras.0.fpz", "unknown key"),
-           (7, "cameras.1.fps", "greater than 0"),
+           (7, "cameras.1.fps", "greater than or equal to 0.01"),
            (8, "cameras.2.name", "missing key 'name'"),
            (11, "cameras.3.jpeg_quality", "valid integer")]),
     ("cameras:\n  - name: a\n    url: a.mp4\n  - name: b\n    url: b.mp4\n  - name: a\n"

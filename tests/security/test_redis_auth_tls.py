@@ -83,7 +83,7 @@ def test_cctv_commands_use_the_password_and_never_print_it(auth_redis):
     env["REDIS_URL"] = f"redis://:not-{URL_PASSWORD}@127.0.0.1:{auth_redis}/0"
     denied = subprocess.run([str(CCTV), "status"], env=env, capture_output=True, text=True,
                             timeout=60)
-    assert denied.returncode == 1 and "cannot reach Redis" in denied.stderr
+    assert denied.returncode == 3 and "refused the credentials" in denied.stderr
     assert "not-p" not in denied.stderr and URL_PASSWORD not in denied.stderr
 
 
