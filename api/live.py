@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import redis
 
-from common.cameras import parse_camera_json
+from common.cameras import stored_camera
 from common.keys import Keys
 from common.messages import DetectionMessage, FrameMessage, TrackMessage
-from common.settings import CameraConfig, SettingsError
+from common.settings import CameraConfig
 from common.status import tracking_status
 from media.draw import annotate_jpeg
 
@@ -76,11 +76,7 @@ def render(scene: Scene, view: View, config: CameraConfig | None,
 def overlay_state(client: redis.Redis, keys: Keys,
                   camera: str) -> tuple[CameraConfig | None, dict]:
     """The camera's stored config (its lines and zones) and its line totals, for :func:`render`."""
-    raw = client.hget(keys.cameras, camera)
-    try:
-        config = parse_camera_json(raw, camera) if raw is not None else None
-    except SettingsError:
-        config = None
+    config = stored_camera(client, keys, camera)
     if config is None or not config.lines:
         return config, {}
     return config, tracking_status(client, keys, camera, config)["lines"]

@@ -17,7 +17,7 @@ from common.keys import Keys
 from common.messages import (DetectedObject, DetectionMessage, FrameMessage, MessageError,
                              TrackedObject, TrackMessage)
 from common.settings import CameraConfig
-from media.draw import Overlay
+from media.draw import Overlay, place_overlays
 
 TRACK_LAG_S = 3.0
 """A tracked frame this much older than the newest detections is stale: show detections."""
@@ -126,12 +126,7 @@ def overlays(config: CameraConfig | None, line_totals: dict[str, dict[str, dict[
     ``tracking_status(...)["lines"]``) and its zones with the objects inside now."""
     if config is None:
         return [], []
-
-    def crossed(line: str, direction: str) -> int:
-        return sum(line_totals.get(line, {}).get(direction, {}).values())
-
-    lines = [Overlay(line.points, f"{line.name} in {crossed(line.name, 'in')} / "
-                                  f"out {crossed(line.name, 'out')}") for line in config.lines]
-    zones = [Overlay(zone.points, f"{zone.name}: {sum(zones_now.get(zone.name, {}).values())}")
-             for zone in config.zones]
-    return lines, zones
+    crossed = {(line, direction): sum(labels.values())
+               for line, directions in line_totals.items()
+               for direction, labels in directions.items()}
+    return place_overlays(config.lines, config.zones, crossed, zones_now)

@@ -42,6 +42,19 @@ def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:
     return cameras
 
 
+def stored_camera(client: redis.Redis, keys: Keys, name: str) -> CameraConfig | None:
+    """One camera's stored config; None when absent or invalid (for readers that must go on)."""
+    return valid_camera_json(client.hget(keys.cameras, name), name)
+
+
+def valid_camera_json(raw: bytes | str | None, name: str) -> CameraConfig | None:
+    """A stored camera's JSON as its config; None when absent or invalid."""
+    try:
+        return parse_camera_json(raw, name) if raw is not None else None
+    except SettingsError:
+        return None
+
+
 def parse_camera_json(raw: bytes | str, source: str) -> CameraConfig:
     """Validate one camera stored as JSON."""
     try:

@@ -10,11 +10,11 @@ from typing import Any
 
 import redis
 
-from .cameras import parse_camera_json
+from .cameras import valid_camera_json
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
 from .messages import CameraState, MessageError, WorkerHeartbeat
 from .outage import read_losses
-from .settings import CameraConfig, SettingsError
+from .settings import CameraConfig
 from .urls import mask_text, mask_url
 
 
@@ -43,14 +43,6 @@ def tracking_status(client: redis.Redis, keys: Keys, name: str,
         zone, _, label = _text(key).partition(":")
         zones.setdefault(zone, {})[label] = int(n)
     return {"unique": unique, "lines": lines, "zones": zones}
-
-
-def _config(name: str, raw: bytes | None) -> CameraConfig | None:
-    """A stored camera config; None when absent or invalid (status reports, never fails)."""
-    try:
-        return parse_camera_json(raw, name) if raw is not None else None
-    except SettingsError:
-        return None
 
 
 def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
@@ -116,7 +108,7 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
     for name in names:
         try:
             cameras[name] = camera_status(client, keys, name, name in configured,
-                                          _config(name, configured.get(name)))
+                                          valid_camera_json(configured.get(name), name))
         except redis.ResponseError as exc:  # e.g. one of its keys holds the wrong type
             cameras[name] = broken_camera(name in configured, mask_text(str(exc)))
     return {

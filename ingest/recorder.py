@@ -21,13 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 import redis
 
-from common.cameras import parse_camera_json
 from common.keys import Keys
 from common.messages import MessageError, WorkerHeartbeat
 from common.replay_report import CSV_COLUMNS, ReplayReport
 from common.replays import processed_through
-from common.settings import CameraConfig, LineConfig, SettingsError, ZoneConfig
-from media.draw import Overlay, draw_scene
+from common.settings import CameraConfig, LineConfig, ZoneConfig
+from media.draw import draw_scene, place_overlays
 from media.files import PendingFiles
 from media.video import VideoError, VideoInfo, VideoWriter, probe, read_frames
 
@@ -82,15 +81,6 @@ def wait_for_results(client: redis.Redis, keys: Keys, camera: str, last_frame_id
     return True
 
 
-def camera_config(client: redis.Redis, keys: Keys, camera: str) -> CameraConfig | None:
-    """The camera's stored config (its lines and zones), None when absent or invalid."""
-    raw = client.hget(keys.cameras, camera)
-    try:
-        return parse_camera_json(raw, camera) if raw is not None else None
-    except SettingsError:
-        return None
-
-
 @dataclass
 class Recorder:
     """Turns a finished replay's messages into its three files."""
@@ -131,11 +121,8 @@ class Recorder:
         """``image`` with frame ``seq``'s objects (tracked ones when it was tracked), the lines with
         their crossings so far and the zones with the objects inside."""
         track, msg = self.follower.tracks.get(seq), self.follower.detections.get(seq)
-        inside = track.zones if track else {}
-        lines = [Overlay(line.points, f"{line.name} in {crossed[line.name, 'in']} / "
-                                      f"out {crossed[line.name, 'out']}") for line in self.lines]
-        zones = [Overlay(zone.points, f"{zone.name}: {sum(inside.get(zone.name, {}).values())}")
-                 for zone in self.zones]
+        lines, zones = place_overlays(self.lines, self.zones, crossed,
+                                      track.zones if track else {})
         objects = track.tracks if track else (msg.objects if msg else [])
         shown = track or msg
         return draw_scene(image, objects, (shown.width, shown.height) if shown else None, lines,

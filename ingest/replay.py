@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from common.cameras import stored_camera
 from common.keys import Keys
 from common.redis_conn import connect
 from common.settings import IngestSettings, from_env, parse_camera
@@ -22,7 +23,7 @@ from media.video import VideoError, VideoInfo
 
 from .camera import CameraRunner, read_state
 from .follower import Follower
-from .recorder import Recorder, camera_config, check_video, record, wait_for_results
+from .recorder import Recorder, check_video, record, wait_for_results
 
 
 class ReplayError(RuntimeError):
@@ -67,7 +68,7 @@ def replay_file(path: str, camera: str, fps: float | None = None,
         _ingest(runner, client, settings.keys, path, camera)
         tracked = wait_for_results(client, settings.keys, camera, runner.last_id, follower)
         recorder = Recorder(follower, runner.file_index, info,
-                            camera_config(client, settings.keys, camera))
+                            stored_camera(client, settings.keys, camera))
         try:
             files = record(client, settings.keys, camera, path, Path(out), recorder, tracked,
                            started)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -36,6 +36,24 @@ class Overlay:
 
     points: Sequence[Point]
     caption: str
+
+
+class Place(Protocol):
+    """A counting line or zone: its ``name`` and ``points`` in frame fractions."""
+
+    name: str
+    points: Sequence[Point]
+
+
+def place_overlays(lines: Iterable[Place], zones: Iterable[Place],
+                   crossed: Mapping[tuple[str, str], int],
+                   inside: Mapping[str, Mapping[str, int]]) -> tuple[list[Overlay], list[Overlay]]:
+    """Counting lines captioned with their crossings (``crossed[(line, "in" or "out")]``) and
+    zones with the objects inside now (``inside[zone][label]``)."""
+    return ([Overlay(line.points, f"{line.name} in {crossed.get((line.name, 'in'), 0)} / "
+                                  f"out {crossed.get((line.name, 'out'), 0)}") for line in lines],
+            [Overlay(zone.points, f"{zone.name}: {sum(inside.get(zone.name, {}).values())}")
+             for zone in zones])
 
 
 def label_color(label: str) -> tuple[int, int, int]:
