@@ -22,6 +22,7 @@ import redis
 
 from common.cameras import stored_camera
 from common.keys import Keys
+from common.outage import REDIS_FAILED, Outage
 from common.messages import DetectionMessage, FrameMessage, TrackMessage
 from common.settings import CameraConfig
 from common.status import tracking_status
@@ -32,7 +33,6 @@ from .scene import (TRACK_LAG_S, Scene, newest, newest_scene, overlays, parse, s
 
 log = logging.getLogger("cctv.api.live")
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 MAX_BEHIND = 50
 """Entries read at once; a feed further behind than this jumps to the newest frames."""
 MAX_DELAY_S = 0.5
@@ -204,7 +204,6 @@ class Feed:
         config, totals, refreshed = None, {}, 0.0
         last: Scene | None = None
         last_new = last_banner = 0.0
-        backoff = 0.5
         while not self.hub.stopping.is_set() and self.hub.keep(self):
             try:
                 if time.monotonic() - refreshed >= 1.0:
@@ -231,12 +230,9 @@ class Feed:
                                                banner=f"no new frame for {age:.0f} s"),
                                         last.frame_id, last.ts, stale=True))
                     last_banner = time.monotonic()
-                backoff = 0.5
-            except REDIS_DOWN as exc:
-                log.warning("live %s: Redis unreachable (%s); retrying in %.1f s", self.camera,
-                            type(exc).__name__, backoff)
-                self.hub.stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                self.hub.outage.back()
+            except REDIS_FAILED as exc:
+                self.hub.outage.failed(exc, self.hub.stopping)
             except Exception as exc:  # one bad entry never stops the feed
                 log.warning("live %s: %s", self.camera, exc)
                 self.hub.stopping.wait(0.5)
@@ -251,6 +247,7 @@ class LiveHub:
         self.feeds: dict[tuple[str, View], Feed] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.outage = Outage(client, keys, "dashboard", log)
 
     def subscribe(self, camera: str, view: View,
                   queue: asyncio.Queue | None = None) -> Subscription:

@@ -14,6 +14,7 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
+import redis
 import uvicorn
 from starlette.applications import Starlette
 
@@ -22,6 +23,7 @@ from api.live import LiveHub
 from api.routes import live_routes
 from media.draw import label_color
 from common.keys import KEYS
+from common.redis_conn import EmbeddedRedis
 from common.messages import DetectedObject, DetectionMessage, FrameMessage
 
 WIDTH, HEIGHT = 320, 240
@@ -39,9 +41,10 @@ def serve(redis_client):
     """Start the routes on a free port with the given password; yields the base URL maker."""
     servers = []
 
-    def start(password: str | None = None, stale_s: float = 5.0) -> str:
-        hub = LiveHub(redis_client, KEYS, stale_s=stale_s, linger_s=1.0)
-        app = Starlette(routes=live_routes(redis_client, KEYS, hub, password))
+    def start(password: str | None = None, stale_s: float = 5.0, client=None) -> str:
+        client = client or redis_client
+        hub = LiveHub(client, KEYS, stale_s=stale_s, linger_s=1.0)
+        app = Starlette(routes=live_routes(client, KEYS, hub, password))
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                log_level="warning"))
@@ -98,7 +101,10 @@ class Camera(threading.Thread):
     def run(self) -> None:
         seq = 0
         while not self.stop.wait(1 / self.fps):
-            self.seqs[publish(self.client, self.name, seq, self.detect)] = seq
+            try:
+                self.seqs[publish(self.client, self.name, seq, self.detect)] = seq
+            except redis.ConnectionError:
+                continue  # Redis is away: this frame is lost, as a live camera's would be
             seq += 1
 
 
@@ -180,6 +186,34 @@ def test_several_cameras_play_through_one_connection(redis_client, serve):
         assert len(fresh) >= 0.9 * camera.fps * 2.5, f"{camera.name}: {len(fresh)} parts"
         for part in fresh:
             assert box_drawn_at(part["image"], square_box(camera.seqs[part["x-frame-id"]]))
+
+
+def test_a_stream_rides_out_a_redis_restart(tmp_path, serve):
+    server = EmbeddedRedis(tmp_path, port=free_port())
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_timeout=2)
+    camera = Camera(client, "gate", fps=20)
+    camera.start()
+    parts: list[dict] = []
+    reader = threading.Thread(target=lambda: parts.extend(
+        read_parts(f"{serve(client=client)}/cameras/gate/live.mjpg", 9.0)))
+    try:
+        time.sleep(1)
+        reader.start()
+        time.sleep(2)
+        server.stop()  # no persistence: the restarted server is empty
+        time.sleep(2)
+        restarted = time.time()
+        server.start()
+        reader.join()
+    finally:
+        camera.stop.set()
+        camera.join()
+        server.stop()
+    after = [p for p in parts if p["x-stale"] == "0" and float(p["x-frame-ts"]) > restarted]
+    assert len(after) >= 20, f"{len(after)} frames after the restart"
+    for part in after:
+        assert box_drawn_at(part["image"], square_box(camera.seqs[part["x-frame-id"]]))
 
 
 def test_latest_is_the_newest_annotated_frame(redis_client, serve):
