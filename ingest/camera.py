@@ -58,6 +58,8 @@ class CameraRunner:
         self.state, self.error = "starting", ""
         self.live = False  # the open source is a live camera
         self.dropped_offline = 0  # live frames not published while Redis was away
+        self.uncounted = [0, 0]  # frames_in, frames_dropped not written yet (Redis was away)
+        self.last_frame = (0.0, 0.0)  # (time, fps) of the last frame published
         self._redis_at = 0.0  # live: no Redis call before this (monotonic) during an outage
         self.state_key = keys.state(camera.name)
         self.publisher = StreamPublisher(client, keys, camera.name, settings.stream_maxlen)
@@ -200,6 +202,9 @@ class CameraRunner:
                 if self.stop.wait(max(0.0, anchor[0] + (t - anchor[1]) - time.monotonic())):
                     break
             self._publish(frame.image)
+        while self.uncounted[0] and not source.live and not self.stop.is_set() \
+                and not self._write_counts():  # a file's last counts, before it is finished
+            self.stop.wait(max(0.0, self._redis_at - time.monotonic()))
         return got
 
     def _publish(self, image: np.ndarray) -> None:
@@ -218,15 +223,26 @@ class CameraRunner:
         metrics.FRAMES_PUBLISHED.labels(self.cam.name).inc()
         if dropped:
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
-        fps = round(self.rate.tick(), 2)
+        self.uncounted[0] += 1
+        self.uncounted[1] += dropped
+        self.last_frame = (now, round(self.rate.tick(), 2))
+        self._write_counts()
+
+    def _write_counts(self) -> bool:
+        """Add the frames published (and dropped) since the last write to the state hash; what
+        Redis does not take now is added with the next frame."""
+        now, fps = self.last_frame
 
         def count(pipe) -> None:
-            pipe.hincrby(self.state_key, "frames_in", 1)
-            if dropped:
-                pipe.hincrby(self.state_key, "frames_dropped", dropped)
+            pipe.hincrby(self.state_key, "frames_in", self.uncounted[0])
+            if self.uncounted[1]:
+                pipe.hincrby(self.state_key, "frames_dropped", self.uncounted[1])
             pipe.hset(self.state_key, mapping={"last_frame_ts": repr(now), "fps": repr(fps),
                                                "updated": repr(now)})
-        self._best_effort(count)
+        if not self._best_effort(count):
+            return False
+        self.uncounted = [0, 0]
+        return True
 
     def _add_live(self, fields: dict) -> tuple[str, int] | None:
         """XADD now, or drop the frame (counted) while Redis is away."""
