@@ -120,3 +120,17 @@ def test_minute_tables_read_the_workers_and_trackers_buckets():
     assert sorted(places[["kind", "name", "label", "count"]].itertuples(index=False)) == [
         ("crossed in", "entry", "person", 2), ("crossed out", "entry", "person", 1),
         ("most in zone", "bench", "person", 4)]
+
+
+def test_the_live_view_streams_all_its_cameras_in_one_url_with_a_token_not_the_password():
+    from urllib.parse import parse_qs, urlsplit
+
+    from api.auth import token_ok
+    from dashboard.live import stream_url
+
+    open_url = stream_url(DashboardSettings(), ["gate", "yard"], None, 0.5)
+    assert open_url == "/cameras.mjpg?names=gate,yard&min_score=0.5"
+    url = stream_url(DashboardSettings(dashboard_password="door-s3cret"), ["gate"], ["car"], 0.3)
+    query = parse_qs(urlsplit(url).query)
+    assert query["classes"] == ["car"] and query["min_score"] == ["0.3"]
+    assert "door-s3cret" not in url and token_ok("door-s3cret", query["token"][0])
