@@ -114,6 +114,9 @@ class FrameMessage:
     """One captured frame, as ingest writes it to ``cctv:frames:{camera}``.
 
     ``ts`` is the capture time (Unix seconds); ``seq`` the frame's index in its source.
+    ``motion``: the moving regions (x1, y1, x2, y2 in pixels of this frame) when ingest measures
+    motion, else None; ``detect`` False lets a worker carry the previous frame's objects over
+    instead of running the detector (nothing moved and a full detection is recent).
     """
 
     camera: str
@@ -123,9 +126,11 @@ class FrameMessage:
     height: int
     jpeg: bytes
     source: str = "live"
+    motion: list[tuple[int, int, int, int]] | None = None
+    detect: bool = True
 
     def to_fields(self) -> dict[str, str | bytes]:
-        return {
+        fields: dict[str, str | bytes] = {
             "v": PROTOCOL_VERSION,
             "camera": self.camera,
             "seq": str(self.seq),
@@ -135,6 +140,11 @@ class FrameMessage:
             "source": self.source,
             "jpeg": self.jpeg,
         }
+        if self.motion is not None:
+            fields["motion"] = json.dumps([list(b) for b in self.motion], separators=(",", ":"))
+        if not self.detect:
+            fields["detect"] = "0"
+        return fields
 
     @classmethod
     def from_fields(cls, fields: Fields) -> "FrameMessage":
@@ -153,7 +163,22 @@ class FrameMessage:
             height=height,
             jpeg=jpeg,
             source=_text(fields, "source", "live"),
+            motion=_motion(fields),
+            detect=_text(fields, "detect", "1") != "0",
         )
+
+
+def _motion(fields: Fields) -> list[tuple[int, int, int, int]] | None:
+    """A frame's motion boxes (absent: not measured)."""
+    if fields.get("motion", fields.get(b"motion")) is None:
+        return None
+    boxes = _json(fields, "motion")
+    try:
+        if not isinstance(boxes, list) or any(len(box) != 4 for box in boxes):
+            raise ValueError("want [[x1, y1, x2, y2], ...]")
+        return [tuple(int(v) for v in box) for box in boxes]
+    except (TypeError, ValueError) as exc:
+        raise MessageError(f"field 'motion' is not a list of boxes: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -202,6 +227,8 @@ class DetectionMessage:
     width: int
     height: int
     objects: list[DetectedObject] = field(default_factory=list)
+    carried: bool = False
+    """The detector did not run: ``objects`` are those of an earlier frame (nothing moved)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -223,6 +250,7 @@ class DetectionMessage:
             "height": str(self.height),
             "detections": json.dumps([o.to_dict() for o in self.objects], separators=(",", ":")),
             "counts": json.dumps(self.counts, separators=(",", ":")),
+            **({"carried": "1"} if self.carried else {}),
         }
 
     def to_json(self) -> str:
@@ -249,6 +277,7 @@ class DetectionMessage:
             width=width,
             height=height,
             objects=[DetectedObject.from_dict(o) for o in objects],
+            carried=_text(fields, "carried", "0") == "1",
         )
 
     @classmethod
@@ -308,8 +337,9 @@ class Crossing:
 class TrackMessage:
     """A tracked frame, as the tracker writes it to ``cctv:tracks:{camera}`` and publishes.
 
-    Frames come in capture order. ``crossings`` are the line crossings in this frame; ``zones``
-    maps zone -> label -> objects inside in this frame.
+    Frames come in capture order. ``tracks`` are the objects that count (see docs/tracking.md);
+    ``crossings`` the line crossings in this frame; ``zones`` maps zone -> label -> objects
+    inside in this frame; ``counts`` is label -> detections that count in this frame.
     """
 
     camera: str
@@ -321,6 +351,7 @@ class TrackMessage:
     tracks: list[TrackedObject] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def to_fields(self) -> dict[str, str]:
         compact = {"separators": (",", ":")}
@@ -331,12 +362,13 @@ class TrackMessage:
             "tracks": json.dumps([t.to_dict() for t in self.tracks], **compact),
             "crossings": json.dumps([c.to_dict() for c in self.crossings], **compact),
             "zones": json.dumps(self.zones, **compact),
+            "counts": json.dumps(self.counts, **compact),
         }
 
     def to_json(self) -> str:
         """The pub/sub payload: the same fields as one JSON object (structured, not strings)."""
         data: dict[str, Any] = dict(self.to_fields())
-        for name in ("tracks", "crossings", "zones"):
+        for name in ("tracks", "crossings", "zones", "counts"):
             data[name] = json.loads(data[name])
         data.update(seq=self.seq, ts=self.ts, width=self.width, height=self.height)
         return json.dumps(data)
@@ -350,23 +382,27 @@ class TrackMessage:
         if not isinstance(zones, dict) or not all(isinstance(v, dict) for v in zones.values()):
             raise MessageError("field 'zones' must map zone -> {label: count}")
         width, height = _size(fields)
+        counts = _json(fields, "counts") or {} if "counts" in fields or b"counts" in fields \
+            else {}
         try:
-            zones = {str(z): {str(k): int(v) for k, v in counts.items()}
-                     for z, counts in zones.items()}
-        except (TypeError, ValueError) as exc:
-            raise MessageError(f"field 'zones' holds a count that is not an integer: {exc}") \
+            zones = {str(z): {str(k): int(v) for k, v in labels.items()}
+                     for z, labels in zones.items()}
+            counts = {str(k): int(v) for k, v in counts.items()}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MessageError(f"fields 'zones' and 'counts' must hold integer counts: {exc}") \
                 from exc
         return cls(
             camera=_text(fields, "camera"), frame_id=_frame_id(fields),
             seq=_seq(fields), ts=_float(fields, "ts"), width=width, height=height,
             tracks=[TrackedObject.from_dict(t) for t in tracks],
             crossings=[Crossing.from_dict(c) for c in crossings],
-            zones=zones,
+            zones=zones, counts=counts,
         )
 
     @classmethod
     def from_json(cls, payload: str | bytes) -> "TrackMessage":
-        return cls.from_fields(_payload_fields(payload, ("tracks", "crossings", "zones")))
+        return cls.from_fields(_payload_fields(payload, ("tracks", "crossings", "zones",
+                                                         "counts")))
 
 
 @dataclass(frozen=True)
@@ -430,6 +466,10 @@ class CameraState:
     reconnects: int = 0
     error: str = ""
     updated: float = 0.0
+    frames_motion: int = 0
+    """Frames published with motion in them (motion gating on)."""
+    frames_still: int = 0
+    """Frames published without motion and without need of a detection: workers skip them."""
 
     def to_fields(self) -> dict[str, str]:
         return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
@@ -446,6 +486,8 @@ class CameraState:
             last_frame_ts=_float(fields, "last_frame_ts", 0.0),
             frames_in=_int(fields, "frames_in", 0),
             frames_dropped=_int(fields, "frames_dropped", 0),
+            frames_motion=_int(fields, "frames_motion", 0),
+            frames_still=_int(fields, "frames_still", 0),
             reconnects=_int(fields, "reconnects", 0),
             error=_text(fields, "error", ""),
             updated=_float(fields, "updated", 0.0),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Literal, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -106,6 +106,23 @@ def _unique_names(kind: str, items: list) -> list:
     return items
 
 
+class MotionConfig(Strict):
+    """Motion gating: frames where nothing moves skip the detector."""
+
+    enabled: bool | None = Field(None, description="Measure motion; None = live cameras only "
+                                                    "(files and replays when set true).")
+    method: Literal["diff", "mog2"] = Field("diff", description="Frame differencing with the "
+                                            "previous kept frame, or OpenCV's MOG2 background.")
+    threshold: int = Field(25, ge=1, le=255, description="Grey-level change (diff) or MOG2 "
+                                                         "variance threshold of a moving pixel.")
+    min_area: float = Field(0.002, ge=0, le=1, description="Smallest moving region, as a "
+                                                           "fraction of the frame.")
+    width: int = Field(160, ge=32, le=1920, description="Width of the grey copy motion is "
+                                                        "measured on.")
+    keepalive_s: float = Field(2.0, ge=0.1, le=3600, description="A full detection at least "
+                                                                 "this often, motion or not.")
+
+
 class CameraConfig(Strict):
     """One camera or recorded source."""
 
@@ -123,6 +140,13 @@ class CameraConfig(Strict):
     loop: bool = Field(False, description="Files only: start again at the end.")
     realtime: bool = Field(False, description="Files only: pace frames by their timestamps "
                                               "instead of as fast as workers keep up.")
+    hwaccel: Literal["auto", "none", "cuda", "vaapi", "qsv"] = Field(
+        "auto", description="Hardware decoding: auto = the first device that works, else "
+                            "software (one log line).")
+    rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTP over the RTSP "
+                                                                     "connection, or UDP.")
+    motion: MotionConfig = Field(default_factory=MotionConfig,
+                                 description="Motion gating of detection.")
     lines: list[LineConfig] = Field(default_factory=list, max_length=32,
                                     description="Counting lines (in/out per class).")
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=32,

@@ -25,23 +25,42 @@ from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, IngestSettings
 from common.urls import mask_text, mask_url
 
+from .latest import LatestFrames
+from .motion import MotionGate
 from .publisher import RateMeter, StreamPublisher
-from .sources import Source, SourceError, open_source
+from .sources import Frame, Source, SourceError, open_source
 
 log = logging.getLogger("cctv.ingest")
 
 
-def resize_and_encode(image: np.ndarray, max_width: int, quality: int) -> tuple[bytes, int, int]:
-    """Shrink to ``max_width`` (aspect kept) and JPEG-encode; returns (jpeg, width, height)."""
-    height, width = image.shape[:2]
-    if width > max_width:
-        height = max(1, round(height * max_width / width))
-        width = max_width
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+def encode_jpeg(image: np.ndarray, quality: int) -> tuple[bytes, int, int]:
+    """JPEG-encode a BGR image; returns (jpeg, width, height)."""
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise SourceError("JPEG encoding failed", False)
-    return buf.tobytes(), width, height
+    return buf.tobytes(), image.shape[1], image.shape[0]
+
+
+class FpsFilter:
+    """Keeps frames at most ``fps`` per second of source time (files: their timestamps; live:
+    the clock at arrival); all of them when ``fps`` is None."""
+
+    def __init__(self, fps: float | None, live: bool):
+        self.period, self.live = (1.0 / fps if fps else 0.0), live
+        self.next_due = 0.0
+
+    def time(self, frame: Frame) -> float:
+        """The frame's source time in seconds."""
+        return time.monotonic() if self.live else frame.pos_ms / 1000.0
+
+    def __call__(self, frame: Frame) -> bool:
+        if not self.period:
+            return True
+        t = self.time(frame)
+        if t < self.next_due - 1e-6:
+            return False
+        self.next_due = max(self.next_due, t - self.period) + self.period
+        return True
 
 
 class CameraRunner:
@@ -58,7 +77,9 @@ class CameraRunner:
         self.state, self.error = "starting", ""
         self.live = False  # the open source is a live camera
         self.dropped_offline = 0  # live frames not published while Redis was away
-        self.uncounted = [0, 0]  # frames_in, frames_dropped not written yet (Redis was away)
+        # frames_in, frames_dropped, frames_motion, frames_still not written yet (Redis away)
+        self.uncounted = [0, 0, 0, 0]
+        self.gate: MotionGate | None = None
         self.last_frame = (0.0, 0.0)  # (time, fps) of the last frame published
         self._redis_at = 0.0  # live: no Redis call before this (monotonic) during an outage
         self.state_key = keys.state(camera.name)
@@ -123,7 +144,8 @@ class CameraRunner:
         delay = self.settings.backoff_initial_s
         while not self.stop.is_set():
             try:
-                source = open_source(self.url, self.settings.open_timeout_s)
+                source = open_source(self.url, self.settings.open_timeout_s, self.cam.hwaccel,
+                                     self.cam.rtsp_transport, threads=self._threads())
             except SourceError as exc:
                 if exc.permanent:
                     log.error("camera %s: %s", self.cam.name, mask_text(str(exc)))
@@ -158,6 +180,12 @@ class CameraRunner:
         self.set_state("stopped")
         return "stopped"
 
+    def _threads(self) -> int:
+        """Decoder threads: one for anything paced in real time (the least CPU per frame), FFmpeg's
+        choice for a file read as fast as workers keep up."""
+        live = "://" in self.url or self.url.strip().isdigit()
+        return 1 if live or self.cam.realtime else 0
+
     def _check_complete(self, source: Source) -> None:
         """Warn (in the log and the state's ``error``) when a file ended well before the frames
         its header announces: it is cut short or corrupt."""
@@ -177,43 +205,58 @@ class CameraRunner:
 
     def _pump(self, source: Source) -> bool:
         """Publish frames until the source ends or ``stop``; True if any frame was read."""
-        period = 1.0 / self.cam.fps if self.cam.fps else 0.0
-        next_due = 0.0
+        keep = FpsFilter(self.cam.fps, source.live)
+        motion = self.cam.motion.enabled
+        self.gate = MotionGate(self.cam.motion) if (source.live if motion is None else motion) \
+            else None
         anchor: tuple[float, float] | None = None  # (monotonic, pos) at the first frame
         got = False
         self.live = source.live
         self.pass_read = 0
-        for frame in source.frames():
-            if self.stop.is_set():
-                break
-            metrics.FRAMES_READ.labels(self.cam.name).inc()
-            self.frames_read += 1
-            self.pass_read += 1
-            if not got:
-                got = True
-                self.set_state("online")
-            t = frame.pos_ms / 1000.0 if not source.live else time.monotonic()
-            if period:
-                if t < next_due - 1e-6:
-                    continue
-                next_due = max(next_due, t - period) + period
-            if self.cam.realtime and not source.live:
-                anchor = anchor or (time.monotonic(), t)
-                if self.stop.wait(max(0.0, anchor[0] + (t - anchor[1]) - time.monotonic())):
+        latest = LatestFrames(source.frames(), keep, self._read_one) if source.live else None
+        try:
+            for frame in latest or source.frames():
+                if self.stop.is_set():
                     break
-            self._publish(frame.image)
+                if latest is None:
+                    self._read_one()
+                    if not keep(frame):
+                        continue
+                if not got:
+                    got = True
+                    self.set_state("online")
+                t = keep.time(frame)
+                if self.cam.realtime and not source.live:
+                    anchor = anchor or (time.monotonic(), t)
+                    if self.stop.wait(max(0.0, anchor[0] + (t - anchor[1]) - time.monotonic())):
+                        break
+                if latest is not None and latest.dropped:
+                    self.uncounted[1] += latest.dropped  # kept frames a newer one replaced
+                    metrics.FRAMES_DROPPED.labels(self.cam.name).inc(latest.dropped)
+                    latest.dropped = 0
+                self._publish(frame, t)
+        finally:
+            if latest is not None:
+                latest.close(self.settings.open_timeout_s + 1)
         while self.uncounted[0] and not source.live and not self.stop.is_set() \
                 and not self._write_counts():  # a file's last counts, before it is finished
             self.stop.wait(max(0.0, self._redis_at - time.monotonic()))
         return got
 
-    def _publish(self, image: np.ndarray) -> None:
+    def _read_one(self) -> None:
+        metrics.FRAMES_READ.labels(self.cam.name).inc()
+        self.frames_read += 1
+        self.pass_read += 1
+
+    def _publish(self, frame: Frame, t: float) -> None:
         """Add one frame: a live camera's at once or never, a file's once there is room and Redis
         answers (until ``stop``)."""
-        jpeg, width, height = resize_and_encode(image, self.cam.max_width, self.cam.jpeg_quality)
+        image = frame.scaled(self.cam.max_width)
+        boxes, detect = self.gate.check(image, t) if self.gate else (None, True)
+        jpeg, width, height = encode_jpeg(image, self.cam.jpeg_quality)
         now = time.time()
         msg = FrameMessage(self.cam.name, self.frames_published, now, width, height, jpeg,
-                           self.source_name)
+                           self.source_name, boxes, detect)
         fields = msg.to_fields()
         added = self._add_live(fields) if self.live else self._add_waiting(fields)
         if added is None:
@@ -225,6 +268,8 @@ class CameraRunner:
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
         self.uncounted[0] += 1
         self.uncounted[1] += dropped
+        self.uncounted[2] += bool(boxes)
+        self.uncounted[3] += not detect
         self.last_frame = (now, round(self.rate.tick(), 2))
         self._write_counts()
 
@@ -235,13 +280,15 @@ class CameraRunner:
 
         def count(pipe) -> None:
             pipe.hincrby(self.state_key, "frames_in", self.uncounted[0])
-            if self.uncounted[1]:
-                pipe.hincrby(self.state_key, "frames_dropped", self.uncounted[1])
+            for name, n in zip(("frames_dropped", "frames_motion", "frames_still"),
+                               self.uncounted[1:]):
+                if n:
+                    pipe.hincrby(self.state_key, name, n)
             pipe.hset(self.state_key, mapping={"last_frame_ts": repr(now), "fps": repr(fps),
                                                "updated": repr(now)})
         if not self._best_effort(count):
             return False
-        self.uncounted = [0, 0]
+        self.uncounted = [0, 0, 0, 0]
         return True
 
     def _add_live(self, fields: dict) -> tuple[str, int] | None:

@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import redis
 
 from common.cameras import stored_camera
@@ -24,6 +23,7 @@ from media.video import VideoError, VideoInfo
 from .camera import CameraRunner, read_state
 from .follower import Follower
 from .recorder import Recorder, check_video, record, wait_for_results
+from .sources import Frame
 
 
 class ReplayError(RuntimeError):
@@ -37,9 +37,9 @@ class FileRunner(CameraRunner):
         super().__init__(*args, **kwargs)
         self.file_index: list[int] = []
 
-    def _publish(self, image: np.ndarray) -> None:
+    def _publish(self, frame: Frame, t: float) -> None:
         self.file_index.append(self.frames_read - 1)
-        super()._publish(image)
+        super()._publish(frame, t)
 
 
 def replay_file(path: str, camera: str, fps: float | None = None,

@@ -3,6 +3,10 @@
 ``open_source(url)`` classifies the URL and opens it; :class:`SourceError` says whether retrying
 can help (``permanent=False``: a network camera that does not answer) or not (a missing file, a
 bogus scheme). Messages never contain credentials.
+
+Video is decoded with PyAV (the FFmpeg its wheel ships): a frame stays in the decoder's format
+until :meth:`Frame.scaled` asks for it, so frames skipped by fps are never converted, and a kept
+frame is scaled and converted to BGR in one libswscale call, straight to the published size.
 """
 
 from __future__ import annotations
@@ -10,18 +14,17 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines could echo URLs
+import av
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+from common.urls import mask_url
 
-from common.urls import mask_url  # noqa: E402
+from .hwaccel import open_container
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -37,11 +40,47 @@ class SourceError(Exception):
         self.permanent = permanent
 
 
-@dataclass
+def scaled_size(width: int, height: int, max_width: int | None) -> tuple[int, int]:
+    """(width, height) shrunk to ``max_width`` with the aspect kept (unchanged when narrower)."""
+    if max_width is None or width <= max_width:
+        return width, height
+    return max_width, max(1, round(height * max_width / width))
+
+
 class Frame:
-    image: np.ndarray
-    pos_ms: float
-    """Position in the source (files: their timestamps; live sources: 0)."""
+    """A decoded frame at ``pos_ms`` (files: their timestamps; live sources: 0)."""
+
+    def __init__(self, image: np.ndarray, pos_ms: float):
+        self._image, self.pos_ms = image, pos_ms
+
+    @property
+    def image(self) -> np.ndarray:
+        """The full-size BGR image (HxWx3 uint8)."""
+        return self._image
+
+    def scaled(self, max_width: int | None) -> np.ndarray:
+        """BGR, shrunk to ``max_width`` (aspect kept)."""
+        height, width = self._image.shape[:2]
+        size = scaled_size(width, height, max_width)
+        if size == (width, height):
+            return self._image
+        return cv2.resize(self._image, size, interpolation=cv2.INTER_AREA)
+
+
+class AvFrame(Frame):
+    """A PyAV frame, converted only when asked."""
+
+    def __init__(self, frame: av.VideoFrame, pos_ms: float):
+        self.frame, self.pos_ms = frame, pos_ms
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.frame.to_ndarray(format="bgr24")
+
+    def scaled(self, max_width: int | None) -> np.ndarray:
+        width, height = scaled_size(self.frame.width, self.frame.height, max_width)
+        return self.frame.to_ndarray(width=width, height=height, format="bgr24",
+                                     interpolation="AREA")
 
 
 def expand_env(url: str) -> str:
@@ -63,30 +102,56 @@ class Source(ABC):
 
     @abstractmethod
     def frames(self) -> Iterator[Frame]:
-        """Decoded BGR frames in order."""
+        """Decoded frames in order."""
 
     def close(self) -> None:
         """Release the device or connection (nothing to release by default)."""
 
 
-class CaptureSource(Source):
-    """Anything OpenCV's FFmpeg backend (or V4L for webcams) reads."""
+class AvSource(Source):
+    """The first video stream of anything FFmpeg opens: files, network streams, webcams.
 
-    def __init__(self, capture: cv2.VideoCapture, live: bool, what: str):
-        self.capture, self.live, self.what = capture, live, what
-        count = 0 if live else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.expected_frames = count if count > 0 else None
+    Packets that do not decode (garbage on the wire, a damaged stretch of a file) are skipped; a
+    live stream that errors or times out ends (the camera reconnects).
+    """
 
-    def frames(self) -> Iterator[Frame]:
-        while True:
-            ok, image = self.capture.read()
-            if not ok or image is None:
-                return
-            pos = 0.0 if self.live else float(self.capture.get(cv2.CAP_PROP_POS_MSEC))
-            yield Frame(image, pos)
+    def __init__(self, container: av.container.InputContainer, live: bool, threads: int):
+        self.container, self.live = container, live
+        if not container.streams.video:
+            container.close()
+            raise SourceError("no video stream", not live)
+        self.stream = container.streams.video[0]
+        self.stream.codec_context.thread_count = threads
+        if threads != 1:
+            self.stream.thread_type = "AUTO"
+        self.expected_frames = None if live else (self.stream.frames or None)
+        self.bad_packets = 0
+
+    def frames(self) -> Iterator[AvFrame]:
+        rate = self.stream.average_rate or self.stream.guessed_rate or 25
+        index = 0
+        try:
+            for packet in self.container.demux(self.stream):
+                try:
+                    decoded = packet.decode()
+                except (av.InvalidDataError, av.error.PatchWelcomeError):
+                    self.bad_packets += 1
+                    continue
+                for frame in decoded:
+                    if self.live:
+                        pos = 0.0
+                    elif frame.time is not None:
+                        pos = frame.time * 1000.0
+                    else:
+                        pos = index * 1000.0 / float(rate)
+                    index += 1
+                    yield AvFrame(frame, pos)
+        except av.FFmpegError:
+            if not self.live:
+                raise SourceError("the file cannot be decoded further", True) from None
 
     def close(self) -> None:
-        self.capture.release()
+        self.container.close()
 
 
 class FolderSource(Source):
@@ -104,23 +169,29 @@ class FolderSource(Source):
                 yield Frame(image, i * 1000.0 / FOLDER_FPS)
 
 
-def open_source(url: str, timeout_s: float = 10.0) -> Source:
-    """Open a file path, ``file://`` URL, folder, webcam index or network URL."""
+def open_source(url: str, timeout_s: float = 10.0, hwaccel: str = "none",
+                rtsp_transport: str = "tcp", threads: int = 0) -> Source:
+    """Open a file path, ``file://`` URL, folder, webcam index or network URL.
+
+    ``hwaccel``: ``auto``, ``none`` or a device type (:mod:`ingest.hwaccel`); ``threads``: the
+    decoder's threads (0: FFmpeg's choice; 1 costs the least CPU per frame).
+    """
     shown = mask_url(url)
     if url.strip().isdigit():
-        capture = cv2.VideoCapture(int(url))
-        if not capture.isOpened():
-            raise SourceError(f"webcam {url} cannot be opened", False)
-        return CaptureSource(capture, live=True, what=f"webcam {url}")
+        try:
+            container = av.open(f"/dev/video{int(url)}", format="v4l2", timeout=timeout_s)
+        except (av.FFmpegError, OSError):
+            raise SourceError(f"webcam {url} cannot be opened", False) from None
+        return AvSource(container, live=True, threads=threads)
     scheme = urlsplit(url).scheme.lower() if "://" in url else ""
     if scheme in NETWORK_SCHEMES:
-        ms = int(timeout_s * 1000)
-        capture = cv2.VideoCapture(expand_env(url), cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms,
-                                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-        if not capture.isOpened():
-            raise SourceError(f"cannot connect to {shown}", False)
-        return CaptureSource(capture, live=True, what=shown)
+        options = {"rtsp_transport": rtsp_transport} if scheme in ("rtsp", "rtsps") else {}
+        try:
+            container = open_container(expand_env(url), hwaccel, options=options,
+                                       timeout=(timeout_s, timeout_s))
+        except (av.FFmpegError, OSError):
+            raise SourceError(f"cannot connect to {shown}", False) from None
+        return AvSource(container, live=True, threads=threads)
     if scheme not in ("", "file"):
         raise SourceError(f"unsupported scheme '{scheme}' in {shown}: use a file path, folder, "
                           f"webcam index or {', '.join(NETWORK_SCHEMES)}", True)
@@ -129,7 +200,9 @@ def open_source(url: str, timeout_s: float = 10.0) -> Source:
         return FolderSource(path)
     if not path.is_file():
         raise SourceError(f"no such file: {path}", True)
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    if not capture.isOpened():
-        raise SourceError(f"cannot decode video file {path} (corrupt or unsupported format)", True)
-    return CaptureSource(capture, live=False, what=str(path))
+    try:
+        container = open_container(str(path), hwaccel)
+        return AvSource(container, live=False, threads=threads)
+    except (av.FFmpegError, SourceError):
+        raise SourceError(f"cannot decode video file {path} (corrupt or unsupported format)",
+                          True) from None

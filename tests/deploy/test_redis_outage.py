@@ -217,7 +217,7 @@ def test_a_live_camera_stays_open_and_counts_what_it_dropped(tmp_path, caplog, m
                 yield Frame(np.full((120, 160, 3), 90, np.uint8), 0.0)
 
     monkeypatch.setattr(ingest.camera, "open_source",
-                        lambda url, timeout: opened.append(url) or LiveCamera())
+                        lambda url, *_, **__: opened.append(url) or LiveCamera())
     server = RedisProcess(tmp_path)
     server.start()
     client = redis.Redis.from_url(server.url, socket_timeout=2)

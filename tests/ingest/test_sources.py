@@ -8,7 +8,7 @@ def test_file_frames_have_timestamps(small_video):
     frames = list(source.frames())
     source.close()
     assert len(frames) == 40 and not source.live
-    assert frames[0].image.shape == (120, 160, 3)
+    assert frames[0].image.shape == (120, 160, 3) and frames[0].scaled(80).shape == (60, 80, 3)
     assert frames[10].pos_ms == pytest.approx(500, abs=1)
 
 

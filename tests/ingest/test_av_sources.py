@@ -1,0 +1,143 @@
+"""PyAV sources: hardware decoding falling back to software, sources that stall or send garbage,
+and motion boxes on a still scene with one mover."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from common.settings import MotionConfig
+from ingest import hwaccel
+from ingest.motion import MotionGate
+from ingest.sources import AvFrame, SourceError, open_source
+
+
+def test_hwaccel_auto_falls_back_with_one_line(small_video, caplog, monkeypatch):
+    monkeypatch.setattr(hwaccel, "_unusable", set())
+    monkeypatch.setattr(hwaccel, "_said_auto", False)
+    tried = []
+    real_open = hwaccel.av.open
+
+    def no_device(url, hwaccel=None, **kwargs):
+        if hwaccel is not None:
+            tried.append(hwaccel.device_type if hasattr(hwaccel, "device_type") else hwaccel)
+            raise RuntimeError("no device")
+        return real_open(url, **kwargs)
+    monkeypatch.setattr(hwaccel.av, "open", no_device)
+    with caplog.at_level(logging.INFO, "cctv.ingest"):
+        for _ in range(2):
+            source = open_source(str(small_video), hwaccel="auto")
+            assert len(list(source.frames())) == 40
+            source.close()
+    assert len(tried) == 3  # each device type tried once, then never again in this process
+    lines = [r.message for r in caplog.records if "hwaccel" in r.message]
+    assert lines == ["hwaccel auto: no hardware decoder (cuda, vaapi, qsv) usable here, "
+                     "decoding in software"]
+
+
+def test_frames_are_converted_only_when_asked(small_video):
+    source = open_source(str(small_video), threads=1)
+    frame = next(iter(source.frames()))
+    assert isinstance(frame, AvFrame)
+    assert frame.scaled(80).shape == (60, 80, 3) and frame.scaled(640).shape == (120, 160, 3)
+    source.close()
+
+
+def _serve(handler) -> tuple[int, threading.Event]:
+    """A TCP server on loopback running ``handler(conn)`` for each connection until stopped."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handler, args=(conn, done), daemon=True).start()
+        server.close()
+    threading.Thread(target=loop, daemon=True).start()
+    return server.getsockname()[1], done
+
+
+def _stall(conn: socket.socket, done: threading.Event) -> None:
+    conn.recv(4096)
+    done.wait(30)
+    conn.close()
+
+
+def _garbage(conn: socket.socket, done: threading.Event) -> None:
+    conn.recv(4096)
+    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary=x\r\n\r\n")
+    rng = np.random.default_rng(0)
+    try:
+        for _ in range(200):
+            conn.sendall(rng.bytes(4096))
+    except OSError:
+        pass
+    conn.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_stalled_stream_times_out():
+    port, done = _serve(_stall)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SourceError, match="cannot connect to http://\\*\\*\\*@127.0.0.1"):
+            open_source(f"http://u:s3cret@127.0.0.1:{port}/x.mjpg", timeout_s=1)
+    finally:
+        done.set()
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.timeout(30)
+def test_garbage_is_refused_or_ends_the_stream():
+    port, done = _serve(_garbage)
+    try:
+        source = open_source(f"http://127.0.0.1:{port}/x.mjpg", timeout_s=2)
+    except SourceError as exc:
+        assert "cannot connect" in str(exc)
+    else:
+        list(source.frames())  # ends (the camera then reconnects) without raising
+        source.close()
+    finally:
+        done.set()
+
+
+def still_scene(frames: int, mover: range) -> list[np.ndarray]:
+    """A textured still street, 320x180, and one grey box moving right during ``mover``."""
+    rng = np.random.default_rng(1)
+    street = rng.integers(60, 120, (180, 320, 3), dtype=np.uint8)
+    out = []
+    for i in range(frames):
+        image = street.copy()
+        if i in mover:
+            x = 10 + (i - mover.start) * 12
+            image[70:130, x:x + 30] = 230
+        out.append(image)
+    return out
+
+
+@pytest.mark.parametrize("method", ["diff", "mog2"])
+def test_motion_gate_on_a_still_scene(method):
+    gate = MotionGate(MotionConfig(method=method, keepalive_s=2.0))
+    mover = range(10, 20)
+    results = [gate.check(image, i * 0.2) for i, image in enumerate(still_scene(40, mover))]
+    moving = [i for i, (boxes, _) in enumerate(results) if boxes]
+    assert set(mover[1:]) <= set(moving) and set(moving) <= set(range(9, 21))
+    for i in mover[1:]:
+        x1, y1, x2, y2 = results[i][0][0]
+        assert x1 <= 10 + (i - 10) * 12 + 30 and y1 <= 70 and y2 >= 130
+    detected = [i for i, (_, detect) in enumerate(results) if detect]
+    assert set(moving) <= set(detected)
+    still = [i for i in range(40) if i not in moving]
+    # still frames skip the detector, but for the first and one every keepalive_s (10 frames)
+    assert sum(1 for i in still if i in detected) <= 4
