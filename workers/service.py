@@ -25,6 +25,7 @@ from common.settings import WorkerSettings
 from common.urls import mask_text
 
 from .batcher import Batcher, Entry
+from .carry import CarryOver
 from .jpeg import jpeg_size
 from .publish import Publisher
 
@@ -69,12 +70,18 @@ def to_objects(detections: Sequence) -> list[DetectedObject]:
                            tuple(float(v) for v in d.box)) for d in detections]
 
 
-def decode(entry: Entry, max_pixels: int) -> tuple[FrameMessage, np.ndarray]:
-    """Parse and decode one entry, or raise MessageError with the reason; a JPEG whose header
-    claims more than ``max_pixels`` is refused before anything is allocated for it."""
+def parse(entry: Entry) -> FrameMessage:
+    """Parse one entry, or raise MessageError with the reason."""
     msg = FrameMessage.from_fields(entry.fields)
     if msg.camera != entry.camera:
         raise MessageError(f"field 'camera' is {msg.camera!r} on the stream of {entry.camera!r}")
+    return msg
+
+
+def decode(entry: Entry, max_pixels: int) -> tuple[FrameMessage, np.ndarray]:
+    """Parse and decode one entry, or raise MessageError with the reason; a JPEG whose header
+    claims more than ``max_pixels`` is refused before anything is allocated for it."""
+    msg = parse(entry)
     width, height = jpeg_size(msg.jpeg)
     if width * height > max_pixels:
         raise MessageError(f"JPEG of {width}x{height} is over the {max_pixels} pixel limit")
@@ -112,6 +119,7 @@ class Worker:
         self._read_lock = threading.Lock()
         self.outage = Outage(client, self.keys, f"worker {self.id}", log)
         self._lock = threading.Lock()  # guards the heartbeat (beat, _recent, _next_beat)
+        self.carry = CarryOver()
 
     def run(self, stop: threading.Event) -> None:
         """Process batches until ``stop`` in ``settings.lanes`` threads, each with its own batch
@@ -175,14 +183,21 @@ class Worker:
         than ``max_deliveries`` times, without being tried again.
         """
         good: list[tuple[Entry, FrameMessage, np.ndarray]] = []
+        still: list[tuple[Entry, FrameMessage]] = []  # nothing moved: objects carried over
         failed: list[tuple[Entry, str]] = []
+        detected = self.carry.known()
         for entry in entries:
             if entry.deliveries > self.settings.max_deliveries:
                 failed.append((entry, f"delivered {entry.deliveries} times without being "
                                       f"processed (max_deliveries {self.settings.max_deliveries})"))
                 continue
             try:
+                msg = parse(entry)
+                if self.carry.can_carry(msg, detected.get(msg.camera)):
+                    still.append((entry, msg))
+                    continue
                 good.append((entry, *decode(entry, self.settings.max_frame_pixels)))
+                detected[msg.camera] = max(msg.ts, detected.get(msg.camera, msg.ts))
             except Exception as exc:  # poison input costs one entry, never the worker
                 failed.append((entry, reason(exc)))
         started = time.perf_counter()
@@ -202,6 +217,7 @@ class Worker:
                     image.shape[0], to_objects(result)))
             except Exception as exc:
                 failed.append((entry, reason(exc)))
+        messages = self.carry.fill(messages, [(e.entry_id, m) for e, m in still], done, self.id)
         pipe = self.client.pipeline(transaction=False)
         for entry, why in failed:
             log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, why)
