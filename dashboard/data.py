@@ -76,7 +76,8 @@ def minute_tables(client: redis.Redis, keys: Keys, cameras: Sequence[str], minut
 
 def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:
     """One row per camera: state (``stalled`` when online without a frame for ``stale_s``),
-    ingest fps, frames in/processed/dropped, last frame age, stream depth and pending."""
+    ingest fps, frames in/processed/dropped, with motion and skipped by the detector (still),
+    last frame age, stream depth and pending."""
     now = time.time() if now is None else now
     rows = []
     for name, cam in status["cameras"].items():
@@ -87,6 +88,8 @@ def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.
         rows.append({"camera": name, "state": state, "fps": round(cam["fps"], 1),
                      "frames in": cam["frames_in"], "processed": cam["frames_processed"],
                      "dropped": cam["frames_dropped"],
+                     "with motion": cam.get("frames_motion", 0),
+                     "skipped (still)": cam.get("frames_still", 0),
                      "last frame (s ago)": None if age is None else round(age, 1),
                      "stream depth": cam["stream_length"], "pending": cam["pending"],
                      "reconnects": cam["reconnects"], "error": cam["error"] or ""})
