@@ -82,17 +82,23 @@
     stream.drawing[camera] = false;
   };
 
+  // Reads the stream, parts to each camera's pending slot. A page that falls behind (the network
+  // and the kernel buffer what it has not read yet) reconnects and starts again at the newest
+  // pictures: behind means a part's capture-to-now lag exceeds the least seen on this connection
+  // by BEHIND_S (measured against our own clock only, so the server's may differ).
+  const BEHIND_S = 1.0;
   const play = async (url) => {
-    const stream = (streams[url] = {
-      abort: new AbortController(), seen: Date.now(), pending: {}, drawing: {},
-    });
+    const stream = (streams[url] = { seen: Date.now(), pending: {}, drawing: {} });
     while (!stream.closed) {
+      let behind = false;
       try {
-        const reply = await fetch(url, { signal: stream.abort.signal, cache: "no-store" });
+        stream.connection = new AbortController();
+        const reply = await fetch(url, { signal: stream.connection.signal, cache: "no-store" });
         if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
         const reader = reply.body.getReader();
         let buffer = new Uint8Array(0);
-        for (;;) {
+        let least = Infinity;
+        while (!behind) {
           const { value, done } = await reader.read();
           if (done) break;
           buffer = concat(buffer, value);
@@ -100,13 +106,18 @@
           while ((part = nextPart(buffer))) {
             buffer = part.rest;
             stream.pending[part.headers["x-camera"]] = part;
+            if (part.headers["x-stale"] === "1") continue;
+            const lag = Date.now() / 1000 - parseFloat(part.headers["x-frame-ts"]);
+            least = Math.min(least, lag);
+            behind = behind || lag - least > BEHIND_S;
           }
           for (const camera of Object.keys(stream.pending)) show(url, camera, stream);
         }
+        if (behind) stream.connection.abort();
       } catch (error) {
         if (stream.closed) break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (!behind) await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   };
 
@@ -120,7 +131,7 @@
     for (const [url, stream] of Object.entries(streams)) {
       if (now - stream.seen > 10000) {
         stream.closed = true;
-        stream.abort.abort();
+        stream.connection.abort();
         delete streams[url];
       }
     }
