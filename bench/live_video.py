@@ -7,8 +7,10 @@ for ``--seconds`` each:
 - ``page``: every viewer is a headless Chromium page on the Live view (Debian's chromium);
 and the bench reports the share of published frames delivered (the worst camera), the
 capture-to-screen latency (p50/p95 over all frames shown: parts read, or frames drawn on the
-page's canvases) and the dashboard process's CPU per viewer (percent of one core). Published
-frames are read from the frame streams, so nothing is estimated.
+page's canvases) beside the pipeline's own lag (capture to the tracker's message), the dashboard
+process's CPU per viewer (percent of one core) and the browsers' CPU per viewer. Published frames
+are read from the frame streams, so nothing is estimated. The browsers share the 2 cores with
+the pipeline and the dashboard here; a viewer's browser is normally on another machine.
 Goals (issue 12): delivered >= 0.9, p95 <= 0.5 s, CPU per viewer <= 15%.
 Usage: ``.venv/bin/python bench/live_video.py [--cameras 4] [--fps 10] [--seconds 30]``.
 """
@@ -36,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common.keys import KEYS  # noqa: E402
-from common.messages import FrameMessage  # noqa: E402
+from common.messages import FrameMessage, TrackMessage  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -58,25 +60,34 @@ def cameras_file(folder: Path, cameras: int, fps: float) -> Path:
 
 
 class Published:
-    """Capture times of the frames published to each camera's stream, read every second (the
-    capped stream holds many seconds)."""
+    """Capture times of the frames published to each camera's stream, and the pipeline's own lag
+    (capture to the tracker's message in Redis), read every second (the capped streams hold many
+    seconds)."""
 
     def __init__(self, client: redis.Redis, cameras: list[str]):
         self.client, self.cameras = client, cameras
-        self.last = {c: "0-0" for c in cameras}
+        self.last: dict[str, str] = {}
         self.ts: dict[str, list[float]] = {c: [] for c in cameras}
+        self.lags: list[float] = []
 
     def start(self) -> None:
-        for camera in self.cameras:
-            newest = self.client.xrevrange(KEYS.frames(camera), count=1)
-            self.last[camera] = newest[0][0].decode() if newest else "0-0"
+        self.lags = []
+        for stream in [KEYS.frames(c) for c in self.cameras] + [KEYS.tracks(c)
+                                                                for c in self.cameras]:
+            newest = self.client.xrevrange(stream, count=1)
+            self.last[stream] = newest[0][0].decode() if newest else "0-0"
 
     def poll(self) -> None:
         for camera in self.cameras:
-            for entry_id, fields in self.client.xrange(KEYS.frames(camera),
-                                                       f"({self.last[camera]}", "+"):
-                self.last[camera] = entry_id.decode()
-                self.ts[camera].append(FrameMessage.from_fields(fields).ts)
+            for stream, message in ((KEYS.frames(camera), FrameMessage),
+                                    (KEYS.tracks(camera), TrackMessage)):
+                for entry_id, fields in self.client.xrange(stream, f"({self.last[stream]}", "+"):
+                    self.last[stream] = entry_id = entry_id.decode()
+                    ts = message.from_fields(fields).ts
+                    if message is FrameMessage:
+                        self.ts[camera].append(ts)
+                    else:
+                        self.lags.append(int(entry_id.partition("-")[0]) / 1000 - ts)
 
     def within(self, camera: str, start: float, end: float) -> int:
         return sum(start <= t < end for t in self.ts[camera])
@@ -179,6 +190,8 @@ def measure(kind: str, viewers: int, base: str, cameras: list[str], seconds: flo
     return {"viewers": viewers, "delivered_min": round(min(ratios), 3),
             "latency_p50_s": percentile(latencies, 0.5),
             "latency_p95_s": percentile(latencies, 0.95),
+            "pipeline_lag_p50_s": percentile(published.lags, 0.5),
+            "pipeline_lag_p95_s": percentile(published.lags, 0.95),
             "published_fps": round(sum(published.within(c, start, end) for c in cameras)
                                    / len(cameras) / (end - start), 2),
             "dashboard_cpu_per_viewer_pct": round(100 * (cpu1 - cpu0) / (end - start) / viewers,
