@@ -78,7 +78,7 @@ def cmd_worker(args) -> int:
 
     settings = from_env(WorkerSettings, batch_size=args.batch_size,
                         batch_wait_ms=args.batch_wait_ms, device=args.device,
-                        detector=args.detector, score_threshold=args.score_threshold,
+                        detector=args.detector, publish_floor=args.publish_floor,
                         claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
                         num_threads=args.num_threads, lanes=args.lanes)
     cuda = resolve_device(settings.device).startswith("cuda")
@@ -86,7 +86,7 @@ def cmd_worker(args) -> int:
     settings = settings.model_copy(update={"lanes": lanes, "num_threads": threads})
     client = client_for(settings)
     start_metrics(settings, client)
-    detector = load_detector(settings.detector, settings.device, settings.score_threshold,
+    detector = load_detector(settings.detector, settings.device, settings.publish_floor,
                              settings.classes, settings.num_threads)
     Worker(client, settings, detector, str(getattr(detector, "device", "cpu"))).run(
         stop_on_signals())
@@ -287,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: auto)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--batch-wait-ms", type=int)
-    p.add_argument("--score-threshold", type=float)
+    p.add_argument("--publish-floor", type=float,
+                   help="lowest detection score published (default 0.1; counting: the cameras "
+                        "file's count_min_score)")
     p.add_argument("--claim-idle-ms", type=int, help="reclaim frames idle this long")
     p.add_argument("--worker-id", help="consumer name (default host-pid)")
     p.add_argument("--num-threads", type=int, help="CPU threads per lane")

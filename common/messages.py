@@ -337,8 +337,9 @@ class Crossing:
 class TrackMessage:
     """A tracked frame, as the tracker writes it to ``cctv:tracks:{camera}`` and publishes.
 
-    Frames come in capture order. ``crossings`` are the line crossings in this frame; ``zones``
-    maps zone -> label -> objects inside in this frame.
+    Frames come in capture order. ``tracks`` are the objects that count (see docs/tracking.md);
+    ``crossings`` the line crossings in this frame; ``zones`` maps zone -> label -> objects
+    inside in this frame; ``counts`` is label -> detections that count in this frame.
     """
 
     camera: str
@@ -350,6 +351,7 @@ class TrackMessage:
     tracks: list[TrackedObject] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def to_fields(self) -> dict[str, str]:
         compact = {"separators": (",", ":")}
@@ -360,12 +362,13 @@ class TrackMessage:
             "tracks": json.dumps([t.to_dict() for t in self.tracks], **compact),
             "crossings": json.dumps([c.to_dict() for c in self.crossings], **compact),
             "zones": json.dumps(self.zones, **compact),
+            "counts": json.dumps(self.counts, **compact),
         }
 
     def to_json(self) -> str:
         """The pub/sub payload: the same fields as one JSON object (structured, not strings)."""
         data: dict[str, Any] = dict(self.to_fields())
-        for name in ("tracks", "crossings", "zones"):
+        for name in ("tracks", "crossings", "zones", "counts"):
             data[name] = json.loads(data[name])
         data.update(seq=self.seq, ts=self.ts, width=self.width, height=self.height)
         return json.dumps(data)
@@ -379,23 +382,27 @@ class TrackMessage:
         if not isinstance(zones, dict) or not all(isinstance(v, dict) for v in zones.values()):
             raise MessageError("field 'zones' must map zone -> {label: count}")
         width, height = _size(fields)
+        counts = _json(fields, "counts") or {} if "counts" in fields or b"counts" in fields \
+            else {}
         try:
-            zones = {str(z): {str(k): int(v) for k, v in counts.items()}
-                     for z, counts in zones.items()}
-        except (TypeError, ValueError) as exc:
-            raise MessageError(f"field 'zones' holds a count that is not an integer: {exc}") \
+            zones = {str(z): {str(k): int(v) for k, v in labels.items()}
+                     for z, labels in zones.items()}
+            counts = {str(k): int(v) for k, v in counts.items()}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise MessageError(f"fields 'zones' and 'counts' must hold integer counts: {exc}") \
                 from exc
         return cls(
             camera=_text(fields, "camera"), frame_id=_frame_id(fields),
             seq=_seq(fields), ts=_float(fields, "ts"), width=width, height=height,
             tracks=[TrackedObject.from_dict(t) for t in tracks],
             crossings=[Crossing.from_dict(c) for c in crossings],
-            zones=zones,
+            zones=zones, counts=counts,
         )
 
     @classmethod
     def from_json(cls, payload: str | bytes) -> "TrackMessage":
-        return cls.from_fields(_payload_fields(payload, ("tracks", "crossings", "zones")))
+        return cls.from_fields(_payload_fields(payload, ("tracks", "crossings", "zones",
+                                                         "counts")))
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,46 @@ class ZoneConfig(Strict):
         return _check_points(points)
 
 
+class CountRules(Strict):
+    """When a tracked object counts (per camera, overridable per class); sizes are fractions of
+    the frame."""
+
+    min_frames: int = Field(3, ge=1, le=1000,
+                            description="Frames (at or above count_min_score) before a track "
+                                        "counts as an object; also frames on a line's new side "
+                                        "before a crossing counts, and inside a zone before the "
+                                        "object occupies it.")
+    line_margin: float = Field(0.02, ge=0.0, le=0.5,
+                               description="How far past a line (fraction of the frame) an "
+                                           "object must be before its side counts.")
+    count_min_score: float = Field(0.5, ge=0.0, le=1.0,
+                                   description="Lowest detection score that counts (weaker "
+                                               "boxes only keep tracks alive).")
+    min_area: float = Field(0.0, ge=0.0, le=1.0,
+                            description="Smallest box area (fraction of the frame) kept.")
+    max_area: float = Field(1.0, gt=0.0, le=1.0,
+                            description="Largest box area (fraction of the frame) kept.")
+    max_ratio: float | None = Field(None, gt=0.0, le=100.0,
+                                    description="Widest box kept, width / height; None = any.")
+    masks: list[ZoneConfig] = Field(default_factory=list, max_length=32,
+                                    description="Polygons where detections are ignored (their "
+                                                "box's bottom centre inside): a poster, a tree.")
+
+
+class CountingConfig(CountRules):
+    """A camera's counting rules, with overrides per class."""
+
+    classes: dict[str, CountRules] = Field(default_factory=dict, max_length=256,
+                                           description="Per class label: the rules set here "
+                                                       "replace the camera's.")
+
+    def rules(self, label: str) -> CountRules:
+        """The rules of ``label``: the camera's, with what its class entry sets."""
+        own = self.classes.get(label)
+        base = CountRules(**{k: getattr(self, k) for k in CountRules.model_fields})
+        return base if own is None else base.model_copy(update=own.model_dump(exclude_unset=True))
+
+
 def _unique_names(kind: str, items: list) -> list:
     names = [item.name for item in items]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -151,6 +191,10 @@ class CameraConfig(Strict):
                                     description="Counting lines (in/out per class).")
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=32,
                                     description="Polygon zones (occupancy per class).")
+    counting: CountingConfig = Field(default_factory=CountingConfig,
+                                     description="When tracked objects count: min_frames, "
+                                                 "line_margin, count_min_score, object filters "
+                                                 "and masks; per class under 'classes'.")
 
     @field_validator("lines")
     @classmethod
@@ -322,7 +366,10 @@ class WorkerSettings(ServiceSettings):
                                   description="Consumer name; default host-pid.")
     detector: str = Field("ssdlite-person", min_length=1, description="Detector spec.")
     device: str | None = Field(None, description="torch device (cpu, cuda, cuda:1); None = auto.")
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum detection score.")
+    publish_floor: float = Field(0.1, ge=0.0, le=1.0,
+                                 description="Lowest detection score published: the tracker's "
+                                             "second stage needs the weak boxes, and counts "
+                                             "only those at a camera's count_min_score.")
     classes: list[str] | None = Field(None, description="Keep only these labels; None = all.")
     num_threads: int | None = Field(None, ge=1, le=256,
                                     description="CPU threads per lane (torch and onnxruntime); "

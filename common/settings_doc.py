@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from . import settings as settings_module
-from .settings import CameraConfig, CommonSettings, env_name
+from .settings import CameraConfig, CommonSettings, CountingConfig, env_name
 
 HEADER = """\
 # Configuration
@@ -116,6 +116,12 @@ def render() -> str:
     parts.append(f"## Cameras file (`CameraConfig`)\n\n{doc} The file is a mapping with one key, "
                  "`cameras`, a list of these (names unique; unknown keys are errors):\n\n"
                  f"{field_table(CameraConfig, list(CameraConfig.model_fields), env=False)}\n")
+    parts.append("### A camera's `counting` (`CountingConfig`)\n\n"
+                 f"{(CountingConfig.__doc__ or '').strip()} Every rule but `classes` may also be "
+                 "set per class under `classes` (e.g. `classes: {car: {count_min_score: 0.6}}`); "
+                 "`masks` are polygons like zones (`name`, `points`). See "
+                 "[tracking.md](tracking.md#counting-rules).\n\n"
+                 f"{field_table(CountingConfig, list(CountingConfig.model_fields), env=False)}\n")
     parts.append(FOOTER)
     return "\n".join(parts)
 

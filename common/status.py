@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from .cameras import valid_camera_json
+from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
 from .messages import CameraState, MessageError, WorkerHeartbeat
 from .outage import read_losses
@@ -22,27 +23,22 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def tracking_counts(client: redis.Redis, keys: Keys, name: str,
+                    config: CameraConfig | None) -> TrackingCounts:
+    """The tracker's totals of one camera, every configured line and zone present."""
+    return TrackingCounts.parse(client.hgetall(keys.track_stats(name)),
+                                client.hgetall(keys.zones(name)),
+                                [line.name for line in config.lines] if config else [],
+                                [zone.name for zone in config.zones] if config else [])
+
+
 def tracking_status(client: redis.Redis, keys: Keys, name: str,
                     config: CameraConfig | None) -> dict[str, Any]:
-    """The tracker's totals of one camera: ``unique`` per label, ``lines`` (in/out per label of
-    every configured or counted line) and ``zones`` (objects per label in the last tracked frame,
-    every configured zone present)."""
-    stats = {_text(k): int(v) for k, v in client.hgetall(keys.track_stats(name)).items()}
-    lines: dict[str, dict[str, dict[str, int]]] = {
-        line.name: {"in": {}, "out": {}} for line in (config.lines if config else [])}
-    zones: dict[str, dict[str, int]] = {zone.name: {} for zone in (config.zones if config else [])}
-    unique = {}
-    for key, n in sorted(stats.items()):
-        kind, _, rest = key.partition(":")
-        if kind == "unique":
-            unique[rest] = n
-        elif kind in ("in", "out"):
-            line, _, label = rest.partition(":")
-            lines.setdefault(line, {"in": {}, "out": {}})[kind][label] = n
-    for key, n in sorted(client.hgetall(keys.zones(name)).items()):
-        zone, _, label = _text(key).partition(":")
-        zones.setdefault(zone, {})[label] = int(n)
-    return {"unique": unique, "lines": lines, "zones": zones}
+    """The ``"tracking"`` entry of one camera: ``unique`` per label, ``lines`` (in/out per label
+    of every configured or counted line), ``zones`` (objects per label in the last tracked
+    frame, every configured zone present) and ``dwell`` (zone -> label -> objects, mean_s,
+    max_s)."""
+    return tracking_counts(client, keys, name, config).to_dict()
 
 
 def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
@@ -54,6 +50,7 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
     except MessageError as exc:
         state = CameraState("error", error=f"unreadable state: {exc}")
     stats = {_text(k): int(v) for k, v in client.hgetall(keys.stats(name)).items()}
+    tracking = tracking_counts(client, keys, name, config)
     stream = keys.frames(name)
     depth = client.xlen(stream)
     pending = 0
@@ -65,12 +62,12 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
     return {
         "state": state.state,
         "frames_in": state.frames_in,
-        "frames_processed": stats.get("frames_processed", 0),
+        "frames_processed": stats.get(FRAMES_PROCESSED, 0),
         "frames_dropped": state.frames_dropped,
         "frames_motion": state.frames_motion,
         "frames_still": state.frames_still,
-        "detections_total": {k[4:]: v for k, v in sorted(stats.items()) if k.startswith("det:")},
-        "dead_letters": stats.get("dead_letters", 0),
+        "detections_total": dict(sorted(tracking.detections.items())),
+        "dead_letters": stats.get(DEAD_LETTERS, 0),
         "fps": state.fps,
         "last_frame_ts": state.last_frame_ts,
         "reconnects": state.reconnects,
@@ -79,7 +76,7 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         "configured": configured,
         "stream_length": depth,
         "pending": pending,
-        "tracking": tracking_status(client, keys, name, config),
+        "tracking": tracking.to_dict(),
     }
 
 
@@ -90,7 +87,7 @@ def broken_camera(configured: bool, error: str) -> dict[str, Any]:
             "detections_total": {}, "dead_letters": 0, "fps": 0.0, "last_frame_ts": 0.0,
             "reconnects": 0, "error": f"unreadable keys: {error}", "url": "",
             "configured": configured, "stream_length": 0, "pending": 0,
-            "tracking": {"unique": {}, "lines": {}, "zones": {}}}
+            "tracking": TrackingCounts().to_dict()}
 
 
 def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:

@@ -83,21 +83,20 @@ def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
     if not names:
         st.info(EMPTY)
         return
-    st.subheader("Totals")
-    totals = pd.DataFrame([{"camera": n, **cam["detections_total"]}
-                           for n, cam in status["cameras"].items()]).fillna(0)
-    st.dataframe(totals, hide_index=True)
-    tracking = [{"camera": n, "kind": kind, "name": name, "label": label, "count": count}
-                for n, cam in status["cameras"].items()
-                for kind, name, label, count in tracking_rows(cam.get("tracking", {}))]
-    if tracking:
-        st.subheader("Tracked objects, line crossings and zones")
-        st.dataframe(pd.DataFrame(tracking), hide_index=True)
+    st.subheader("Objects, line crossings and zones")
+    objects = [{"camera": n, "kind": kind, "name": name, "label": label, "count": count}
+               for n, cam in status["cameras"].items()
+               for kind, name, label, count in tracking_rows(cam["tracking"])]
+    if objects:
+        st.dataframe(pd.DataFrame(objects), hide_index=True)
+    else:
+        st.info("No objects counted yet: the tracker (`cctv tracker`, started by `cctv up`) "
+                "counts them.")
     st.subheader("Last hour, per minute")
     left, right = st.columns(2)
     camera = left.selectbox("Camera", ["all cameras", *names])
-    measures = {"average in view (per frame)": "per_frame", "detections": "detections",
-                "unique objects (tracker)": "unique"}
+    measures = {"unique objects": "unique", "average in view (per frame)": "per_frame",
+                "detections summed over frames": "detections"}
     measure = right.selectbox("Measure", list(measures))
     classes, places = data.minute_tables(client, settings.keys,
                                          names if camera == "all cameras" else [camera])
@@ -106,11 +105,11 @@ def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
         places = places[places["label"].isin(labels)]
     if classes.empty:
         st.info("No counts in the last hour yet.")
-        return
-    st.line_chart(classes.pivot_table(index="minute", columns="label",
-                                      values=measures[measure], aggfunc="sum").fillna(0))
-    st.download_button("Download CSV", classes.to_csv(index=False).encode(), "cctv-counts.csv",
-                       "text/csv")
+    else:
+        st.line_chart(classes.pivot_table(index="minute", columns="label",
+                                          values=measures[measure], aggfunc="sum").fillna(0))
+        st.download_button("Download CSV", classes.to_csv(index=False).encode(),
+                           "cctv-counts.csv", "text/csv")
     if not places.empty:
         st.subheader("Lines and zones, per minute")
         places = places.assign(series=places["name"] + " " + places["kind"] + " " + places["label"])
@@ -118,19 +117,29 @@ def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
                                          aggfunc="sum").fillna(0))
         st.download_button("Download CSV", places.to_csv(index=False).encode(),
                            "cctv-lines-zones.csv", "text/csv", key="places-csv")
+    st.subheader("Detail: detections summed over frames")
+    st.caption("Boxes at or above each class's count_min_score, added up frame after frame: "
+               "one person in view for 10 frames is 10 here.")
+    st.dataframe(pd.DataFrame([{"camera": n, **cam["detections_total"]}
+                               for n, cam in status["cameras"].items()]).fillna(0),
+                 hide_index=True)
 
 
 def tracking_rows(tracking: dict):
     """(kind, name, label, count) rows of a camera's tracking totals."""
-    for label, n in tracking.get("unique", {}).items():
-        yield "unique", "", label, n
-    for line, directions in tracking.get("lines", {}).items():
+    for label, n in tracking["unique"].items():
+        yield "unique objects", "", label, n
+    for line, directions in tracking["lines"].items():
         for direction, counts in directions.items():
             for label, n in counts.items():
-                yield direction, line, label, n
-    for zone, counts in tracking.get("zones", {}).items():
+                yield f"crossed {direction}", line, label, n
+    for zone, counts in tracking["zones"].items():
         for label, n in counts.items():
             yield "in zone now", zone, label, n
+    for zone, labels in tracking.get("dwell", {}).items():
+        for label, dwell in labels.items():
+            yield "mean dwell (s)", zone, label, dwell["mean_s"]
+            yield "max dwell (s)", zone, label, dwell["max_s"]
 
 
 def health_view(client: redis.Redis, settings: DashboardSettings) -> None:

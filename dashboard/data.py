@@ -13,6 +13,7 @@ from typing import Sequence
 import pandas as pd
 import redis
 
+from common.counts import MinuteCounts
 from common.keys import Keys
 from media.files import PendingFiles
 
@@ -26,19 +27,45 @@ def known_labels(status: dict) -> list[str]:
                    for label in cam["detections_total"]})
 
 
-PLACE_KINDS = {"in": "crossed in", "out": "crossed out", "peak": "most in zone"}
-"""Tracker per-minute fields ``<kind>:<line or zone>:<label>`` and how the page names them."""
+CLASS_COLUMNS = ["camera", "minute", "label", "unique", "per_frame", "detections", "frames"]
+PLACE_COLUMNS = ["camera", "minute", "kind", "name", "label", "count"]
+
+
+def minute_rows(camera: str, minute: MinuteCounts) -> tuple[list[dict], list[dict]]:
+    """One minute's ``classes`` and ``places`` rows (see :func:`minute_tables`)."""
+    at, counts = pd.Timestamp(minute.minute * 60, unit="s"), minute.counts
+    frames = minute.frames_tracked or minute.frames
+    classes = [{"camera": camera, "minute": at, "label": label,
+                "unique": counts.unique.get(label, 0),
+                "per_frame": round(counts.detections.get(label, 0) / frames, 3) if frames else 0.0,
+                "detections": counts.detections.get(label, 0), "frames": frames}
+               for label in sorted(set(counts.detections) | set(counts.unique))]
+    places = [{"camera": camera, "minute": at, "kind": f"crossed {way}", "name": name,
+               "label": label, "count": n}
+              for name, line in counts.lines.items()
+              for way, labels in (("in", line.into), ("out", line.out))
+              for label, n in labels.items()]
+    places += [{"camera": camera, "minute": at, "kind": "most in zone", "name": zone,
+                "label": label, "count": n}
+               for zone, labels in counts.peaks.items() for label, n in labels.items()]
+    for zone, labels in counts.dwell.items():
+        for label, dwell in labels.items():
+            places += [{"camera": camera, "minute": at, "kind": kind, "name": zone,
+                        "label": label, "count": round(value, 1)}
+                       for kind, value in (("mean dwell (s)", dwell.mean_s),
+                                           ("max dwell (s)", dwell.max_s))]
+    return classes, places
 
 
 def minute_tables(client: redis.Redis, keys: Keys, cameras: Sequence[str], minutes: int = 60,
                   now: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The last ``minutes`` minutes of the workers' and the tracker's per-minute buckets.
+    """The last ``minutes`` minutes of per-minute counts.
 
-    ``classes``: one row per camera, minute (UTC) and label with ``detections`` (boxes),
-    ``frames`` (frames processed), ``per_frame`` (detections / frames: the average number in
-    view) and ``unique`` (distinct tracked objects; 0 without the tracker).
-    ``places``: one row per camera, minute, ``kind`` (see :data:`PLACE_KINDS`), line or zone
-    ``name`` and label, with ``count`` (crossings, or the most objects in the zone at once).
+    ``classes``: one row per camera, minute (UTC) and label with ``unique`` (distinct objects
+    the tracker counted), ``per_frame`` (detections / frames tracked: the average number in
+    view), ``detections`` (summed over frames) and ``frames``.
+    ``places``: one row per camera, minute, ``kind`` (crossed in, crossed out, most in zone,
+    mean dwell (s), max dwell (s)), line or zone ``name`` and label, with ``count``.
     """
     last = int((time.time() if now is None else now) // 60)
     span = range(last - minutes + 1, last + 1)
@@ -51,27 +78,10 @@ def minute_tables(client: redis.Redis, keys: Keys, cameras: Sequence[str], minut
     classes, places = [], []
     for camera in cameras:
         for minute in span:
-            at = pd.Timestamp(minute * 60, unit="s")
-            counts = {k.decode(): int(v) for k, v in next(replies).items()}
-            frames = counts.pop("_frames", 0)
-            unique = {}
-            for key, n in next(replies).items():
-                kind, _, rest = key.decode().partition(":")
-                if kind == "unique":
-                    unique[rest] = int(n)
-                elif kind in PLACE_KINDS:
-                    name, _, label = rest.partition(":")
-                    places.append({"camera": camera, "minute": at, "kind": PLACE_KINDS[kind],
-                                   "name": name, "label": label, "count": int(n)})
-            for label in sorted(set(counts) | set(unique)):
-                n = counts.get(label, 0)
-                classes.append({"camera": camera, "minute": at, "label": label, "detections": n,
-                                "frames": frames,
-                                "per_frame": round(n / frames, 3) if frames else 0.0,
-                                "unique": unique.get(label, 0)})
-    return (pd.DataFrame(classes, columns=["camera", "minute", "label", "detections", "frames",
-                                           "per_frame", "unique"]),
-            pd.DataFrame(places, columns=["camera", "minute", "kind", "name", "label", "count"]))
+            rows = minute_rows(camera, MinuteCounts.parse(minute, next(replies), next(replies)))
+            classes += rows[0]
+            places += rows[1]
+    return pd.DataFrame(classes, columns=CLASS_COLUMNS), pd.DataFrame(places, columns=PLACE_COLUMNS)
 
 
 def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:

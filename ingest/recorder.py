@@ -21,11 +21,12 @@ from typing import Callable, Sequence
 import numpy as np
 import redis
 
+from common.counts import counted_detections
 from common.keys import Keys
 from common.messages import MessageError, WorkerHeartbeat
 from common.replay_report import CSV_COLUMNS, ReplayReport
 from common.replays import processed_through
-from common.settings import CameraConfig, LineConfig, ZoneConfig
+from common.settings import CameraConfig, CountingConfig, LineConfig, ZoneConfig
 from media.draw import draw_scene, place_overlays
 from media.files import PendingFiles
 from media.video import VideoError, VideoInfo, VideoWriter, probe, read_frames
@@ -117,13 +118,28 @@ class Recorder:
                 decoded = index + 1
         return decoded
 
+    @property
+    def counting(self) -> CountingConfig:
+        return self.config.counting if self.config else CountingConfig()
+
+    def counted(self, seq: int) -> dict[str, int]:
+        """Frame ``seq``'s detections that count: the tracker's, else those at or above their
+        class's ``count_min_score``."""
+        track, msg = self.follower.tracks.get(seq), self.follower.detections.get(seq)
+        if track:
+            return track.counts
+        return counted_detections(msg.objects, self.counting) if msg else {}
+
     def draw(self, image: np.ndarray, seq: int, crossed: Counter[tuple[str, str]]) -> np.ndarray:
-        """``image`` with frame ``seq``'s objects (tracked ones when it was tracked), the lines with
-        their crossings so far and the zones with the objects inside."""
+        """``image`` with frame ``seq``'s objects (tracked ones when it was tracked, else the
+        detections at their class's ``count_min_score``), the lines with their crossings so far
+        and the zones with the objects inside."""
         track, msg = self.follower.tracks.get(seq), self.follower.detections.get(seq)
         lines, zones = place_overlays(self.lines, self.zones, crossed,
                                       track.zones if track else {})
-        objects = track.tracks if track else (msg.objects if msg else [])
+        objects = track.tracks if track else [
+            o for o in (msg.objects if msg else [])
+            if o.score >= self.counting.rules(o.label).count_min_score]
         shown = track or msg
         return draw_scene(image, objects, (shown.width, shown.height) if shown else None, lines,
                           zones)
@@ -137,8 +153,8 @@ class Recorder:
                             | {z for t in self.follower.tracks.values() for z in t.zones})
         rows: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         ids: dict[tuple[int, str], set[int]] = defaultdict(set)
-        for seq, msg in self.follower.detections.items():
-            for label, n in msg.counts.items():
+        for seq in self.follower.detections:
+            for label, n in self.counted(seq).items():
                 rows[self.second(seq), label]["detections"] += n
         for seq, track in self.follower.tracks.items():
             second = self.second(seq)
@@ -176,8 +192,8 @@ class Recorder:
                models: list[str]) -> ReplayReport:
         """The totals: the same sums the workers' and the tracker's counters hold."""
         detections: dict[str, int] = defaultdict(int)
-        for msg in self.follower.detections.values():
-            for label, n in msg.counts.items():
+        for seq in self.follower.detections:
+            for label, n in self.counted(seq).items():
                 detections[label] += n
         ids: dict[str, set[int]] = defaultdict(set)
         lines: dict[str, dict[str, dict[str, int]]] = {

@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from common import metrics
+from common.counts import counted_detections
 from common.messages import DetectionMessage, Fields, MessageError, TrackMessage
-from common.settings import LineConfig, TrackerSettings, ZoneConfig
+from common.settings import CountingConfig, LineConfig, TrackerSettings, ZoneConfig
 
 from .bytetrack import ByteTrack
-from .counting import Counter
+from .counting import Counted, Counter, kept
 from .reorder import OrderKey, ReorderBuffer, before, order_key
 
 log = logging.getLogger("cctv.tracker")
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+"""Version 1 snapshots (before the counting rules) load with no per-object counting state."""
 STREAM_START = "0-0"
 
 
@@ -28,10 +30,11 @@ class SnapshotError(ValueError):
 
 @dataclass(frozen=True)
 class TrackedFrame:
-    """One tracked frame and the ids first given in it."""
+    """One tracked frame (its objects, crossings, occupancy and counted detections) and the
+    objects that first counted and the stays in zones that ended in it."""
 
     message: TrackMessage
-    new_ids: frozenset[int]
+    counted: Counted
 
 
 class CameraTracker:
@@ -53,10 +56,11 @@ class CameraTracker:
         self.read_id = self.counted_id = STREAM_START
         if snapshot is not None:
             try:
-                if snapshot["v"] != SNAPSHOT_VERSION:
+                if snapshot["v"] not in (1, SNAPSHOT_VERSION):
                     raise SnapshotError(f"snapshot version {snapshot['v']!r}")
                 self.tracker.load(snapshot["bytetrack"])
-                self.counter = Counter({int(i): tuple(p) for i, p in snapshot["anchors"].items()})
+                if snapshot["v"] == SNAPSHOT_VERSION:
+                    self.counter = Counter.load(snapshot["objects"])
                 if snapshot["frame_id"]:
                     last_key, last_seq = order_key(snapshot["frame_id"]), snapshot["seq"]
                 self.read_id, self.counted_id = snapshot["resume_id"], snapshot["read_id"]
@@ -95,25 +99,28 @@ class CameraTracker:
         metrics.TRACKER_SKIPPED.labels(self.camera, reason).inc()
 
     def ready(self, lines: Sequence[LineConfig] = (), zones: Sequence[ZoneConfig] = (),
+              counting: CountingConfig = CountingConfig(),
               settled_below: OrderKey | None = None) -> list[TrackedFrame]:
-        """Track every frame the reorder buffer releases now, in capture order
-        (``settled_below``: see :meth:`ReorderBuffer.pop_ready`)."""
+        """Track every frame the reorder buffer releases now, in capture order, under the
+        camera's lines, zones and counting rules (``settled_below``: see
+        :meth:`ReorderBuffer.pop_ready`)."""
         frames = []
         for msg, stream_id in self.buffer.pop_ready(settled_below):
-            first_new = self.tracker.next_id
             try:
-                tracks = self.tracker.update(msg.objects)
-                crossings, occupancy = self.counter.count(tracks, msg.width, msg.height, lines,
-                                                          zones)
+                objects = kept(msg.objects, msg.width, msg.height, counting)
+                tracks = self.tracker.update(objects)
+                counted = self.counter.count(tracks, msg.width, msg.height, msg.ts, lines,
+                                             zones, counting)
             except Exception as exc:  # one poison frame costs that frame, never the camera
                 if order_key(stream_id) > order_key(self.counted_id):
                     self._bad(stream_id, f"{type(exc).__name__}: {exc}")
                 continue
-            self.counter.forget(self.tracker.live_ids())
+            self.counter.forget(self.tracker.live_ids(), zones, counted)
             frames.append(TrackedFrame(
                 TrackMessage(self.camera, msg.frame_id, msg.seq, msg.ts, msg.width, msg.height,
-                             tracks, crossings, occupancy),
-                frozenset(t.track_id for t in tracks if t.track_id >= first_new)))
+                             counted.objects, counted.crossings, counted.occupancy,
+                             counted_detections(objects, counting)),
+                counted))
         return frames
 
     def resume_id(self) -> str:
@@ -128,7 +135,7 @@ class CameraTracker:
         return {"v": SNAPSHOT_VERSION, "frame_id": f"{last[0]}-{last[1]}" if last else "",
                 "seq": self.buffer.last_seq, "resume_id": self.resume_id(),
                 "read_id": self.read_id, "bytetrack": self.tracker.to_dict(),
-                "anchors": {str(i): list(p) for i, p in self.counter.anchors.items()}}
+                "objects": self.counter.to_dict()}
 
     def take_skipped(self) -> dict[str, int]:
         """The skipped-entry counts not written yet, now handed to the writer."""

@@ -1,46 +1,192 @@
-"""Line crossings and zone occupancy of tracked objects, per class, from their anchors.
+"""Counting rules: which detections count, when a track is an object, line crossings with
+hysteresis, zone occupancy with inertia, and dwell time in zones, per class.
 
-An object's anchor is the bottom centre of its box (where it stands), as a fraction of the frame,
-so lines and zones drawn on the camera image keep their meaning at any frame size.
+Each rule is one class that reads a frame's tracks and the per-track :class:`ObjectState`, and
+adds to the frame's :class:`Counted`; its counters are named by :mod:`common.counts`. An object's
+anchor is the bottom centre of its box (where it stands), as a fraction of the frame, so lines,
+zones and masks drawn on the camera image keep their meaning at any frame size.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
 
-from common.messages import Crossing, TrackedObject
-from common.settings import LineConfig, ZoneConfig
+from common.messages import Crossing, DetectedObject, TrackedObject
+from common.settings import CountingConfig, CountRules, LineConfig, ZoneConfig
 
-from .geometry import Point, anchor, crossing, inside
+from .geometry import Point, anchor, inside
+
+
+def kept(objects: Sequence[DetectedObject], width: int, height: int,
+         counting: CountingConfig) -> list[DetectedObject]:
+    """The detections the object filters keep: box area within ``min_area``..``max_area`` and
+    width / height at most ``max_ratio``, anchor outside every mask."""
+    found = []
+    for obj in objects:
+        rules = counting.rules(obj.label)
+        x1, y1, x2, y2 = obj.box
+        w, h = max(0.0, x2 - x1), max(0.0, y2 - y1)
+        area = w * h / (width * height)
+        if not rules.min_area <= area <= rules.max_area:
+            continue
+        if rules.max_ratio is not None and (h == 0 or w / h > rules.max_ratio):
+            continue
+        point = anchor(obj.box, width, height)
+        if any(inside(mask.points, point) for mask in rules.masks):
+            continue
+        found.append(obj)
+    return found
+
+
+@dataclass
+class ObjectState:
+    """What the rules remember of one track (plain JSON in the tracker's snapshot).
+
+    ``lines``: line -> [confirmed side (-1 in, +1 out, 0 unknown), candidate side, frames on
+    it]; ``zones``: zone -> [inside (0/1), frames on the other side, since (capture time the
+    object entered), first (capture time of the first frame on the other side)]."""
+
+    label: str
+    frames: int = 0
+    """Frames seen at or above ``count_min_score``."""
+    counted: bool = False
+    last_ts: float = 0.0
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    zones: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class Counted:
+    """One frame's counts: the objects in view (tracks that count), objects that first
+    counted, crossings, zone occupancy and the stays in zones that ended (zone, label, s)."""
+
+    objects: list[TrackedObject] = field(default_factory=list)
+    new: list[TrackedObject] = field(default_factory=list)
+    crossings: list[Crossing] = field(default_factory=list)
+    occupancy: dict[str, dict[str, int]] = field(default_factory=dict)
+    stays: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+class Objects:
+    """A track is an object once seen ``min_frames`` frames at or above ``count_min_score``;
+    a track that never gets there counts nowhere."""
+
+    def update(self, track: TrackedObject, state: ObjectState, rules: CountRules,
+               out: Counted) -> None:
+        if track.score >= rules.count_min_score:
+            state.frames += 1
+        if not state.counted and state.frames >= rules.min_frames:
+            state.counted = True
+            out.new.append(track)
+        if state.counted:
+            out.objects.append(track)
+
+
+class LineCrossings:
+    """A crossing counts once the object has been ``line_margin`` past the line, beside the
+    segment, for ``min_frames`` frames; jitter on the line never counts and a return counts
+    only once it is as far on the other side. Walking round an end is not a crossing."""
+
+    def __init__(self, line: LineConfig):
+        self.line = line
+
+    def side(self, point: Point, margin: float) -> int | None:
+        """-1 (in side), +1 (out side), 0 (within ``margin`` of the line), None (past an end)."""
+        (ax, ay), (bx, by) = self.line.points
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        t = ((point[0] - ax) * dx + (point[1] - ay) * dy) / length2
+        if not 0.0 <= t <= 1.0:
+            return None
+        distance = (dx * (point[1] - ay) - dy * (point[0] - ax)) / length2 ** 0.5
+        return 0 if abs(distance) <= margin else (1 if distance > 0 else -1)
+
+    def update(self, track: TrackedObject, point: Point, state: ObjectState, rules: CountRules,
+               out: Counted) -> None:
+        sides = state.lines.setdefault(self.line.name, [0, 0, 0])
+        now = self.side(point, rules.line_margin)
+        if now is None:
+            sides[:] = [0, 0, 0]
+        elif now == 0:
+            return
+        elif sides[0] == 0:
+            sides[:] = [now, 0, 0]
+        elif now == sides[0]:
+            sides[1:] = [0, 0]
+        else:
+            sides[1:] = [now, sides[2] + 1 if sides[1] == now else 1]
+            if sides[2] >= rules.min_frames:
+                sides[:] = [now, 0, 0]
+                if state.counted:
+                    out.crossings.append(Crossing(self.line.name, "in" if now < 0 else "out",
+                                                  track.label, track.track_id))
+
+
+class ZoneOccupancy:
+    """An object occupies a zone once its anchor has been inside for ``min_frames`` frames,
+    and leaves it after as many frames outside; its stay (first frame in to first frame out, or
+    to its last sighting when the track ends) is the dwell time."""
+
+    def __init__(self, zone: ZoneConfig):
+        self.zone = zone
+
+    def update(self, track: TrackedObject, point: Point, ts: float, state: ObjectState,
+               rules: CountRules, out: Counted) -> None:
+        stay = state.zones.setdefault(self.zone.name, [0, 0, 0.0, 0.0])
+        if inside(self.zone.points, point) == bool(stay[0]):
+            stay[1] = 0
+        else:
+            stay[1], stay[3] = stay[1] + 1, stay[3] if stay[1] else ts
+            if stay[1] >= rules.min_frames:
+                if stay[0] and state.counted:
+                    out.stays.append((self.zone.name, track.label, stay[3] - stay[2]))
+                stay[:] = [0, 0, 0.0, 0.0] if stay[0] else [1, 0, stay[3], 0.0]
+        if stay[0] and state.counted:
+            labels = out.occupancy[self.zone.name]
+            labels[track.label] = labels.get(track.label, 0) + 1
+
+    def end(self, state: ObjectState, out: Counted) -> None:
+        """A track the tracker dropped: a stay it had in the zone ends at its last sighting."""
+        stay = state.zones.get(self.zone.name)
+        if stay and stay[0] and state.counted:
+            out.stays.append((self.zone.name, state.label, state.last_ts - stay[2]))
 
 
 class Counter:
-    """Remembers each track's last anchor; :meth:`count` gives one frame's crossings and zone
-    occupancy."""
+    """The rules of one camera over its tracks; :meth:`count` gives one frame's counts."""
 
-    def __init__(self, anchors: dict[int, Point] | None = None):
-        self.anchors: dict[int, Point] = dict(anchors or {})
+    def __init__(self, states: dict[int, ObjectState] | None = None):
+        self.states: dict[int, ObjectState] = dict(states or {})
 
-    def count(self, tracks: Sequence[TrackedObject], width: int, height: int,
-              lines: Sequence[LineConfig], zones: Sequence[ZoneConfig]
-              ) -> tuple[list[Crossing], dict[str, dict[str, int]]]:
-        """(crossings in this frame, zone -> label -> objects inside), every zone present."""
-        crossings: list[Crossing] = []
-        occupancy: dict[str, dict[str, int]] = {zone.name: {} for zone in zones}
+    def count(self, tracks: Sequence[TrackedObject], width: int, height: int, ts: float,
+              lines: Sequence[LineConfig], zones: Sequence[ZoneConfig],
+              counting: CountingConfig) -> Counted:
+        """This frame's counts; every zone is present in ``occupancy``."""
+        out = Counted(occupancy={zone.name: {} for zone in zones})
+        objects, crossings = Objects(), [LineCrossings(line) for line in lines]
+        occupancy = [ZoneOccupancy(zone) for zone in zones]
         for track in tracks:
-            point = anchor(track.box, width, height)
-            before = self.anchors.get(track.track_id)
-            self.anchors[track.track_id] = point
-            for line in lines if before is not None else ():
-                direction = crossing(*line.points, before, point)
-                if direction:
-                    crossings.append(Crossing(line.name, direction, track.label, track.track_id))
-            for zone in zones:
-                if inside(zone.points, point):
-                    counts = occupancy[zone.name]
-                    counts[track.label] = counts.get(track.label, 0) + 1
-        return crossings, occupancy
+            state = self.states.setdefault(track.track_id, ObjectState(track.label))
+            rules, point = counting.rules(track.label), anchor(track.box, width, height)
+            state.last_ts = ts
+            objects.update(track, state, rules, out)
+            for line in crossings:
+                line.update(track, point, state, rules, out)
+            for zone in occupancy:
+                zone.update(track, point, ts, state, rules, out)
+        return out
 
-    def forget(self, keep: set[int]) -> None:
-        """Drop the anchors of tracks the tracker no longer keeps."""
-        self.anchors = {i: p for i, p in self.anchors.items() if i in keep}
+    def forget(self, keep: set[int], zones: Sequence[ZoneConfig], out: Counted) -> None:
+        """Drop the state of tracks the tracker no longer keeps, ending their stays in ``out``."""
+        for track_id in [i for i in self.states if i not in keep]:
+            for zone in zones:
+                ZoneOccupancy(zone).end(self.states[track_id], out)
+            del self.states[track_id]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {str(i): asdict(s) for i, s in self.states.items()}
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> "Counter":
+        return cls({int(i): ObjectState(**s) for i, s in data.items()})

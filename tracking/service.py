@@ -182,8 +182,8 @@ class Tracker:
     def _track(self, camera: str, settled_below: OrderKey | None) -> int:
         tracker = self.cameras[camera]
         config = self.configs.get(camera)
-        frames = tracker.ready(config.lines if config else (), config.zones if config else (),
-                               settled_below)
+        frames = tracker.ready(*((config.lines, config.zones, config.counting) if config else ()),
+                               settled_below=settled_below)
         if not frames:
             return 0
         try:

@@ -11,10 +11,11 @@ counted. All keys of one camera share its hash tag (``hash_tags``), so this is c
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Sequence
 
 import redis
 
+from common.counts import FRAMES, FRAMES_TRACKED, CountField, FrameCounts, occupancy_field
 from common.keys import GROUP, Keys
 
 from .camera import SnapshotError, TrackedFrame
@@ -36,24 +37,18 @@ local fields = {}
 for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
 local c = cjson.decode(ARGV[7])
-for name, n in pairs(c.stats) do redis.call('HINCRBY', KEYS[4], name, n) end
-for _, member in ipairs(c.seen) do
-  if redis.call('SADD', KEYS[6], member) == 1 then
-    redis.call('HINCRBY', KEYS[5], 'unique:' .. string.match(member, '^%d+:(.*)$'), 1)
-  end
+local function most(key, name, n)
+  if n > tonumber(redis.call('HGET', key, name) or '0') then redis.call('HSET', key, name, n) end
 end
-for name, n in pairs(c.crossings) do
-  redis.call('HINCRBY', KEYS[4], name, n)
-  redis.call('HINCRBY', KEYS[5], name, n)
+for name, n in pairs(c.totals) do redis.call('HINCRBY', KEYS[4], name, n) end
+for name, n in pairs(c.minute) do redis.call('HINCRBY', KEYS[5], name, n) end
+for name, n in pairs(c.totals_max) do most(KEYS[4], name, n) end
+for name, n in pairs(c.minute_max) do most(KEYS[5], name, n) end
+for _, pair in ipairs(c.seen) do
+  if redis.call('SADD', KEYS[6], pair[1]) == 1 then redis.call('HINCRBY', KEYS[5], pair[2], 1) end
 end
 redis.call('DEL', KEYS[7])
-for name, n in pairs(c.zones) do
-  redis.call('HSET', KEYS[7], name, n)
-  if n > tonumber(redis.call('HGET', KEYS[5], 'peak:' .. name) or '0') then
-    redis.call('HSET', KEYS[5], 'peak:' .. name, n)
-  end
-end
-redis.call('HINCRBY', KEYS[5], '_frames', 1)
+for name, n in pairs(c.occupancy) do redis.call('HSET', KEYS[7], name, n) end
 redis.call('EXPIRE', KEYS[5], ARGV[4])
 redis.call('EXPIRE', KEYS[6], ARGV[4])
 redis.call('HSET', KEYS[2], 'frame_id', ARGV[2], 'owner', ARGV[1])
@@ -79,23 +74,30 @@ return 0
 """
 
 
-def frame_counts(frame: TrackedFrame, skipped: dict[str, int]) -> dict[str, Any]:
-    """What the frame script adds: ``stats`` (track-stats increments: ``unique:<label>`` for new
-    ids, ``frames_tracked``, skipped entries), ``seen`` (``<id>:<label>`` for the minute's
-    unique set), ``crossings`` (``in|out:<line>:<label>``), ``zones`` (``<zone>:<label>``)."""
-    msg = frame.message
-    stats = {"frames_tracked": 1, **{k: n for k, n in skipped.items() if n}}
-    crossings: dict[str, int] = {}
-    for track in msg.tracks:
-        if track.track_id in frame.new_ids:
-            stats[f"unique:{track.label}"] = stats.get(f"unique:{track.label}", 0) + 1
+def frame_counts(frame: TrackedFrame, skipped: dict[str, int]) -> FrameCounts:
+    """What the frame script adds: totals (detections that count, new objects, crossings,
+    stays in zones, ``frames_tracked``, skipped entries), the minute's (the same, with the
+    objects seen in it and each zone's peak) and the occupancy now."""
+    msg, counted = frame.message, frame.counted
+    counts = FrameCounts(totals={FRAMES_TRACKED: 1, **{k: n for k, n in skipped.items() if n}},
+                         minute={FRAMES: 1})
+    for label, n in msg.counts.items():
+        counts.add(CountField("det", label), n)
+    for obj in counted.new:
+        counts.add(CountField("unique", obj.label), minute=False)  # the minute's: ``seen``
+    for obj in msg.tracks:
+        counts.seen_object(obj.track_id, obj.label)
     for c in msg.crossings:
-        name = f"{c.direction}:{c.line}:{c.label}"
-        crossings[name] = crossings.get(name, 0) + 1
-    return {"stats": stats, "seen": [f"{t.track_id}:{t.label}" for t in msg.tracks],
-            "crossings": crossings,
-            "zones": {f"{zone}:{label}": n for zone, counts in msg.zones.items()
-                      for label, n in counts.items() if n}}
+        counts.add(CountField(c.direction, c.label, c.line))  # type: ignore[arg-type]
+    for zone, labels in msg.zones.items():
+        for label, n in labels.items():
+            counts.occupancy[occupancy_field(zone, label)] = n
+            counts.most(CountField("peak", label, zone), n, totals=False)
+    for zone, label, seconds in counted.stays:
+        counts.add(CountField("dwell_n", label, zone))
+        counts.add(CountField("dwell_ms", label, zone), round(seconds * 1000))
+        counts.most(CountField("dwell_max_ms", label, zone), round(seconds * 1000))
+    return counts
 
 
 class TrackStore:
@@ -172,7 +174,7 @@ class TrackStore:
                       k.track_stats(camera), k.track_minute(camera, int(msg.ts // 60)),
                       k.track_seen(camera, int(msg.ts // 60)), k.zones(camera)],
                 args=[self.owner, msg.frame_id, self.tracks_maxlen, self.minute_ttl_s,
-                      k.tracks_live(camera), msg.to_json(), json.dumps(counts),
+                      k.tracks_live(camera), msg.to_json(), json.dumps(counts.to_dict()),
                       json.dumps(snapshot, separators=(",", ":")) if last else "", *flat],
                 client=pipe)
         return all(reply == 1 for reply in pipe.execute())

@@ -1,7 +1,8 @@
 """Idempotent publishing: one Lua script per frame publishes, counts and acknowledges atomically.
 
 The script first sets the frame's ``done`` marker with SET NX; only when that succeeds does it add
-the detection message to the camera's detections stream, bump the counters and PUBLISH. It always
+the detection message to the camera's detections stream, count the frame (total and minute; the
+tracker counts objects) and PUBLISH. It always
 XACKs. So a frame processed twice (a slow worker whose entry was reclaimed) is published and
 counted once, and a worker killed before the script leaves the entry pending for reclaim.
 All keys of one camera share its hash tag when ``hash_tags`` is on, so the script is cluster-safe.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import redis
 
+from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED
 from common.keys import GROUP, Keys
 from common.messages import DeadLetter, DetectionMessage
 
@@ -18,14 +20,10 @@ PUBLISH_LUA = """
 local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
 if fresh then
   local fields = {}
-  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+  for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  redis.call('HINCRBY', KEYS[3], 'frames_processed', 1)
-  redis.call('HINCRBY', KEYS[4], '_frames', 1)
-  for label, n in pairs(cjson.decode(ARGV[8])) do
-    redis.call('HINCRBY', KEYS[3], 'det:' .. label, n)
-    redis.call('HINCRBY', KEYS[4], label, n)
-  end
+  redis.call('HINCRBY', KEYS[3], ARGV[8], 1)
+  redis.call('HINCRBY', KEYS[4], ARGV[9], 1)
   redis.call('EXPIRE', KEYS[4], ARGV[3])
   redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
@@ -38,9 +36,9 @@ DEAD_LETTER_LUA = """
 local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
 if fresh then
   local fields = {}
-  for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+  for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  redis.call('HINCRBY', KEYS[3], 'dead_letters', 1)
+  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
 end
 redis.call('XACK', KEYS[4], ARGV[3], ARGV[4])
 if fresh then return 1 end
@@ -68,7 +66,8 @@ class Publisher:
             keys=[k.done(msg.camera, msg.frame_id), k.detections(msg.camera), k.stats(msg.camera),
                   k.minute(msg.camera, int(msg.ts // 60)), k.frames(msg.camera)],
             args=[self.done_ttl_s, self.detections_maxlen, self.minute_ttl_s,
-                  k.live(msg.camera), msg.to_json(), GROUP, msg.frame_id, fields["counts"], *flat],
+                  k.live(msg.camera), msg.to_json(), GROUP, msg.frame_id, FRAMES_PROCESSED,
+                  FRAMES, *flat],
             client=pipe)
 
     def dead_letter(self, pipe, letter: DeadLetter) -> None:
@@ -78,6 +77,6 @@ class Publisher:
         self._dead(keys=[k.done(letter.camera, letter.entry_id), k.dead_letter,
                          k.stats(letter.camera), k.frames(letter.camera)],
                    args=[self.done_ttl_s, self.dead_letter_maxlen, GROUP, letter.entry_id,
-                         *flat],
+                         DEAD_LETTERS, *flat],
                    client=pipe)
 

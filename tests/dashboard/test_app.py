@@ -113,17 +113,16 @@ def test_health_tells_a_live_worker_from_one_that_stopped_beating(redis_url, red
     assert metrics(at)["live workers"] == 1 and "No live workers" not in texts(at)
 
 
-def test_counts_match_the_workers_totals_and_download_as_csv(pipeline, page, monkeypatch):
+def test_counts_lead_with_objects_match_status_and_download_as_csv(pipeline, page, monkeypatch):
     monkeypatch.setenv("REDIS_URL", pipeline["url"])
     at = show(page().run(), "Counts")
     assert not at.exception
-    totals = at.dataframe[0].value.set_index("camera")
-    stored = int(pipeline["client"].hget(KEYS.stats("bikes"), "det:person"))
-    assert totals.loc["bikes", "person"] == stored > 0
-    tracking = at.dataframe[1].value
-    status = collect_status(pipeline["client"], KEYS)["cameras"]["bikes"]["tracking"]
-    unique = tracking[tracking["kind"] == "unique"].set_index("label")["count"].to_dict()
-    assert unique == status["unique"] and unique["person"] > 0
+    tracking = at.dataframe[0].value
+    status = collect_status(pipeline["client"], KEYS)["cameras"]["bikes"]
+    unique = tracking[tracking["kind"] == "unique objects"].set_index("label")["count"].to_dict()
+    assert unique == status["tracking"]["unique"] and unique["person"] > 0
+    totals = at.dataframe[-1].value.set_index("camera")  # detail: detections summed over frames
+    assert totals.loc["bikes", "person"] == status["detections_total"]["person"] > 0
     zone = tracking[tracking["kind"] == "in zone now"]
     assert set(zone["name"]) <= {"right"}
     assert len(at.get("arrow_line_chart") or at.get("vega_lite_chart")) >= 1

@@ -97,7 +97,7 @@ def test_cctv_dashboard_refuses_to_bind_everywhere_without_a_password():
     assert "set CCTV_DASHBOARD_PASSWORD" in run.stderr
 
 
-def test_minute_tables_read_the_workers_and_trackers_buckets():
+def test_minute_tables_read_the_trackers_buckets_through_the_codec():
     import fakeredis
 
     from common.keys import KEYS
@@ -105,12 +105,13 @@ def test_minute_tables_read_the_workers_and_trackers_buckets():
     client = fakeredis.FakeRedis()  # hashes only: no stream semantics needed
     now = 1_700_000_000.0
     minute = int(now // 60)
-    client.hset(KEYS.minute("door", minute), mapping={"_frames": 10, "person": 25, "car": 5})
-    client.hset(KEYS.minute("door", minute - 59), mapping={"_frames": 4, "person": 2})
-    client.hset(KEYS.minute("door", minute - 60), mapping={"_frames": 1, "person": 9})  # too old
+    client.hset(KEYS.minute("door", minute), mapping={"_frames": 10})
+    client.hset(KEYS.track_minute("door", minute - 59), mapping={"_frames": 4, "det:person": 2})
+    client.hset(KEYS.track_minute("door", minute - 60), mapping={"_frames": 1, "det:person": 9})
     client.hset(KEYS.track_minute("door", minute), mapping={
-        "_frames": 10, "unique:person": 3, "in:entry:person": 2, "out:entry:person": 1,
-        "peak:bench:person": 4})
+        "_frames": 10, "det:person": 25, "det:car": 5, "unique:person": 3, "in:entry:person": 2,
+        "out:entry:person": 1, "peak:bench:person": 4, "dwell_n:bench:person": 2,
+        "dwell_ms:bench:person": 9000, "dwell_max_ms:bench:person": 6000})
     classes, places = data.minute_tables(client, KEYS, ["door", "gate"], minutes=60, now=now)
     rows = {(r.minute.timestamp() // 60, r.label): r for r in classes.itertuples()}
     assert set(rows) == {(minute, "person"), (minute, "car"), (minute - 59, "person")}
@@ -119,6 +120,7 @@ def test_minute_tables_read_the_workers_and_trackers_buckets():
     assert rows[(minute, "car")].unique == 0 and set(classes["camera"]) == {"door"}
     assert sorted(places[["kind", "name", "label", "count"]].itertuples(index=False)) == [
         ("crossed in", "entry", "person", 2), ("crossed out", "entry", "person", 1),
+        ("max dwell (s)", "bench", "person", 6.0), ("mean dwell (s)", "bench", "person", 4.5),
         ("most in zone", "bench", "person", 4)]
 
 

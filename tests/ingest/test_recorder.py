@@ -22,8 +22,10 @@ def detection(seq: int, objects: list[DetectedObject]) -> DetectionMessage:
 
 
 def tracked(seq: int, objects: list[TrackedObject], crossings=(), inside=0) -> TrackMessage:
+    """The tracker's message; its counted detections: one per object."""
     return TrackMessage("cam", f"{seq + 1}-0", seq, 0.0, 320, 240, objects, list(crossings),
-                        {"z": {"person": inside} if inside else {}})
+                        {"z": {"person": inside} if inside else {}},
+                        {"person": len(objects)} if objects else {})
 
 
 def test_skipped_frames_seconds_and_totals(tmp_path):
@@ -32,8 +34,10 @@ def test_skipped_frames_seconds_and_totals(tmp_path):
         for _ in range(6):
             writer.write(np.full((240, 320, 3), 90, np.uint8))
     person = DetectedObject("person", 1, 0.9, BOX)
+    weak = DetectedObject("person", 1, 0.2, BOX)  # below count_min_score: counted nowhere
     follower = SimpleNamespace(
-        detections={0: detection(0, [person]), 1: detection(1, []), 2: detection(2, [person] * 2)},
+        detections={0: detection(0, [person]), 1: detection(1, [weak]),
+                    2: detection(2, [person] * 2)},
         tracks={0: tracked(0, [TrackedObject(7, "person", 1, 0.9, BOX)], inside=1),
                 1: tracked(1, [], [Crossing("l", "in", "person", 7)]),
                 2: tracked(2, [TrackedObject(7, "person", 1, 0.9, BOX),

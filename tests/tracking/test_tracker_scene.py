@@ -57,7 +57,10 @@ def test_synthetic_video_counts_are_exact(redis_client, redis_url, scene_video):
                       lambda: tracked_frame_id(redis_client) == last_frame)
 
     status = collect_status(redis_client, KEYS)["cameras"]["cam"]
-    assert status["tracking"] == EXPECTED
+    assert {k: status["tracking"][k] for k in EXPECTED} == EXPECTED
+    assert status["detections_total"] == {"car": FRAMES, "person": 4 * FRAMES}
+    # E's stay on the bench ended; D's goes on
+    assert status["tracking"]["dwell"]["bench"]["person"]["objects"] == 1
     stats = {k.decode(): int(v) for k, v in redis_client.hgetall(KEYS.track_stats("cam")).items()}
     assert stats["frames_tracked"] == FRAMES and "bad_entries" not in stats
     messages = [TrackMessage.from_fields(f) for _, f in redis_client.xrange(KEYS.tracks("cam"))]
