@@ -2,7 +2,7 @@
 
 The server is ffmpeg on loopback serving HTTP MJPEG (``-f mpjpeg -listen 1``): Debian's ffmpeg 5.1
 has no RTSP *server* (its RTSP muxer cannot listen; ``-rtsp_flags listen`` only receives a
-publisher), and ingest opens RTSP and HTTP through the same OpenCV FFmpeg path.
+publisher), and ingest opens RTSP and HTTP through the same PyAV (FFmpeg) path.
 """
 
 import shutil

@@ -2,8 +2,8 @@
 
 The server is GStreamer's RTSP server (Debian's gir1.2-gst-rtsp-server-1.0, driven by
 tests/ingest/rtsp_server.py under the system python3, which has ``gi``) serving a live MJPEG test
-pattern; Debian's ffmpeg 5.1 cannot serve RTSP. Ingest reads it through OpenCV's FFmpeg backend,
-which negotiates RTP over the RTSP TCP connection (interleaved) by default.
+pattern; Debian's ffmpeg 5.1 cannot serve RTSP. Ingest reads it through PyAV, with RTP over the
+RTSP TCP connection (interleaved) by default, or over UDP (``rtsp_transport: udp``).
 """
 
 from __future__ import annotations
@@ -88,6 +88,27 @@ def test_rtsp_camera_reconnects_after_server_restart(rtsp_server_available, redi
         thread.join(15)
     assert not thread.is_alive()
     assert read_state(redis_client, KEYS, "cam").state == "stopped"
+
+
+@pytest.mark.timeout(60)
+def test_rtsp_over_udp(rtsp_server_available, redis_client, redis_url, free_port, wait_for,
+                       frames_in, stop):
+    port = free_port()
+    url = f"rtsp://127.0.0.1:{port}/cam"
+    server = start_server(port)
+    settings = IngestSettings(redis_url=redis_url, stream_maxlen=50, open_timeout_s=3)
+    halt = threading.Event()
+    camera = CameraConfig(name="cam", url=url, fps=10, rtsp_transport="udp")
+    thread = threading.Thread(target=CameraRunner(redis_client, KEYS, camera, url, settings,
+                                                  halt).run)
+    thread.start()
+    try:
+        assert wait_for(lambda: frames_in(redis_client) >= 10, 15), "no frames over UDP"
+    finally:
+        halt.set()
+        stop(server)
+        thread.join(15)
+    assert not thread.is_alive()
 
 
 def test_scripts_test_installs_what_the_rtsp_server_needs():
