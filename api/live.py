@@ -25,7 +25,8 @@ from common.keys import Keys
 from common.outage import REDIS_FAILED, Outage
 from common.messages import DetectionMessage, FrameMessage, TrackMessage
 from common.settings import CameraConfig
-from common.status import tracking_status
+from common.counts import LineCounts
+from common.status import tracking_counts
 from media.draw import annotate_jpeg
 
 from .scene import (TRACK_LAG_S, Scene, newest, newest_scene, overlays, parse, scene_of,
@@ -62,7 +63,7 @@ class Part:
 
 
 def render(scene: Scene, view: View, config: CameraConfig | None,
-           line_totals: dict, banner: str | None = None) -> bytes:
+           line_totals: dict[str, LineCounts], banner: str | None = None) -> bytes:
     """The scene's JPEG with the view's objects, the camera's lines and zones (and a banner);
     a raw scene with nothing to draw is passed through as it is."""
     lines, zones = overlays(config, line_totals, scene.zones)
@@ -74,12 +75,12 @@ def render(scene: Scene, view: View, config: CameraConfig | None,
 
 
 def overlay_state(client: redis.Redis, keys: Keys,
-                  camera: str) -> tuple[CameraConfig | None, dict]:
+                  camera: str) -> tuple[CameraConfig | None, dict[str, LineCounts]]:
     """The camera's stored config (its lines and zones) and its line totals, for :func:`render`."""
     config = stored_camera(client, keys, camera)
     if config is None or not config.lines:
         return config, {}
-    return config, tracking_status(client, keys, camera, config)["lines"]
+    return config, tracking_counts(client, keys, camera, config).lines
 
 
 class Follower:

@@ -13,6 +13,7 @@ from typing import Iterable, Literal, Sequence, TypeVar
 
 import redis
 
+from common.counts import LineCounts
 from common.keys import Keys
 from common.messages import (DetectedObject, DetectionMessage, FrameMessage, MessageError,
                              TrackedObject, TrackMessage)
@@ -120,13 +121,13 @@ def count_labels(objects: Iterable[DetectedObject]) -> dict[str, int]:
     return dict(Counter(obj.label for obj in objects))
 
 
-def overlays(config: CameraConfig | None, line_totals: dict[str, dict[str, dict[str, int]]],
+def overlays(config: CameraConfig | None, line_totals: dict[str, LineCounts],
              zones_now: dict[str, dict[str, int]]) -> tuple[list[Overlay], list[Overlay]]:
-    """The camera's counting lines captioned with their in/out totals (``line_totals`` as in
-    ``tracking_status(...)["lines"]``) and its zones with the objects inside now."""
+    """The camera's counting lines captioned with their in/out totals and its zones with the
+    objects inside now."""
     if config is None:
         return [], []
     crossed = {(line, direction): sum(labels.values())
-               for line, directions in line_totals.items()
-               for direction, labels in directions.items()}
+               for line, counts in line_totals.items()
+               for direction, labels in counts.to_dict().items()}
     return place_overlays(config.lines, config.zones, crossed, zones_now)

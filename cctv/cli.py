@@ -201,27 +201,27 @@ def cmd_status(args) -> int:
         print(f"cctv: status: {error}", file=sys.stderr)
         return 3
     if args.json:
-        print(json.dumps(status, indent=2))
+        print(json.dumps(status.to_dict(), indent=2))
         return 0
     print(f"{'camera':16} {'state':9} {'in':>7} {'done':>7} {'dropped':>7} {'fps':>6}  detections")
-    for name, cam in status["cameras"].items():
-        dets = ", ".join(f"{k}={v}" for k, v in cam["detections_total"].items()) or "-"
-        print(f"{name:16} {cam['state']:9} {cam['frames_in']:7} {cam['frames_processed']:7} "
-              f"{cam['frames_dropped']:7} {cam['fps']:6.1f}  {dets}"
-              + (f"  ({cam['error']})" if cam["error"] else ""))
-        if any(cam["tracking"].values()):
-            print(f"{'':16} tracked: {tracking_line(cam['tracking'])}")
-    for w in status["workers"]:
-        age = time.time() - w["ts"]
-        print(f"worker {w['worker']} on {w['device']}: {w['frames']} frames, {w['fps']} fps, "
-              f"batch {w['batch_size']}, {w['latency_ms']} ms/batch, seen {age:.0f}s ago")
-    if not status["workers"]:
+    for name, cam in status.cameras.items():
+        dets = ", ".join(f"{k}={v}" for k, v in cam.detections_total.items()) or "-"
+        print(f"{name:16} {cam.state:9} {cam.frames_in:7} {cam.frames_processed:7} "
+              f"{cam.frames_dropped:7} {cam.fps:6.1f}  {dets}"
+              + (f"  ({cam.error})" if cam.error else ""))
+        tracking = cam.tracking.to_dict()
+        if any(tracking.values()):
+            print(f"{'':16} tracked: {tracking_line(tracking)}")
+    for w in status.workers:
+        age = time.time() - w.ts
+        print(f"worker {w.worker} on {w.device}: {w.frames} frames, {w.fps} fps, "
+              f"batch {w.batch_size}, {w.latency_ms} ms/batch, seen {age:.0f}s ago")
+    if not status.workers:
         print("no live workers (start one: cctv worker)")
-    print(f"queued replays: {status['queues']['replays']}, "
-          f"dead letters: {status['queues']['dead_letters']}")
-    for service, loss in status["redis_losses"].items():
-        lost = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loss["lost"]))
-        print(f"{service} last lost Redis at {lost} for {loss['back'] - loss['lost']:.1f}s")
+    print(f"queued replays: {status.queues.replays}, dead letters: {status.queues.dead_letters}")
+    for service, loss in status.redis_losses.items():
+        lost = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loss.lost))
+        print(f"{service} last lost Redis at {lost} for {loss.back - loss.lost:.1f}s")
     return 0
 
 

@@ -1,11 +1,13 @@
 """A snapshot of the whole pipeline from Redis: cameras, workers, queue depths, counts.
 
-``collect_status`` returns the dict that ``cctv status --json`` prints (a stable contract: keys are
-only ever added) and that the dashboard reads.
+``collect_status`` returns a :class:`Status` that the dashboard and ``cctv status`` read;
+:meth:`Status.to_dict` is what ``cctv status --json`` prints (a stable contract: keys are only
+ever added).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import redis
@@ -13,7 +15,7 @@ import redis
 from .cameras import valid_camera_json
 from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
-from .messages import CameraState, MessageError, WorkerHeartbeat
+from .messages import CameraState, MessageError, RedisLoss, WorkerHeartbeat
 from .outage import read_losses
 from .settings import CameraConfig
 from .urls import mask_text, mask_url
@@ -32,18 +34,68 @@ def tracking_counts(client: redis.Redis, keys: Keys, name: str,
                                 [zone.name for zone in config.zones] if config else [])
 
 
-def tracking_status(client: redis.Redis, keys: Keys, name: str,
-                    config: CameraConfig | None) -> dict[str, Any]:
-    """The ``"tracking"`` entry of one camera: ``unique`` per label, ``lines`` (in/out per label
-    of every configured or counted line), ``zones`` (objects per label in the last tracked
-    frame, every configured zone present) and ``dwell`` (zone -> label -> objects, mean_s,
-    max_s)."""
-    return tracking_counts(client, keys, name, config).to_dict()
+@dataclass
+class CameraStatus:
+    """One camera: ingest's state, the workers' frame counts, the stream and the tracker's
+    counts (``detections_total`` is the tracker's ``det:<label>``)."""
+
+    state: str = "starting"
+    frames_in: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    frames_motion: int = 0
+    frames_still: int = 0
+    detections_total: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    fps: float = 0.0
+    last_frame_ts: float = 0.0
+    reconnects: int = 0
+    error: str = ""
+    url: str = ""
+    configured: bool = False
+    stream_length: int = 0
+    pending: int = 0
+    tracking: TrackingCounts = field(default_factory=TrackingCounts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**data, "tracking": self.tracking.to_dict()}
+
+
+@dataclass
+class Queues:
+    """Depths: replay jobs waiting, entries in the dead-letter stream."""
+
+    replays: int = 0
+    dead_letters: int = 0
+
+
+@dataclass
+class Status:
+    """The whole pipeline: cameras by name, live workers, queues, each service's last outage."""
+
+    cameras: dict[str, CameraStatus] = field(default_factory=dict)
+    workers: list[WorkerHeartbeat] = field(default_factory=list)
+    queues: Queues = field(default_factory=Queues)
+    redis_losses: dict[str, RedisLoss] = field(default_factory=dict)
+
+    def labels(self) -> list[str]:
+        """Every label any camera has counted, sorted."""
+        return sorted({label for cam in self.cameras.values()
+                       for label in (*cam.detections_total, *cam.tracking.unique)})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``cctv status --json`` contract."""
+        return {"cameras": {name: cam.to_dict() for name, cam in self.cameras.items()},
+                "workers": [w.to_dict() for w in self.workers],
+                "queues": asdict(self.queues),
+                "redis_losses": {service: {"lost": loss.lost, "back": loss.back}
+                                 for service, loss in self.redis_losses.items()}}
 
 
 def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
-                  config: CameraConfig | None) -> dict[str, Any]:
-    """One camera's entry of the status contract (``config``: its stored config, if valid)."""
+                  config: CameraConfig | None) -> CameraStatus:
+    """One camera's status (``config``: its stored config, if valid)."""
     raw_state = client.hgetall(keys.state(name))
     try:
         state = CameraState.from_fields(raw_state) if raw_state else CameraState("starting")
@@ -59,38 +111,18 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
             pending = int(client.xpending(stream, GROUP)["pending"])
         except redis.ResponseError:  # no group yet
             pending = 0
-    return {
-        "state": state.state,
-        "frames_in": state.frames_in,
-        "frames_processed": stats.get(FRAMES_PROCESSED, 0),
-        "frames_dropped": state.frames_dropped,
-        "frames_motion": state.frames_motion,
-        "frames_still": state.frames_still,
-        "detections_total": dict(sorted(tracking.detections.items())),
-        "dead_letters": stats.get(DEAD_LETTERS, 0),
-        "fps": state.fps,
-        "last_frame_ts": state.last_frame_ts,
-        "reconnects": state.reconnects,
-        "error": mask_text(state.error),
-        "url": mask_url(state.url),
-        "configured": configured,
-        "stream_length": depth,
-        "pending": pending,
-        "tracking": tracking.to_dict(),
-    }
+    return CameraStatus(
+        state=state.state, frames_in=state.frames_in,
+        frames_processed=stats.get(FRAMES_PROCESSED, 0), frames_dropped=state.frames_dropped,
+        frames_motion=state.frames_motion, frames_still=state.frames_still,
+        detections_total=dict(sorted(tracking.detections.items())),
+        dead_letters=stats.get(DEAD_LETTERS, 0), fps=state.fps,
+        last_frame_ts=state.last_frame_ts, reconnects=state.reconnects,
+        error=mask_text(state.error), url=mask_url(state.url), configured=configured,
+        stream_length=depth, pending=pending, tracking=tracking)
 
 
-def broken_camera(configured: bool, error: str) -> dict[str, Any]:
-    """The status entry of a camera whose keys cannot be read."""
-    return {"state": "error", "frames_in": 0, "frames_processed": 0, "frames_dropped": 0,
-            "frames_motion": 0, "frames_still": 0,
-            "detections_total": {}, "dead_letters": 0, "fps": 0.0, "last_frame_ts": 0.0,
-            "reconnects": 0, "error": f"unreadable keys: {error}", "url": "",
-            "configured": configured, "stream_length": 0, "pending": 0,
-            "tracking": TrackingCounts().to_dict()}
-
-
-def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
+def collect_status(client: redis.Redis, keys: Keys) -> Status:
     """Cameras (configured or with a stream), live workers and queue depths."""
     configured = {_text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
     names = sorted(configured.keys() | {_text(n) for n in client.smembers(keys.camera_names)})
@@ -101,7 +133,7 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
             client.srem(keys.workers, worker_id)  # heartbeat expired: the worker is gone
             continue
         try:
-            workers.append(WorkerHeartbeat.from_fields(fields).to_dict())
+            workers.append(WorkerHeartbeat.from_fields(fields))
         except MessageError:
             continue
     cameras = {}
@@ -110,12 +142,8 @@ def collect_status(client: redis.Redis, keys: Keys) -> dict[str, Any]:
             cameras[name] = camera_status(client, keys, name, name in configured,
                                           valid_camera_json(configured.get(name), name))
         except redis.ResponseError as exc:  # e.g. one of its keys holds the wrong type
-            cameras[name] = broken_camera(name in configured, mask_text(str(exc)))
-    return {
-        "cameras": cameras,
-        "workers": workers,
-        "queues": {"replays": client.llen(RQ_QUEUE_KEY),
-                   "dead_letters": client.xlen(keys.dead_letter)},
-        "redis_losses": {service: {"lost": loss.lost, "back": loss.back}
-                         for service, loss in sorted(read_losses(client, keys).items())},
-    }
+            cameras[name] = CameraStatus("error", error=f"unreadable keys: {mask_text(str(exc))}",
+                                         configured=name in configured)
+    return Status(cameras, workers,
+                  Queues(client.llen(RQ_QUEUE_KEY), client.xlen(keys.dead_letter)),
+                  dict(sorted(read_losses(client, keys).items())))

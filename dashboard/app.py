@@ -18,7 +18,8 @@ from common.cameras import list_cameras, remove_camera, store_camera
 from common.redis_conn import connect
 from common.settings import (CameraConfig, CommonSettings, DashboardSettings, SettingsError,
                              from_env, parse_camera)
-from common.status import collect_status
+from common.counts import TrackingCounts
+from common.status import Status, collect_status
 from common.urls import mask_text
 from dashboard import auth, data
 from dashboard.live import live_view
@@ -77,16 +78,16 @@ def camera_configs(client: redis.Redis, settings: DashboardSettings) -> dict[str
         return {}
 
 
-def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
+def counts_view(client: redis.Redis, settings: DashboardSettings, status: Status,
                 labels: list[str] | None) -> None:
-    names = list(status["cameras"])
+    names = list(status.cameras)
     if not names:
         st.info(EMPTY)
         return
     st.subheader("Objects, line crossings and zones")
     objects = [{"camera": n, "kind": kind, "name": name, "label": label, "count": count}
-               for n, cam in status["cameras"].items()
-               for kind, name, label, count in tracking_rows(cam["tracking"])]
+               for n, cam in status.cameras.items()
+               for kind, name, label, count in tracking_rows(cam.tracking)]
     if objects:
         st.dataframe(pd.DataFrame(objects), hide_index=True)
     else:
@@ -120,26 +121,26 @@ def counts_view(client: redis.Redis, settings: DashboardSettings, status: dict,
     st.subheader("Detail: detections summed over frames")
     st.caption("Boxes at or above each class's count_min_score, added up frame after frame: "
                "one person in view for 10 frames is 10 here.")
-    st.dataframe(pd.DataFrame([{"camera": n, **cam["detections_total"]}
-                               for n, cam in status["cameras"].items()]).fillna(0),
+    st.dataframe(pd.DataFrame([{"camera": n, **cam.detections_total}
+                               for n, cam in status.cameras.items()]).fillna(0),
                  hide_index=True)
 
 
-def tracking_rows(tracking: dict):
+def tracking_rows(tracking: TrackingCounts):
     """(kind, name, label, count) rows of a camera's tracking totals."""
-    for label, n in tracking["unique"].items():
+    for label, n in tracking.unique.items():
         yield "unique objects", "", label, n
-    for line, directions in tracking["lines"].items():
-        for direction, counts in directions.items():
-            for label, n in counts.items():
+    for line, counts in tracking.lines.items():
+        for direction, labels in counts.to_dict().items():
+            for label, n in labels.items():
                 yield f"crossed {direction}", line, label, n
-    for zone, counts in tracking["zones"].items():
-        for label, n in counts.items():
+    for zone, labels in tracking.zones.items():
+        for label, n in labels.items():
             yield "in zone now", zone, label, n
-    for zone, labels in tracking.get("dwell", {}).items():
+    for zone, labels in tracking.dwell.items():
         for label, dwell in labels.items():
-            yield "mean dwell (s)", zone, label, dwell["mean_s"]
-            yield "max dwell (s)", zone, label, dwell["max_s"]
+            yield "mean dwell (s)", zone, label, round(dwell.mean_s, 1)
+            yield "max dwell (s)", zone, label, round(dwell.max_s, 1)
 
 
 def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
@@ -150,15 +151,15 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
         except REDIS_DOWN as exc:
             redis_down(exc)
             return
-        queues = status["queues"]
+        queues = status.queues
         workers = data.worker_health(status, settings.dashboard_stale_s)
         alive = int((workers["state"] == "alive").sum()) if not workers.empty else 0
         a, b, c = st.columns(3)
         a.metric("live workers", alive)
-        b.metric("queued replays", queues["replays"])
-        c.metric("dead letters", queues["dead_letters"])
+        b.metric("queued replays", queues.replays)
+        c.metric("dead letters", queues.dead_letters)
         st.subheader("Cameras")
-        if status["cameras"]:
+        if status.cameras:
             st.dataframe(data.camera_health(status, settings.dashboard_stale_s), hide_index=True)
         else:
             st.info(EMPTY)
@@ -172,13 +173,13 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
     tables()
 
 
-def cameras_view(client: redis.Redis, settings: DashboardSettings, status: dict) -> None:
+def cameras_view(client: redis.Redis, settings: DashboardSettings, status: Status) -> None:
     configs = camera_configs(client, settings)
     if configs:
         st.dataframe(pd.DataFrame([
             {"camera": n, "url": c.url, "fps": c.fps or "all", "max width": c.max_width,
              "loop": c.loop, "realtime": c.realtime, "lines": len(c.lines), "zones": len(c.zones),
-             "state": status["cameras"].get(n, {}).get("state", "starting")}
+             "state": status.cameras[n].state if n in status.cameras else "starting"}
             for n, c in configs.items()]), hide_index=True)
     else:
         st.info("No cameras configured.")
@@ -227,14 +228,14 @@ def main() -> None:
     with st.sidebar:
         st.title("CCTV analytics")
         view = st.radio("View", VIEWS, key="view")
-        known = data.known_labels(status)
+        known = status.labels()
         chosen = st.multiselect("Classes", known, placeholder="all classes", key="classes")
         labels = chosen or None
         min_score = st.slider("Minimum score", 0.0, 1.0, 0.5, 0.05, key="min_score")
-        st.selectbox("Large view", ["(none)", *status["cameras"]], key="focus")
+        st.selectbox("Large view", ["(none)", *status.cameras], key="focus")
     st.header(view)
     if view == "Live":
-        live_view(client, settings, list(status["cameras"]), labels, min_score, known, EMPTY)
+        live_view(client, settings, list(status.cameras), labels, min_score, known, EMPTY)
     elif view == "Counts":
         counts_view(client, settings, status, labels)
     elif view == "Health":

@@ -15,16 +15,11 @@ import redis
 
 from common.counts import MinuteCounts
 from common.keys import Keys
+from common.status import Status
 from media.files import PendingFiles
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
 """Files the replay form offers (anything OpenCV's FFmpeg opens also works from the CLI)."""
-
-
-def known_labels(status: dict) -> list[str]:
-    """Every label any camera has detected, sorted."""
-    return sorted({label for cam in status["cameras"].values()
-                   for label in cam["detections_total"]})
 
 
 CLASS_COLUMNS = ["camera", "minute", "label", "unique", "per_frame", "detections", "frames"]
@@ -84,37 +79,36 @@ def minute_tables(client: redis.Redis, keys: Keys, cameras: Sequence[str], minut
     return pd.DataFrame(classes, columns=CLASS_COLUMNS), pd.DataFrame(places, columns=PLACE_COLUMNS)
 
 
-def camera_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:
+def camera_health(status: Status, stale_s: float, now: float | None = None) -> pd.DataFrame:
     """One row per camera: state (``stalled`` when online without a frame for ``stale_s``),
     ingest fps, frames in/processed/dropped, with motion and skipped by the detector (still),
     last frame age, stream depth and pending."""
     now = time.time() if now is None else now
     rows = []
-    for name, cam in status["cameras"].items():
-        age = now - cam["last_frame_ts"] if cam["last_frame_ts"] else None
-        state = cam["state"]
+    for name, cam in status.cameras.items():
+        age = now - cam.last_frame_ts if cam.last_frame_ts else None
+        state = cam.state
         if state == "online" and (age is None or age > stale_s):
             state = "stalled"
-        rows.append({"camera": name, "state": state, "fps": round(cam["fps"], 1),
-                     "frames in": cam["frames_in"], "processed": cam["frames_processed"],
-                     "dropped": cam["frames_dropped"],
-                     "with motion": cam.get("frames_motion", 0),
-                     "skipped (still)": cam.get("frames_still", 0),
+        rows.append({"camera": name, "state": state, "fps": round(cam.fps, 1),
+                     "frames in": cam.frames_in, "processed": cam.frames_processed,
+                     "dropped": cam.frames_dropped, "with motion": cam.frames_motion,
+                     "skipped (still)": cam.frames_still,
                      "last frame (s ago)": None if age is None else round(age, 1),
-                     "stream depth": cam["stream_length"], "pending": cam["pending"],
-                     "reconnects": cam["reconnects"], "error": cam["error"] or ""})
+                     "stream depth": cam.stream_length, "pending": cam.pending,
+                     "reconnects": cam.reconnects, "error": cam.error or ""})
     return pd.DataFrame(rows)
 
 
-def worker_health(status: dict, stale_s: float, now: float | None = None) -> pd.DataFrame:
+def worker_health(status: Status, stale_s: float, now: float | None = None) -> pd.DataFrame:
     """One row per worker with a heartbeat: ``alive``, or ``stalled`` when its last beat is older
     than ``stale_s`` (a killed worker; its heartbeat expires soon after and the row goes)."""
     now = time.time() if now is None else now
-    rows = [{"worker": w["worker"], "state": "alive" if now - w["ts"] <= stale_s else "stalled",
-             "host": w["host"], "device": w["device"],
-             "seen (s ago)": round(now - w["ts"], 1), "frames": w["frames"], "fps": w["fps"],
-             "batch size": w["batch_size"], "latency (ms/batch)": w["latency_ms"],
-             "dead letters": w["dead_letters"]} for w in status["workers"]]
+    rows = [{"worker": w.worker, "state": "alive" if now - w.ts <= stale_s else "stalled",
+             "host": w.host, "device": w.device, "seen (s ago)": round(now - w.ts, 1),
+             "frames": w.frames, "fps": w.fps, "batch size": w.batch_size,
+             "latency (ms/batch)": w.latency_ms, "dead letters": w.dead_letters}
+            for w in status.workers]
     return pd.DataFrame(rows)
 
 

@@ -61,11 +61,11 @@ def caption(client: redis.Redis, settings: DashboardSettings, camera: str,
     """``name · state · age · what is in view`` of one camera."""
     status = camera_status(client, settings.keys, camera, True, None)
     counts, ts, detected = in_view(client, settings, camera, labels, min_score)
-    ts = ts or status["last_frame_ts"] or None
+    ts = ts or status.last_frame_ts or None
     age = f"{time.time() - ts:.1f}s ago" if ts else "no frame yet"
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
         "nothing detected" if detected else "waiting for a worker")
-    return f"{camera} · {status['state']} · {age} · {summary}"
+    return f"{camera} · {status.state} · {age} · {summary}"
 
 
 def live_view(client: redis.Redis, settings: DashboardSettings, names: list[str],

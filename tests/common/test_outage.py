@@ -33,5 +33,5 @@ def test_one_line_each_way_and_the_loss_recorded(redis_client, caplog):
     assert lines[1].startswith("worker w1: Redis is back after") and len(lines) == 2
     loss = read_losses(redis_client, KEYS)["worker w1"]
     assert 0 < loss.back - loss.lost < 5
-    status = collect_status(redis_client, KEYS)["redis_losses"]
+    status = collect_status(redis_client, KEYS).to_dict()["redis_losses"]
     assert status == {"worker w1": {"lost": loss.lost, "back": loss.back}}

@@ -118,11 +118,11 @@ def test_counts_lead_with_objects_match_status_and_download_as_csv(pipeline, pag
     at = show(page().run(), "Counts")
     assert not at.exception
     tracking = at.dataframe[0].value
-    status = collect_status(pipeline["client"], KEYS)["cameras"]["bikes"]
+    status = collect_status(pipeline["client"], KEYS).cameras["bikes"]
     unique = tracking[tracking["kind"] == "unique objects"].set_index("label")["count"].to_dict()
-    assert unique == status["tracking"]["unique"] and unique["person"] > 0
+    assert unique == status.tracking.unique and unique["person"] > 0
     totals = at.dataframe[-1].value.set_index("camera")  # detail: detections summed over frames
-    assert totals.loc["bikes", "person"] == status["detections_total"]["person"] > 0
+    assert totals.loc["bikes", "person"] == status.detections_total["person"] > 0
     zone = tracking[tracking["kind"] == "in zone now"]
     assert set(zone["name"]) <= {"right"}
     assert len(at.get("arrow_line_chart") or at.get("vega_lite_chart")) >= 1

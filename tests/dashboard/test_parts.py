@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from common.messages import DetectedObject, TrackedObject
+from common.messages import DetectedObject, TrackedObject, WorkerHeartbeat
 from common.settings import DashboardSettings, SettingsError
+from common.status import CameraStatus, Status
 from dashboard import auth, data
 from media.draw import LINE_COLOR, Overlay, annotate_jpeg, draw_scene
 
@@ -39,14 +40,13 @@ def test_tracked_objects_carry_their_id_in_the_caption():
 
 
 def camera(state="online", last_frame_ts=0.0):
-    return {"state": state, "fps": 12.34, "frames_in": 10, "frames_processed": 9,
-            "frames_dropped": 1, "last_frame_ts": last_frame_ts, "stream_length": 5,
-            "pending": 1, "reconnects": 0, "error": None}
+    return CameraStatus(state, fps=12.34, frames_in=10, frames_processed=9, frames_dropped=1,
+                        last_frame_ts=last_frame_ts, stream_length=5, pending=1)
 
 
 def test_an_online_camera_without_recent_frames_shows_as_stalled():
-    status = {"cameras": {"fresh": camera(last_frame_ts=999.0), "quiet": camera(last_frame_ts=900.0),
-                          "never": camera(), "done": camera("finished", 900.0)}}
+    status = Status({"fresh": camera(last_frame_ts=999.0), "quiet": camera(last_frame_ts=900.0),
+                     "never": camera(), "done": camera("finished", 900.0)})
     rows = data.camera_health(status, stale_s=5, now=1000.0).set_index("camera")
     assert rows["state"].to_dict() == {"fresh": "online", "quiet": "stalled", "never": "stalled",
                                        "done": "finished"}
@@ -54,9 +54,10 @@ def test_an_online_camera_without_recent_frames_shows_as_stalled():
 
 
 def test_a_worker_without_a_recent_heartbeat_shows_as_stalled():
-    beat = {"host": "h", "device": "cpu", "frames": 5, "fps": 2.0, "batch_size": 4.0,
-            "latency_ms": 30.0, "dead_letters": 0}
-    status = {"workers": [{"worker": "a", "ts": 998.0, **beat}, {"worker": "b", "ts": 990.0, **beat}]}
+    beat = {"host": "h", "pid": 1, "device": "cpu", "started": 900.0, "frames": 5, "fps": 2.0,
+            "batch_size": 4.0, "latency_ms": 30.0}
+    status = Status(workers=[WorkerHeartbeat("a", ts=998.0, **beat),
+                             WorkerHeartbeat("b", ts=990.0, **beat)])
     rows = data.worker_health(status, stale_s=5, now=1000.0).set_index("worker")
     assert rows["state"].to_dict() == {"a": "alive", "b": "stalled"}
     assert rows.loc["b", "seen (s ago)"] == 10.0

@@ -71,7 +71,7 @@ def test_replay_writes_video_csv_and_report_that_agree_with_status(
         job = enqueue(redis_client, str(clip), "walk", None, False, 240, str(out))
         run_jobs(redis_client)
         summary = job_summary(job)
-        status = collect_status(redis_client, KEYS)["cameras"]["walk"]
+        status = collect_status(redis_client, KEYS).to_dict()["cameras"]["walk"]
     finally:
         stop.set()
         for thread in threads:

@@ -56,7 +56,7 @@ def test_synthetic_video_counts_are_exact(redis_client, redis_url, scene_video):
     run_until(Tracker(redis_client, tracker_settings(redis_url)),
                       lambda: tracked_frame_id(redis_client) == last_frame)
 
-    status = collect_status(redis_client, KEYS)["cameras"]["cam"]
+    status = collect_status(redis_client, KEYS).to_dict()["cameras"]["cam"]
     assert {k: status["tracking"][k] for k in EXPECTED} == EXPECTED
     assert status["detections_total"] == {"car": FRAMES, "person": 4 * FRAMES}
     # E's stay on the bench ended; D's goes on

@@ -70,7 +70,7 @@ def test_bikes_video_tracks(redis_client, redis_url, sample_video, detector):
             for i in ids}
     assert max(runs.values()) >= 20  # the cyclist in frames ~100-135 keeps one id
 
-    status = collect_status(redis_client, KEYS)["cameras"]["cam"]["tracking"]
+    status = collect_status(redis_client, KEYS).to_dict()["cameras"]["cam"]["tracking"]
     assert status["unique"] == {"person": len(ids)}
     crossings = [c for m in tracked for c in m.crossings]
     line = status["lines"]["middle"]
