@@ -2,11 +2,13 @@
 
 For ``ssdlite-person`` and ``mb1-ssd`` (21 VOC classes, seeded random weights: the speed does not
 depend on them), at batch 1 and 8, for each backend (eager PyTorch, TorchScript, onnxruntime on
-the exported ONNX), on real frames of the sample video. With ``--tensorflow-python`` (a Python
+the exported ONNX) and for int8 (onnxruntime on the quantized ONNX, default calibration), on real
+frames of the sample video. The int8 goals' ratios (network int8 / fp32 at batch 1 and 8) are
+printed of the best figures and of each round's. With ``--tensorflow-python`` (a Python
 that has TensorFlow, e.g. a separate venv with ``tensorflow-cpu``), TensorFlow's own figures on
 the same frozen graph and frames are taken in the same run, for side-by-side ratios.
 
-    .venv/bin/python bench/detector_speed.py [--seconds 3] [--rounds 3] [--threads 2] [--tensorflow-python PATH]
+    .venv/bin/python bench/detector_speed.py [--seconds 3] [--rounds 3] [--threads 2] [--no-int8] [--tensorflow-python PATH]
 
 Prints one JSON object: per configuration, the best of the interleaved rounds; with TensorFlow,
 the goals' ratios of the best figures and of each round's.
@@ -130,12 +132,26 @@ def ratios(rounds: dict[str, list[dict]], backends: list[str]) -> dict:
     return result
 
 
+def int8_ratios(rounds: dict[str, list[dict]], model: str) -> dict:
+    """int8 against fp32 onnxruntime, and int8's whole detector at batch 8, for ``model``."""
+    int8, fp32 = rounds[f"{model}/int8"], rounds[f"{model}/onnxruntime"]
+    result: dict = {}
+    for batch in (1, 8):
+        key = f"network_b{batch}"
+        name = f"{model} {key} int8 / fp32 (goal >= 1.8)"
+        result[name] = round(max(r[key] for r in int8) / max(r[key] for r in fp32), 2)
+        result[f"{name}, per round"] = [round(a[key] / b[key], 2) for a, b in zip(int8, fp32)]
+    result[f"{model} whole_b8 int8 (goal >= 150 images/s)"] = max(r["whole_b8"] for r in int8)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per figure and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each measuring every configuration")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads, for us and TensorFlow")
     parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--no-int8", dest="int8", action="store_false", help="skip the int8 figures")
     parser.add_argument("--tensorflow-python", help="a Python with TensorFlow, for side-by-side figures")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -152,6 +168,10 @@ def main() -> None:
             torch.manual_seed(0)
             model, config = build()
             detectors[f"{name}/{backend}"] = Detector(model, config, name=name, device="cpu", backend=backend)
+        if args.int8:
+            torch.manual_seed(0)
+            model, config = build()
+            detectors[f"{name}/int8"] = Detector(model, config, name=name, device="cpu", precision="int8")
     rounds: dict[str, list[dict]] = {key: [] for key in detectors}
     tf = TensorFlowReference(args.tensorflow_python, video, args.seconds, args.threads) if args.tensorflow_python else None
     if tf:
@@ -169,6 +189,8 @@ def main() -> None:
     results.update({key: best(r) for key, r in rounds.items()})
     if tf:
         results["ratios"] = ratios(rounds, args.backends.split(","))
+    if args.int8 and "onnxruntime" in args.backends.split(","):
+        results["int8"] = {k: v for name in models for k, v in int8_ratios(rounds, name).items()}
     print(json.dumps(results, indent=1))
 
 

@@ -1,4 +1,4 @@
-"""``python -m detector``: detect objects in images and videos, export ONNX, list models.
+"""``python -m detector``: detect objects in images and videos, export ONNX, calibrate int8, list models.
 
 ``detect`` writes annotated copies of its inputs to ``--out`` and, with ``--json``, prints one JSON
 list on stdout: ``{"source", "detections": [{"label", "class_id", "score", "box"}]}`` per image,
@@ -6,94 +6,41 @@ plus ``"frame"`` per video frame; videos are written as H.264 MP4 (browsers play
 stderr. Bad input gives one ``error:`` line on stderr and exit status 1; outputs are written under
 hidden partial names and published only when all succeeded, never over an existing file
 (``clip-1.mp4`` instead).
+
+``calibrate`` builds the int8 network from the user's footage and prints its agreement with fp32
+on held-out frames; ``agreement`` prints it on any frames. Both exit 1 under the bar
+(:mod:`detector.agreement`).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
 import sys
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
+from tqdm import tqdm
 
 from media.draw import draw_scene
 from media.files import PendingFiles
 from media.video import VideoError, VideoWriter
 
+from .agreement import MATCH_IOU, MAX_SCORE_DIFF, MIN_F1, MIN_MEAN_IOU, Agreement, compare
 from .api import BUILT_IN, Detector, build_model, load_detector
-from .backends import BACKENDS
+from .backends import BACKENDS, PRECISIONS
+from .calibrate import batches_of, calibrate
 from .errors import DetectorError
 from .export import DEFAULT_OPSET, export_onnx
+from .frames import Source, check_sources, iter_frames, native_stderr_silenced, read_image
 
 log = logging.getLogger("detector.cli")
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".ts"})
 PROGRESS_EVERY = 100  # frames between progress lines for a video
-
-
-@contextmanager
-def _native_stderr_silenced():
-    """Send what native code prints on fd 2 (libjpeg's "Premature end of JPEG file", the ONNX
-    exporter's graph dump) to /dev/null: our own one-line error says what is wrong."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "wb") as devnull:
-        os.dup2(devnull.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def read_image(path: str) -> np.ndarray | None:
-    """BGR image, or None when OpenCV cannot decode the file."""
-    with _native_stderr_silenced():
-        return cv2.imread(path)
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input as given on the command line, and whether it is read as a video."""
-
-    arg: str
-    is_video: bool
-
-
-def check_sources(args: list[str]) -> list[Source]:
-    """Check every input before any work: it exists and OpenCV decodes it (a video's first frame)."""
-    sources = []
-    for arg in args:
-        path = Path(arg)
-        if "://" in arg:  # never echoed: it may carry credentials
-            raise DetectorError("an input is a URL: detect reads image and video files; "
-                                "stream a camera with cctv ingest")
-        if path.is_dir():
-            raise DetectorError(f"input {arg} is a folder: pass the image or video files in it "
-                                f"({arg.rstrip('/')}/*)")
-        if not path.is_file():
-            raise DetectorError(f"input {arg} not found: pass existing image or video files")
-        if path.suffix.lower() in VIDEO_SUFFIXES:
-            capture = cv2.VideoCapture(arg)
-            readable = capture.isOpened() and capture.read()[0]
-            capture.release()
-            if not readable:
-                raise DetectorError(f"cannot read video {arg}: it is corrupt or in a format OpenCV "
-                                    "cannot decode; re-encode it (e.g. H.264 MP4)")
-            sources.append(Source(arg, True))
-        elif read_image(arg) is not None:
-            sources.append(Source(arg, False))
-        else:
-            raise DetectorError(f"cannot read image {arg}: it is corrupt or not an image; "
-                                "pass JPEG/PNG/BMP images or videos (" + ", ".join(sorted(VIDEO_SUFFIXES)) + ")")
-    return sources
 
 
 def _record(source: str, detections: list, frame: int | None = None) -> dict:
@@ -150,8 +97,10 @@ def run_detect(args: argparse.Namespace) -> int:
         raise DetectorError("CUDA is not available on this machine: use --device cpu")
     classes = args.classes.split(",") if args.classes else None
     detector = load_detector(args.model, device=args.device, score_threshold=args.score_threshold,
-                             classes=classes, num_threads=args.threads, backend=args.backend)
-    log.info("model %s on %s (%s), %d classes", args.model, detector.device, args.backend, len(detector.labels) - 1)
+                             classes=classes, num_threads=args.threads, backend=args.backend,
+                             precision=args.precision)
+    log.info("model %s on %s (%s, %s), %d classes", args.model, detector.device, args.backend, args.precision,
+             len(detector.labels) - 1)
     records: list[dict] = []
     with PendingFiles(Path(args.out)) as outputs:
         for source in sources:
@@ -169,11 +118,62 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     model, config = build_model(args.model)
-    with _native_stderr_silenced():  # the exporter dumps its whole graph to fd 2 when it fails
+    with native_stderr_silenced():  # the exporter dumps its whole graph to fd 2 when it fails
         out = export_onnx(model, config, args.out, batch_size=args.batch_size,
                           dynamic_batch=args.dynamic_batch, opset=args.opset)
     log.info("wrote %s and %s (%d classes)", out, out.with_name("labels.txt"), len(config.labels))
     return 0
+
+
+def print_agreement(agreement: Agreement, precision: str) -> None:
+    a = agreement
+    print(f"{precision} against fp32 on {a.frames} frames: detections at score >= {a.score_threshold}, "
+          f"matched at IoU >= {MATCH_IOU}, same class")
+    print(f"  detections: fp32 {a.reference}, {precision} {a.candidate}, matched {a.matched}")
+    print(f"  F1 {a.f1:.4f} (bar >= {MIN_F1})")
+    print(f"  mean IoU of matches {a.mean_iou:.4f} (bar >= {MIN_MEAN_IOU})")
+    print(f"  mean |score difference| {a.mean_score_diff:.4f} (bar <= {MAX_SCORE_DIFF}), max {a.max_score_diff:.4f}")
+    failures = a.failures()
+    print("under the bar: " + "; ".join(failures) if failures else "meets the bar")
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    sources = check_sources(args.paths)
+    bars: list[tqdm] = []
+
+    def progress(total: int):
+        bars.append(tqdm(total=total, desc="calibrating", unit="frame", file=sys.stderr))
+        return bars[-1].update
+
+    try:
+        result = calibrate(args.model, sources, args.frames, progress)
+    finally:
+        for bar in bars:
+            bar.close()
+    log.info("int8 model calibrated on %d frames: %s", result.frames, result.path)
+    if result.agreement is None:
+        print("no held-out frame has a detection by fp32: agreement not measured")
+    else:
+        print_agreement(result.agreement, "int8")
+    if not result.in_use:
+        print(f"not used: --precision int8 keeps the previous calibration of {args.model}; "
+              "keep fp32 for this footage, or calibrate on more frames")
+        return 1
+    print(f"in use: --precision int8 with --model {args.model} now runs calibration {result.name}")
+    return 0
+
+
+def run_agreement(args: argparse.Namespace) -> int:
+    sources = check_sources(args.paths)
+    model, config = build_model(args.model)
+    detectors = [Detector(model, config, name=args.model, device="cpu", backend="onnxruntime",
+                          score_threshold=args.score_threshold, precision=precision)
+                 for precision in ("fp32", args.precision)]
+    images, videos = [s for s in sources if not s.is_video], [s for s in sources if s.is_video]
+    frames = itertools.chain(iter_frames(images), iter_frames(videos, args.every))
+    agreement = compare(*detectors, batches_of(frames))
+    print_agreement(agreement, args.precision)
+    return 1 if agreement.failures() else 0
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -212,7 +212,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     detect.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                         help="how the network runs (auto: onnxruntime on CPU, torch fp16 on CUDA)")
     detect.add_argument("--batch-size", type=_positive_int, default=8, help="video frames per forward pass")
+    detect.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="int8: the quantized network (CPU, onnxruntime; see `calibrate`)")
     detect.set_defaults(run=run_detect)
+
+    cal = commands.add_parser("calibrate", help="build the int8 network from your own footage")
+    cal.add_argument("paths", nargs="+", metavar="PATH", help="images or videos of your cameras")
+    cal.add_argument("--model", default="ssdlite-person", help="model spec (see `models`)")
+    cal.add_argument("--frames", type=_positive_int, default=300,
+                     help="frames to calibrate on, spread over the inputs (those between are held out)")
+    cal.set_defaults(run=run_calibrate)
+
+    agree = commands.add_parser("agreement", help="int8 against fp32 detections; exit 1 under the bar")
+    agree.add_argument("paths", nargs="+", metavar="PATH", help="images or videos")
+    agree.add_argument("--model", default="ssdlite-person", help="model spec (see `models`)")
+    agree.add_argument("--precision", choices=PRECISIONS[1:], default="int8", help="compared with fp32")
+    agree.add_argument("--every", type=_positive_int, default=1, help="every Nth frame of each video (images: all)")
+    agree.add_argument("--score-threshold", type=_probability, default=0.5)
+    agree.set_defaults(run=run_agreement)
 
     export = commands.add_parser("export-onnx", help="export ONNX for jetson-inference detectNet")
     export.add_argument("--model", required=True, help="model spec (see `models`)")

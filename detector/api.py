@@ -42,7 +42,9 @@ class Detector:
 
     ``detect`` takes a list of BGR ``uint8`` images of any sizes and returns, per image, the
     detections at or above the score threshold, best first. CUDA runs in fp16. ``backend``
-    chooses how the network runs (see :mod:`detector.backends`).
+    chooses how the network runs (see :mod:`detector.backends`); ``precision="int8"`` runs the
+    quantized network on the CPU (:mod:`detector.quantize`), of ``calibration`` (a name that
+    ``calibrate`` gave; default: the one in use for these weights).
     """
 
     def __init__(
@@ -54,6 +56,8 @@ class Detector:
         score_threshold: float = 0.5,
         classes: Iterable[str] | None = None,
         backend: str = "auto",
+        precision: str = "fp32",
+        calibration: str | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -63,8 +67,9 @@ class Detector:
         self.score_threshold = score_threshold
         self.class_mask = self._class_mask(classes)
         self.backend = backend
+        self.precision = precision
         self.model = model.eval()
-        self.network = compile_network(self.model, config, backend, self.device, self.dtype)
+        self.network = compile_network(self.model, config, backend, self.device, self.dtype, precision, calibration)
 
     def _class_mask(self, classes: Iterable[str] | None) -> Tensor | None:
         """1.0 for each wanted class, 0.0 for the others: Tensor[C - 1], background dropped."""
@@ -185,16 +190,19 @@ def load_detector(
     classes: Iterable[str] | None = None,
     num_threads: int | None = None,
     backend: str = "auto",
+    precision: str = "fp32",
 ) -> Detector:
     """Load a model by name or path and wrap it in a :class:`Detector`.
 
     ``device`` defaults to CUDA (fp16) when present, else CPU; ``num_threads`` sets torch's CPU
-    thread count (default: ``$CCTV_TORCH_THREADS`` or torch's own default).
+    thread count (default: ``$CCTV_TORCH_THREADS`` or torch's own default); ``precision``:
+    ``fp32`` or ``int8`` (CPU only, in onnxruntime).
     """
     threads = num_threads or int(os.environ.get("CCTV_TORCH_THREADS", "0") or 0)
     if threads > 0:
         torch.set_num_threads(threads)
     model, config = build_model(spec)
     return Detector(
-        model, config, name=spec, device=device, score_threshold=score_threshold, classes=classes, backend=backend
+        model, config, name=spec, device=device, score_threshold=score_threshold, classes=classes, backend=backend,
+        precision=precision,
     )
