@@ -2,7 +2,9 @@
 
 ``hwaccel`` is a camera setting: ``none``, a device type (``cuda`` for NVDEC, ``vaapi``, ``qsv``)
 or ``auto``, which tries each of those in turn. A device that fails to open a stream that software
-opens is unusable in this process: one log line, and software decoding from then on.
+opens is not tried again for that stream (URL) in this process: one log line, then software. It
+is remembered per stream, not per device: NVDEC that cannot take an MJPEG camera still decodes the
+H.264 ones.
 """
 
 from __future__ import annotations
@@ -19,41 +21,41 @@ DEVICE_TYPES = ("cuda", "vaapi", "qsv")
 CHOICES = ("auto", "none", *DEVICE_TYPES)
 
 _lock = threading.Lock()
-_unusable: set[str] = set()  # device types that failed here; logged once each
-_said_auto = False
+_unusable: dict[str, set[str]] = {}  # URL -> device types that failed on it (logged once)
 
 
-def candidates(hwaccel: str) -> list[str]:
-    """Device types to try for ``hwaccel``, minus those already found unusable."""
+def candidates(url: str, hwaccel: str) -> list[str]:
+    """Device types to try for ``url`` under ``hwaccel``, minus those that already failed."""
     kinds = DEVICE_TYPES if hwaccel == "auto" else () if hwaccel == "none" else (hwaccel,)
     with _lock:
-        return [k for k in kinds if k not in _unusable]
+        failed = _unusable.get(url, set())
+        return [k for k in kinds if k not in failed]
 
 
-def _unusable_now(kind: str, hwaccel: str, error: Exception) -> None:
-    global _said_auto
+def _note_failures(url: str, hwaccel: str, codec: str,
+                   failed: list[tuple[str, Exception]]) -> None:
     with _lock:
-        if kind in _unusable:
-            return
-        _unusable.add(kind)
-        if hwaccel != "auto":
-            log.warning("hwaccel %s unusable (%s): decoding in software", kind, error)
-        elif not _said_auto and _unusable.issuperset(DEVICE_TYPES):
-            _said_auto = True
-            log.info("hwaccel auto: no hardware decoder (%s) usable here, decoding in software",
-                     ", ".join(DEVICE_TYPES))
+        _unusable.setdefault(url, set()).update(kind for kind, _ in failed)
+    if hwaccel == "auto":
+        log.info("hwaccel auto: no hardware decoder (%s) opens this stream (%s), decoding in "
+                 "software", ", ".join(kind for kind, _ in failed), codec)
+    else:
+        log.warning("hwaccel %s unusable for this stream (%s: %s), decoding in software",
+                    hwaccel, codec, failed[0][1])
 
 
 def open_container(url: str, hwaccel: str = "none", **kwargs) -> av.container.InputContainer:
     """``av.open(url, **kwargs)`` decoding on the first usable device of ``hwaccel``; software
     when none is. Errors are software's (the stream's own problem), never a device's."""
     failed: list[tuple[str, Exception]] = []
-    for kind in candidates(hwaccel):
+    for kind in candidates(url, hwaccel):
         try:
             return av.open(url, hwaccel=HWAccel(kind, allow_software_fallback=False), **kwargs)
         except (av.FFmpegError, RuntimeError) as exc:
             failed.append((kind, exc))
     container = av.open(url, **kwargs)
-    for kind, exc in failed:
-        _unusable_now(kind, hwaccel, exc)
+    if failed:
+        video = container.streams.video
+        _note_failures(url, hwaccel, video[0].codec_context.name if video else "no video",
+                       failed)
     return container
