@@ -80,14 +80,14 @@ def cmd_worker(args) -> int:
                         batch_wait_ms=args.batch_wait_ms, device=args.device,
                         detector=args.detector, publish_floor=args.publish_floor,
                         claim_idle_ms=args.claim_idle_ms, worker_id=args.worker_id,
-                        num_threads=args.num_threads, lanes=args.lanes)
-    cuda = resolve_device(settings.device).startswith("cuda")
+                        num_threads=args.num_threads, lanes=args.lanes, precision=args.precision)
+    cuda = settings.precision == "fp32" and resolve_device(settings.device).startswith("cuda")
     lanes, threads = plan_lanes(settings.lanes, settings.num_threads, cuda, usable_cpus())
     settings = settings.model_copy(update={"lanes": lanes, "num_threads": threads})
     client = client_for(settings)
     start_metrics(settings, client)
     detector = load_detector(settings.detector, settings.device, settings.publish_floor,
-                             settings.classes, settings.num_threads)
+                             settings.classes, settings.num_threads, precision=settings.precision)
     Worker(client, settings, detector, str(getattr(detector, "device", "cpu"))).run(
         stop_on_signals())
     return 0
@@ -294,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker-id", help="consumer name (default host-pid)")
     p.add_argument("--num-threads", type=int, help="CPU threads per lane")
     p.add_argument("--lanes", type=int, help="batches in flight at once (default: one per core on CPU, at most 4; 2 on CUDA)")
+    p.add_argument("--precision", choices=("fp32", "int8"),
+                   help="int8: the quantized network, on the CPU (default fp32)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("tracker", help="run one tracker (ids, unique counts, line crossings, "

@@ -194,10 +194,12 @@ def load_detector(
 ) -> Detector:
     """Load a model by name or path and wrap it in a :class:`Detector`.
 
-    ``device`` defaults to CUDA (fp16) when present, else CPU; ``num_threads`` sets torch's CPU
+    ``device`` defaults to CUDA (fp16) when present, else CPU (int8: CPU); ``num_threads`` sets torch's CPU
     thread count (default: ``$CCTV_TORCH_THREADS`` or torch's own default); ``precision``:
     ``fp32`` or ``int8`` (CPU only, in onnxruntime).
     """
+    if precision == "int8" and device is None:
+        device = "cpu"
     threads = num_threads or int(os.environ.get("CCTV_TORCH_THREADS", "0") or 0)
     if threads > 0:
         torch.set_num_threads(threads)
