@@ -215,7 +215,7 @@ class CameraRunner:
         self.pass_read = 0
         latest = LatestFrames(source.frames(), keep, self._read_one) if source.live else None
         try:
-            for frame in latest or source.frames():
+            for frame in latest if latest is not None else source.frames():
                 if self.stop.is_set():
                     break
                 if latest is None:
@@ -230,10 +230,10 @@ class CameraRunner:
                     anchor = anchor or (time.monotonic(), t)
                     if self.stop.wait(max(0.0, anchor[0] + (t - anchor[1]) - time.monotonic())):
                         break
-                if latest is not None and latest.dropped:
-                    self.uncounted[1] += latest.dropped  # kept frames a newer one replaced
-                    metrics.FRAMES_DROPPED.labels(self.cam.name).inc(latest.dropped)
-                    latest.dropped = 0
+                dropped = latest.take_dropped() if latest is not None else 0
+                if dropped:  # kept frames a newer one replaced before ingest took them
+                    self.uncounted[1] += dropped
+                    metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
                 self._publish(frame, t)
         finally:
             if latest is not None:

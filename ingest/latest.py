@@ -10,13 +10,14 @@ from .sources import Frame
 
 
 class LatestFrames:
-    """Iterates the newest of ``frames`` that ``keep`` accepts; :attr:`dropped` counts the kept
-    frames that a newer one replaced first. Call :meth:`close` before closing the source."""
+    """Iterates the newest of ``frames`` that ``keep`` accepts, counting the kept frames that a
+    newer one replaced first (:meth:`take_dropped`). Call :meth:`close` before closing the
+    source."""
 
     def __init__(self, frames: Iterator[Frame], keep: Callable[[Frame], bool],
                  on_read: Callable[[], None]):
         self.frames, self.keep, self.on_read = frames, keep, on_read
-        self.dropped = 0
+        self._dropped = 0
         self._slot: Frame | None = None
         self._ended = False
         self._closing = threading.Event()
@@ -34,7 +35,7 @@ class LatestFrames:
                     continue
                 with self._ready:
                     if self._slot is not None:
-                        self.dropped += 1
+                        self._dropped += 1
                     self._slot = frame
                     self._ready.notify()
         finally:
@@ -51,6 +52,12 @@ class LatestFrames:
             if frame is None:
                 return
             yield frame
+
+    def take_dropped(self) -> int:
+        """Kept frames replaced since the last call."""
+        with self._ready:
+            dropped, self._dropped = self._dropped, 0
+        return dropped
 
     def close(self, timeout_s: float) -> None:
         """Stop reading (within the source's read timeout) and wait for the reader."""

@@ -19,25 +19,32 @@ from still_scene import still_scene
 
 
 def test_hwaccel_auto_falls_back_with_one_line(small_video, caplog, monkeypatch):
-    monkeypatch.setattr(hwaccel, "_unusable", {})
-    tried = []
-    real_open = hwaccel.av.open
-
-    def no_device(url, hwaccel=None, **kwargs):
-        if hwaccel is not None:
-            tried.append(hwaccel)
-            raise RuntimeError("no device")
-        return real_open(url, **kwargs)
-    monkeypatch.setattr(hwaccel.av, "open", no_device)
+    """No device works: each is probed once (never on the camera), one line, software."""
+    monkeypatch.setattr(hwaccel, "_usable", {})
+    monkeypatch.setattr(hwaccel, "_said", set())
+    probed = []
+    monkeypatch.setattr(hwaccel, "probe", lambda kind: probed.append(kind) and False)
     with caplog.at_level(logging.INFO, "cctv.ingest"):
         for _ in range(2):
             source = open_source(str(small_video), hwaccel="auto")
             assert len(list(source.frames())) == 40
             source.close()
-    assert len(tried) == 3  # each device type tried once, then never again for this stream
+    assert probed == ["cuda", "vaapi", "qsv"]
     lines = [r.message for r in caplog.records if "hwaccel" in r.message]
-    assert lines == ["hwaccel auto: no hardware decoder (cuda, vaapi, qsv) opens this stream "
-                     "(mpeg4), decoding in software"]
+    assert lines == ["hwaccel auto: no hardware decoder (cuda, vaapi, qsv) usable here, "
+                     "decoding in software"]
+
+
+def test_hwaccel_device_that_works_is_used(small_video, monkeypatch):
+    """A working device decodes the stream; FFmpeg falls back by itself for a codec it lacks."""
+    monkeypatch.setattr(hwaccel, "_usable", {"cuda": True})
+    monkeypatch.setattr(hwaccel, "HWAccel", lambda kind, **options: (kind, options))
+    opened = []
+    real_open = hwaccel.av.open
+    monkeypatch.setattr(hwaccel.av, "open", lambda url, hwaccel=None, **kw: opened.append(
+        hwaccel) or real_open(url, **kw))
+    open_source(str(small_video), hwaccel="auto").close()
+    assert opened == [("cuda", {"allow_software_fallback": True})]
 
 
 def test_hwaccel_on_this_machine(small_video):
