@@ -23,7 +23,8 @@ import redis
 from common.cameras import stored_camera
 from common.keys import Keys
 from common.outage import REDIS_FAILED, Outage
-from common.messages import DetectionMessage, FrameMessage, TrackMessage
+from common.messages import DetectionMessage, FrameMessage
+from common.tracks import TrackMessage
 from common.settings import CameraConfig
 from common.counts import LineCounts
 from common.status import tracking_counts

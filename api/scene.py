@@ -15,8 +15,9 @@ import redis
 
 from common.counts import LineCounts
 from common.keys import Keys
-from common.messages import (DetectedObject, DetectionMessage, FrameMessage, MessageError,
-                             TrackedObject, TrackMessage)
+from common.fields import MessageError
+from common.messages import DetectedObject, DetectionMessage, FrameMessage
+from common.tracks import TrackedObject, TrackMessage
 from common.settings import CameraConfig
 from media.draw import Overlay, place_overlays
 

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common.keys import KEYS  # noqa: E402
-from common.messages import FrameMessage, TrackMessage  # noqa: E402
+from common.messages import FrameMessage  # noqa: E402
+from common.tracks import TrackMessage  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

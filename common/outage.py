@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 import redis
 
 from .keys import Keys
-from .messages import MessageError, RedisLoss
+from .fields import MessageError
+from .records import RedisLoss
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 """Errors after which the same command may succeed later (BusyLoadingError is one)."""

@@ -15,7 +15,8 @@ import redis
 from .cameras import valid_camera_json
 from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from .keys import GROUP, RQ_QUEUE_KEY, Keys
-from .messages import CameraState, MessageError, RedisLoss, WorkerHeartbeat
+from .fields import MessageError
+from .records import CameraState, RedisLoss, WorkerHeartbeat
 from .outage import read_losses
 from .settings import CameraConfig
 from .urls import mask_text, mask_url

@@ -20,7 +20,8 @@ import redis
 from common import metrics
 from common.keys import Keys
 from common.logging_setup import bind
-from common.messages import CameraState, FrameMessage
+from common.messages import FrameMessage
+from common.records import CameraState
 from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, IngestSettings
 from common.urls import mask_text, mask_url

@@ -14,7 +14,9 @@ import threading
 import redis
 
 from common.keys import Keys
-from common.messages import DetectionMessage, MessageError, TrackMessage
+from common.fields import MessageError
+from common.messages import DetectionMessage
+from common.tracks import TrackMessage
 
 log = logging.getLogger("ingest.follower")
 

@@ -23,7 +23,8 @@ import redis
 
 from common.counts import counted_detections
 from common.keys import Keys
-from common.messages import MessageError, WorkerHeartbeat
+from common.fields import MessageError
+from common.records import WorkerHeartbeat
 from common.replay_report import CSV_COLUMNS, ReplayReport
 from common.replays import processed_through
 from common.settings import CameraConfig, CountingConfig, LineConfig, ZoneConfig

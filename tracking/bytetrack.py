@@ -26,7 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from common.messages import DetectedObject, TrackedObject
+from common.messages import DetectedObject
+from common.tracks import TrackedObject
 
 from . import kalman
 

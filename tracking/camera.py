@@ -10,7 +10,9 @@ from typing import Any, Callable, Sequence
 
 from common import metrics
 from common.counts import counted_detections
-from common.messages import DetectionMessage, Fields, MessageError, TrackMessage
+from common.fields import Fields, MessageError
+from common.messages import DetectionMessage
+from common.tracks import TrackMessage
 from common.settings import CountingConfig, LineConfig, TrackerSettings, ZoneConfig
 
 from .bytetrack import ByteTrack

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from common.messages import Crossing, DetectedObject, TrackedObject
+from common.messages import DetectedObject
+from common.tracks import Crossing, TrackedObject
 from common.settings import CountingConfig, CountRules, LineConfig, ZoneConfig
 
 from .geometry import Point, anchor, inside

@@ -21,7 +21,7 @@ import redis
 from common import metrics
 from common.cameras import list_cameras
 from common.logging_setup import bind
-from common.messages import DeadLetter
+from common.records import DeadLetter
 from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, SettingsError, TrackerSettings
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from common.messages import MessageError
+from common.fields import MessageError
 
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}  # markers without a length field (TEM, RSTn)
 _SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start of frame (not DHT, JPG, DAC)

@@ -14,7 +14,8 @@ import redis
 
 from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED
 from common.keys import GROUP, Keys
-from common.messages import DeadLetter, DetectionMessage
+from common.messages import DetectionMessage
+from common.records import DeadLetter
 
 PUBLISH_LUA = """
 local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])

@@ -18,8 +18,9 @@ import redis
 
 from common import metrics
 from common.logging_setup import bind
-from common.messages import (DeadLetter, DetectedObject, DetectionMessage, FrameMessage,
-                             MessageError, WorkerHeartbeat)
+from common.fields import MessageError
+from common.messages import DetectedObject, DetectionMessage, FrameMessage
+from common.records import DeadLetter, WorkerHeartbeat
 from common.outage import REDIS_DOWN, REDIS_FAILED, Outage
 from common.settings import WorkerSettings
 from common.urls import mask_text

@@ -8,8 +8,9 @@ import numpy as np
 
 from api.scene import count_labels, newest_scene, visible
 from common.keys import KEYS
-from common.messages import DetectedObject, DetectionMessage, FrameMessage, TrackMessage
-from common.messages import TrackedObject
+from common.messages import DetectedObject, DetectionMessage, FrameMessage
+from common.tracks import TrackMessage
+from common.tracks import TrackedObject
 
 
 def test_visible_applies_class_filter_and_minimum_score():

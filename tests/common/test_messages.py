@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from common.messages import (CameraState, Crossing, DeadLetter, DetectedObject, DetectionMessage,
-                             FrameMessage, MessageError, TrackedObject, TrackMessage,
-                             WorkerHeartbeat)
+from common.fields import MessageError
+from common.messages import DetectedObject, DetectionMessage, FrameMessage
+from common.records import CameraState, DeadLetter, WorkerHeartbeat
+from common.tracks import Crossing, TrackedObject, TrackMessage
 
 JPEG = b"\xff\xd8\xff\xe0fakejpeg"
 

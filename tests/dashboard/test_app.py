@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from common.cameras import list_cameras
 from common.keys import KEYS
-from common.messages import TrackMessage, WorkerHeartbeat
+from common.records import WorkerHeartbeat
+from common.tracks import TrackMessage
 from common.redis_conn import EmbeddedRedis
 from common.replay_report import ReplayReport
 from common.replays import fetch, queue

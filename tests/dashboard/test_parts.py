@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from common.messages import DetectedObject, TrackedObject, WorkerHeartbeat
+from common.messages import DetectedObject
+from common.records import WorkerHeartbeat
+from common.tracks import TrackedObject
 from common.settings import DashboardSettings, SettingsError
 from common.status import CameraStatus, Status
 from dashboard import auth, data

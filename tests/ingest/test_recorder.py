@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from common.messages import (Crossing, DetectedObject, DetectionMessage, TrackedObject,
-                             TrackMessage)
+from common.messages import DetectedObject, DetectionMessage
+from common.tracks import Crossing, TrackedObject, TrackMessage
 from common.settings import CameraConfig, LineConfig, ZoneConfig
 from ingest.recorder import Recorder
 from media.video import VideoWriter, probe, read_frames

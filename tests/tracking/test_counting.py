@@ -4,7 +4,8 @@ zone inertia, dwell, and the object filters."""
 import pytest
 
 from common.counts import counted_detections
-from common.messages import Crossing, DetectedObject, TrackedObject
+from common.messages import DetectedObject
+from common.tracks import Crossing, TrackedObject
 from common.settings import CountingConfig, LineConfig, ZoneConfig
 from tracking.counting import Counted, Counter, kept
 

@@ -6,7 +6,7 @@ import logging
 
 from common.cameras import store_camera
 from common.keys import KEYS
-from common.messages import DeadLetter
+from common.records import DeadLetter
 from common.settings import TrackerSettings
 from tracking.camera import CameraTracker
 from tracking.reorder import before

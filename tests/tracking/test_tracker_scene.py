@@ -8,7 +8,8 @@ import numpy as np
 
 from common.cameras import store_camera
 from common.keys import KEYS
-from common.messages import DetectedObject, TrackMessage
+from common.messages import DetectedObject
+from common.tracks import TrackMessage
 from common.settings import IngestSettings, WorkerSettings
 from common.status import collect_status
 from ingest.camera import CameraRunner

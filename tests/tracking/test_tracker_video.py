@@ -8,7 +8,8 @@ import pytest
 
 from common.cameras import store_camera
 from common.keys import KEYS
-from common.messages import DetectionMessage, TrackMessage
+from common.messages import DetectionMessage
+from common.tracks import TrackMessage
 from common.settings import CameraConfig, IngestSettings, LineConfig, WorkerSettings, ZoneConfig
 from common.status import collect_status
 from ingest.camera import CameraRunner

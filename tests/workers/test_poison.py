@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from common.keys import GROUP, KEYS
-from common.messages import DeadLetter, FrameMessage
+from common.messages import FrameMessage
+from common.records import DeadLetter
 from common.settings import WorkerSettings
 from running import run_until
 from test_worker import detection_ids, ingest_file, processed

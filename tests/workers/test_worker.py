@@ -4,7 +4,8 @@ import pytest
 
 from common.counts import FRAMES_PROCESSED, MinuteCounts
 from common.keys import GROUP, KEYS
-from common.messages import DeadLetter, DetectionMessage
+from common.messages import DetectionMessage
+from common.records import DeadLetter
 from common.settings import CameraConfig, IngestSettings, WorkerSettings
 from ingest.camera import CameraRunner
 from running import run_until

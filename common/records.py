@@ -1,0 +1,147 @@
+"""What services keep about themselves in Redis: ingest's camera state, workers' heartbeats,
+dead letters and each service's last Redis outage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
+                     field_int, field_text, payload_fields)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An entry a service could not use, as written to ``cctv:dead-letter``: a frame entry
+    (``stream`` = ``frames``, by a worker) or a detections entry (``detections``, by a tracker,
+    whose id is then in ``worker``)."""
+
+    camera: str
+    entry_id: str
+    reason: str
+    worker: str
+    ts: float
+    stream: str = "frames"
+
+    def to_fields(self) -> dict[str, str]:
+        return {"v": PROTOCOL_VERSION, "camera": self.camera, "entry_id": self.entry_id,
+                "reason": self.reason, "worker": self.worker, "ts": repr(self.ts),
+                "stream": self.stream}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "DeadLetter":
+        check_version(fields)
+        return cls(field_text(fields, "camera"), field_text(fields, "entry_id"),
+                   field_text(fields, "reason"), field_text(fields, "worker"),
+                   field_float(fields, "ts"), field_text(fields, "stream", "frames"))
+
+
+@dataclass(frozen=True)
+class RedisLoss:
+    """A service's last Redis outage, in the ``cctv:redis-losses`` hash under its id: when it
+    lost Redis and when Redis answered again (Unix seconds)."""
+
+    service: str
+    lost: float
+    back: float
+
+    def to_json(self) -> str:
+        return json.dumps({"lost": self.lost, "back": self.back})
+
+    @classmethod
+    def from_json(cls, service: str, raw: str | bytes) -> "RedisLoss":
+        fields = payload_fields(raw, ())
+        return cls(service, field_float(fields, "lost"), field_float(fields, "back"))
+
+
+@dataclass(frozen=True)
+class CameraState:
+    """Ingest's view of one camera, kept in the ``cctv:state:{camera}`` hash.
+
+    ``state`` is one of :data:`CAMERA_STATES`; ``url`` has credentials masked; ``fps`` is the
+    measured publish rate; counters are totals since the camera was first seen.
+    """
+
+    state: str
+    url: str = ""
+    fps: float = 0.0
+    last_frame_ts: float = 0.0
+    frames_in: int = 0
+    frames_dropped: int = 0
+    reconnects: int = 0
+    error: str = ""
+    updated: float = 0.0
+    frames_motion: int = 0
+    """Frames published with motion in them (motion gating on)."""
+    frames_still: int = 0
+    """Frames published without motion and without need of a detection: workers skip them."""
+
+    def to_fields(self) -> dict[str, str]:
+        return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "CameraState":
+        state = field_text(fields, "state")
+        if state not in CAMERA_STATES:
+            raise MessageError(f"unknown camera state {state!r}")
+        return cls(
+            state=state,
+            url=field_text(fields, "url", ""),
+            fps=field_float(fields, "fps", 0.0),
+            last_frame_ts=field_float(fields, "last_frame_ts", 0.0),
+            frames_in=field_int(fields, "frames_in", 0),
+            frames_dropped=field_int(fields, "frames_dropped", 0),
+            frames_motion=field_int(fields, "frames_motion", 0),
+            frames_still=field_int(fields, "frames_still", 0),
+            reconnects=field_int(fields, "reconnects", 0),
+            error=field_text(fields, "error", ""),
+            updated=field_float(fields, "updated", 0.0),
+        )
+
+
+CAMERA_STATES = ("starting", "online", "offline", "finished", "stopped", "error")
+"""online: frames flowing; offline: retrying with backoff; finished: a file reached its end;
+stopped: removed or ingest shut down; error: a permanent error (e.g. missing file)."""
+
+
+@dataclass(frozen=True)
+class WorkerHeartbeat:
+    """A worker's health, in the ``cctv:worker:{id}`` hash (expires when the worker dies)."""
+
+    worker: str
+    host: str
+    pid: int
+    device: str
+    started: float
+    ts: float
+    frames: int = 0
+    fps: float = 0.0
+    batch_size: float = 0.0
+    latency_ms: float = 0.0
+    dead_letters: int = 0
+    model: str = ""
+    """The detector spec the worker runs (``ssdlite-person``, ``mb1-ssd:PATH``)."""
+
+    def to_fields(self) -> dict[str, str]:
+        return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> "WorkerHeartbeat":
+        return cls(
+            worker=field_text(fields, "worker"),
+            host=field_text(fields, "host"),
+            pid=field_int(fields, "pid"),
+            device=field_text(fields, "device"),
+            started=field_float(fields, "started"),
+            ts=field_float(fields, "ts"),
+            frames=field_int(fields, "frames", 0),
+            fps=field_float(fields, "fps", 0.0),
+            batch_size=field_float(fields, "batch_size", 0.0),
+            latency_ms=field_float(fields, "latency_ms", 0.0),
+            dead_letters=field_int(fields, "dead_letters", 0),
+            model=field_text(fields, "model", ""),
+        )
