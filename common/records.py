@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
                      field_int, field_text, payload_fields)
@@ -77,8 +77,10 @@ class CameraState:
     frames_still: int = 0
     """Frames published without motion and without need of a detection: workers skip them."""
 
-    def to_fields(self) -> dict[str, str]:
-        return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()}
+    def to_fields(self, names: Sequence[str] | None = None) -> dict[str, str]:
+        """Every field, or only ``names`` (ingest sets some and increments the counters)."""
+        return {k: (repr(v) if isinstance(v, float) else str(v)) for k, v in asdict(self).items()
+                if names is None or k in names}
 
     @classmethod
     def from_fields(cls, fields: Fields) -> "CameraState":

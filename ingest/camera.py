@@ -91,13 +91,12 @@ class CameraRunner:
         self.pass_read = 0  # the same, in this pass over the source
         self.last_id: str | None = None
 
-    def set_state(self, state: str, error: str = "", **extra) -> None:
+    def set_state(self, state: str, error: str = "") -> None:
         """Record the camera's state (in Redis when it answers; again once it is back)."""
         self.state, self.error = state, error
-        fields = {"state": state, "url": mask_url(self.cam.url), "error": mask_text(error),
-                  "updated": repr(time.time()), **extra}
-        if state != "online":
-            fields["fps"] = "0.0"
+        fields = CameraState(state, mask_url(self.cam.url), error=mask_text(error),
+                             updated=time.time()).to_fields(
+            ("state", "url", "error", "updated") + (() if state == "online" else ("fps",)))
 
         def write(pipe) -> None:
             pipe.hset(self.state_key, mapping=fields)
@@ -285,8 +284,9 @@ class CameraRunner:
                                self.uncounted[1:]):
                 if n:
                     pipe.hincrby(self.state_key, name, n)
-            pipe.hset(self.state_key, mapping={"last_frame_ts": repr(now), "fps": repr(fps),
-                                               "updated": repr(now)})
+            pipe.hset(self.state_key, mapping=CameraState(
+                self.state, fps=fps, last_frame_ts=now, updated=now).to_fields(
+                    ("last_frame_ts", "fps", "updated")))
         if not self._best_effort(count):
             return False
         self.uncounted = [0, 0, 0, 0]

@@ -66,6 +66,7 @@ def test_detection_bad_json():
 def test_state_heartbeat_deadletter_roundtrip():
     state = CameraState("online", "rtsp://***@h/x", 5.0, 12.5, 10, 2, 1, "", 13.0)
     assert CameraState.from_fields(as_redis(state.to_fields())) == state
+    assert state.to_fields(("state", "fps")) == {"state": "online", "fps": "5.0"}  # what ingest sets
     with pytest.raises(MessageError, match="unknown camera state"):
         CameraState.from_fields({"state": "sleepy"})
     beat = WorkerHeartbeat("w", "h", 1, "cpu", 1.0, 2.0, 3, 4.0, 5.0, 6.0, 7, "ssdlite-person")
