@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -29,9 +28,8 @@ from .checkpoints import atomic_write, models_dir
 from .config import ModelConfig
 from .errors import DetectorError
 from .export import INPUT_NAME
+from .frames import Source, iter_frames, sample_videos
 from .preprocess import preprocess_batch
-
-log = logging.getLogger(__name__)
 
 SCHEME = "qoperator-u8s8-per-channel-minmax-fp32-first-conv-and-heads-v1"
 CALIBRATION_BATCH = 8  # frames per calibration run; ranges are merged every few batches
@@ -68,8 +66,6 @@ def default_calibration() -> str:
 def default_frames() -> Iterator[np.ndarray]:
     """The default calibration's frames: 3, 7, 13, 17, ... of each sample video (never frame
     0, 10, 20, ..., nor the golden frames, which agreement is measured on)."""
-    from .frames import Source, iter_frames, sample_videos
-
     sources = [Source(str(p), True) for p in sample_videos()]
     for offset in DEFAULT_OFFSETS:
         yield from iter_frames(sources, DEFAULT_EVERY, offset)

@@ -19,6 +19,7 @@ from detector import load_detector, quantize
 from detector.__main__ import main
 from detector.backends import weights_digest
 from detector.errors import DetectorError
+from detector.frames import check_sources, count_frames, iter_frames
 from detector.models.mobilenet_v1_ssd import create_mobilenetv1_ssd
 
 BIKES_FRAMES = (100, 110, 120, 125, 130, 140)  # cyclists in view (frame 125: one fills the right half)
@@ -146,3 +147,18 @@ def test_mb1_ssd_int8(models, frames, tmp_path):
     (scores, boxes), (scores8, boxes8) = fp32.forward(x), int8.forward(x)
     assert scores8.shape == scores.shape and boxes8.shape == boxes.shape
     assert (scores8 - scores).abs().max() < 0.1
+
+
+def test_iter_frames_every_and_offset(tmp_path):
+    writer = cv2.VideoWriter(str(tmp_path / "count.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    for index in range(12):
+        writer.write(np.full((48, 64, 3), index * 20, np.uint8))
+    writer.release()
+    for index in range(3):
+        cv2.imwrite(str(tmp_path / f"still_{index}.png"), np.full((48, 64, 3), 200 + index * 20, np.uint8))
+    paths = [str(tmp_path / "still_0.png"), str(tmp_path / "count.avi"), str(tmp_path / "still_1.png"),
+             str(tmp_path / "still_2.png")]
+    sources = check_sources(paths)
+    assert count_frames(sources) == 15
+    values = [round(float(f.mean()) / 20) for f in iter_frames(sources, every=5, offset=2)]
+    assert values == [2, 7, 12]  # video frames 2 and 7; the third still is image number 2
