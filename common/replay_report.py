@@ -3,8 +3,8 @@
 A replay with an output folder (``cctv replay FILE --camera NAME --out DIR``) leaves three files
 that share one name: ``NAME.mp4`` (every frame annotated, H.264), ``NAME.csv`` (per second of video
 and class: :data:`CSV_COLUMNS`, then ``in:<line>``, ``out:<line>`` per counting line and
-``peak:<zone>`` per zone) and ``NAME.json`` (:class:`ReplayReport`). A taken name becomes
-``NAME-1.*``, ``NAME-2.*``, ...
+``peak:<zone>``, ``dwell_mean_s:<zone>``, ``dwell_max_s:<zone>`` per zone) and ``NAME.json``
+(:class:`ReplayReport`). A taken name becomes ``NAME-1.*``, ``NAME-2.*``, ...
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class ReplayReport:
     """``zone -> {label: n}`` in the last tracked frame (status ``tracking.zones``)."""
     zones_peak: dict[str, dict[str, int]] = field(default_factory=dict)
     """``zone -> {label: n}``: most in the zone in one frame."""
+    dwell: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """``zone -> {label: {"objects", "mean_s", "max_s"}}``: stays that ended (status
+    ``tracking.dwell``)."""
     models: list[str] = field(default_factory=list)
     """Detector specs of the workers that processed the frames (from their heartbeats)."""
     workers: list[str] = field(default_factory=list)

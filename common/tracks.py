@@ -4,6 +4,7 @@ objects that count with their ids, line crossings, zone occupancy, ended stays i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,12 +63,38 @@ class Crossing:
 
 
 @dataclass(frozen=True)
+class Stay:
+    """An object's stay in a zone, ended in this frame: ``seconds`` (capture time) from its first
+    frame inside to its first frame outside, or to its last sighting when its track ended."""
+
+    zone: str
+    label: str
+    track_id: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"zone": self.zone, "label": self.label, "id": self.track_id,
+                "s": round(self.seconds, 3)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Stay":
+        try:
+            stay = cls(str(data["zone"]), str(data["label"]), int(data["id"]), float(data["s"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageError(f"bad stay {str(data)[:80]}: {exc}") from exc
+        if not math.isfinite(stay.seconds) or stay.seconds < 0:
+            raise MessageError(f"bad stay duration {stay.seconds!r}")
+        return stay
+
+
+@dataclass(frozen=True)
 class TrackMessage:
     """A tracked frame, as the tracker writes it to ``cctv:tracks:{camera}`` and publishes.
 
     Frames come in capture order. ``tracks`` are the objects that count (see docs/tracking.md);
     ``crossings`` the line crossings in this frame; ``zones`` maps zone -> label -> objects
-    inside in this frame; ``counts`` is label -> detections that count in this frame.
+    inside in this frame; ``counts`` is label -> detections that count in this frame;
+    ``stays`` the stays in zones that ended in this frame.
     """
 
     camera: str
@@ -80,6 +107,7 @@ class TrackMessage:
     crossings: list[Crossing] = field(default_factory=list)
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    stays: list[Stay] = field(default_factory=list)
 
     def to_fields(self) -> dict[str, str]:
         compact = {"separators": (",", ":")}
@@ -91,12 +119,13 @@ class TrackMessage:
             "crossings": json.dumps([c.to_dict() for c in self.crossings], **compact),
             "zones": json.dumps(self.zones, **compact),
             "counts": json.dumps(self.counts, **compact),
+            "stays": json.dumps([s.to_dict() for s in self.stays], **compact),
         }
 
     def to_json(self) -> str:
         """The pub/sub payload: the same fields as one JSON object (structured, not strings)."""
         data: dict[str, Any] = dict(self.to_fields())
-        for name in ("tracks", "crossings", "zones", "counts"):
+        for name in ("tracks", "crossings", "zones", "counts", "stays"):
             data[name] = json.loads(data[name])
         data.update(seq=self.seq, ts=self.ts, width=self.width, height=self.height)
         return json.dumps(data)
@@ -111,6 +140,10 @@ class TrackMessage:
         if not isinstance(zones, dict) or not all(isinstance(v, dict) for v in zones.values()):
             raise MessageError("field 'zones' must map zone -> {label: count}")
         width, height = field_size(fields)
+        stays = field_json(fields, "stays") or [] if "stays" in fields or b"stays" in fields \
+            else []
+        if not isinstance(stays, list):
+            raise MessageError("field 'stays' must be a JSON list")
         counts = field_json(fields, "counts") or {} if "counts" in fields or b"counts" in fields \
             else {}
         try:
@@ -125,10 +158,10 @@ class TrackMessage:
             seq=field_seq(fields), ts=field_float(fields, "ts"), width=width, height=height,
             tracks=[TrackedObject.from_dict(t) for t in tracks],
             crossings=[Crossing.from_dict(c) for c in crossings],
-            zones=zones, counts=counts,
+            zones=zones, counts=counts, stays=[Stay.from_dict(s) for s in stays],
         )
 
     @classmethod
     def from_json(cls, payload: str | bytes) -> "TrackMessage":
         return cls.from_fields(payload_fields(payload, ("tracks", "crossings", "zones",
-                                                         "counts")))
+                                                         "counts", "stays")))

@@ -16,12 +16,12 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import redis
 
-from common.counts import counted_detections
+from common.counts import Dwell, counted_detections
 from common.keys import Keys
 from common.fields import MessageError
 from common.records import WorkerHeartbeat
@@ -147,12 +147,13 @@ class Recorder:
 
     def write_csv(self, path: Path, frames: int) -> None:
         """One row per second of the ``frames``-long video and label (:data:`CSV_COLUMNS`, then
-        ``in:<line>``, ``out:<line>`` and ``peak:<zone>``)."""
+        ``in:<line>``, ``out:<line>``, ``peak:<zone>``, ``dwell_mean_s:<zone>`` and
+        ``dwell_max_s:<zone>`` of the stays that ended in that second)."""
         line_names = sorted({line.name for line in self.lines}
                             | {c.line for t in self.follower.tracks.values() for c in t.crossings})
         zone_names = sorted({zone.name for zone in self.zones}
                             | {z for t in self.follower.tracks.values() for z in t.zones})
-        rows: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        rows: dict[tuple[int, str], dict[str, float]] = defaultdict(lambda: defaultdict(int))
         ids: dict[tuple[int, str], set[int]] = defaultdict(set)
         for seq in self.follower.detections:
             for label, n in self.counted(seq).items():
@@ -167,12 +168,17 @@ class Recorder:
                 for label, n in counts.items():
                     row = rows[second, label]
                     row[f"peak:{zone}"] = max(row[f"peak:{zone}"], n)
+        for (second, label), labels in self.dwell(lambda seq: self.second(seq)).items():
+            for zone, dwell in labels.items():
+                rows[second, label][f"dwell_mean_s:{zone}"] = round(dwell.mean_s, 3)
+                rows[second, label][f"dwell_max_s:{zone}"] = dwell.max_s
         for key, seen in ids.items():
             rows[key]["tracked"] = len(seen)
         labels = sorted({label for _, label in rows})
         seconds = math.ceil(frames / self.fps)
         columns = [*CSV_COLUMNS[2:], *(f"{d}:{line}" for line in line_names for d in ("in", "out")),
-                   *(f"peak:{zone}" for zone in zone_names)]
+                   *(f"{kind}:{zone}" for zone in zone_names
+                     for kind in ("peak", "dwell_mean_s", "dwell_max_s"))]
         with open(path, "w", newline="", encoding="utf-8") as f:
             out = csv.writer(f)
             out.writerow([*CSV_COLUMNS[:2], *columns])
@@ -183,6 +189,17 @@ class Recorder:
 
     def second(self, seq: int) -> int:
         return int(self.file_index[seq] / self.fps)
+
+    def dwell(self, key: Callable[[int], Any]) -> dict[tuple[Any, str], dict[str, Dwell]]:
+        """Stays in zones that ended, by (``key(seq)``, label) and zone."""
+        found: dict[tuple[Any, str], dict[str, Dwell]] = defaultdict(dict)
+        for seq, track in self.follower.tracks.items():
+            for stay in track.stays:
+                dwell = found[key(seq), stay.label].setdefault(stay.zone, Dwell())
+                dwell.objects += 1
+                dwell.total_s += stay.seconds
+                dwell.max_s = max(dwell.max_s, stay.seconds)
+        return found
 
     @property
     def workers(self) -> list[str]:
@@ -213,13 +230,17 @@ class Recorder:
         last = self.follower.tracks[max(self.follower.tracks)].zones if self.follower.tracks else {}
         zones: dict[str, dict[str, int]] = {zone.name: {} for zone in self.zones}
         zones.update({z: {k: n for k, n in c.items() if n} for z, c in last.items()})
+        dwell: dict[str, dict[str, dict[str, float]]] = {zone.name: {} for zone in self.zones}
+        for (_, label), labels in self.dwell(lambda seq: None).items():
+            for zone, stays in labels.items():
+                dwell.setdefault(zone, {})[label] = stays.to_dict()
         return ReplayReport(
             camera=camera, source=source, frames=frames, frames_processed=len(self.file_index),
             fps=self.fps, duration_s=round(frames / self.fps, 3), started=started,
             processing_s=round(time.time() - started, 3), detections=dict(sorted(detections.items())),
             tracked=tracked, unique={k: len(v) for k, v in sorted(ids.items())}, lines=lines,
             zones=zones, zones_peak={z: {k: n for k, n in c.items() if n} for z, c in peak.items()},
-            models=models, workers=self.workers)
+            dwell=dwell, models=models, workers=self.workers)
 
 
 def worker_models(client: redis.Redis, keys: Keys, workers: list[str]) -> list[str]:

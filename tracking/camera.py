@@ -121,7 +121,7 @@ class CameraTracker:
             frames.append(TrackedFrame(
                 TrackMessage(self.camera, msg.frame_id, msg.seq, msg.ts, msg.width, msg.height,
                              counted.objects, counted.crossings, counted.occupancy,
-                             counted_detections(objects, counting)),
+                             counted_detections(objects, counting), counted.stays),
                 counted))
         return frames
 

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from common.messages import DetectedObject
-from common.tracks import Crossing, TrackedObject
 from common.settings import CountingConfig, CountRules, LineConfig, ZoneConfig
+from common.tracks import Crossing, Stay, TrackedObject
 
 from .geometry import Point, anchor, inside
 
@@ -60,13 +60,13 @@ class ObjectState:
 @dataclass
 class Counted:
     """One frame's counts: the objects in view (tracks that count), objects that first
-    counted, crossings, zone occupancy and the stays in zones that ended (zone, label, s)."""
+    counted, crossings, zone occupancy and the stays in zones that ended."""
 
     objects: list[TrackedObject] = field(default_factory=list)
     new: list[TrackedObject] = field(default_factory=list)
     crossings: list[Crossing] = field(default_factory=list)
     occupancy: dict[str, dict[str, int]] = field(default_factory=dict)
-    stays: list[tuple[str, str, float]] = field(default_factory=list)
+    stays: list[Stay] = field(default_factory=list)
 
 
 class Objects:
@@ -141,17 +141,19 @@ class ZoneOccupancy:
             stay[1], stay[3] = stay[1] + 1, stay[3] if stay[1] else ts
             if stay[1] >= rules.min_frames:
                 if stay[0] and state.counted:
-                    out.stays.append((self.zone.name, track.label, stay[3] - stay[2]))
+                    out.stays.append(Stay(self.zone.name, track.label, track.track_id,
+                                          round(stay[3] - stay[2], 3)))
                 stay[:] = [0, 0, 0.0, 0.0] if stay[0] else [1, 0, stay[3], 0.0]
         if stay[0] and state.counted:
             labels = out.occupancy[self.zone.name]
             labels[track.label] = labels.get(track.label, 0) + 1
 
-    def end(self, state: ObjectState, out: Counted) -> None:
+    def end(self, track_id: int, state: ObjectState, out: Counted) -> None:
         """A track the tracker dropped: a stay it had in the zone ends at its last sighting."""
         stay = state.zones.get(self.zone.name)
         if stay and stay[0] and state.counted:
-            out.stays.append((self.zone.name, state.label, state.last_ts - stay[2]))
+            out.stays.append(Stay(self.zone.name, state.label, track_id,
+                                  round(state.last_ts - stay[2], 3)))
 
 
 class Counter:
@@ -182,7 +184,7 @@ class Counter:
         """Drop the state of tracks the tracker no longer keeps, ending their stays in ``out``."""
         for track_id in [i for i in self.states if i not in keep]:
             for zone in zones:
-                ZoneOccupancy(zone).end(self.states[track_id], out)
+                ZoneOccupancy(zone).end(track_id, self.states[track_id], out)
             del self.states[track_id]
 
     def to_dict(self) -> dict[str, Any]:

@@ -93,10 +93,11 @@ def frame_counts(frame: TrackedFrame, skipped: dict[str, int]) -> FrameCounts:
         for label, n in labels.items():
             counts.occupancy[occupancy_field(zone, label)] = n
             counts.most(CountField("peak", label, zone), n, totals=False)
-    for zone, label, seconds in counted.stays:
-        counts.add(CountField("dwell_n", label, zone))
-        counts.add(CountField("dwell_ms", label, zone), round(seconds * 1000))
-        counts.most(CountField("dwell_max_ms", label, zone), round(seconds * 1000))
+    for stay in msg.stays:
+        ms = round(stay.seconds * 1000)
+        counts.add(CountField("dwell_n", stay.label, stay.zone))
+        counts.add(CountField("dwell_ms", stay.label, stay.zone), ms)
+        counts.most(CountField("dwell_max_ms", stay.label, stay.zone), ms)
     return counts
 
 

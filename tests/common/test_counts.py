@@ -71,7 +71,7 @@ def test_frame_counts_and_occupancy():
     assert parse_occupancy({occupancy_field("bench", "person"): 2}) == {"bench": {"person": 2}}
 
 
-COUNT_FIELD = re.compile(r"""["'](det|unique|dwell_\w+):|["']_frames["']|"""
+COUNT_FIELD = re.compile(r"""["'](det|unique|dwell_(n|ms|max_ms)):|["']_frames["']|"""
                          r"""["'](in|out|peak):(\{[\w.]+\}:|' \.\.)|\{[\w.]*direction\}:[^"]*:""")
 """Redis count field names (``det:<label>``, ``<kind>:<place>:<label>``...); the replay CSV's
 column names (``in:<line>``, ``peak:<zone>``) are another matter."""

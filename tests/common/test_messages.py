@@ -1,11 +1,12 @@
 import json
+from dataclasses import replace
 
 import pytest
 
 from common.fields import MessageError
 from common.messages import DetectedObject, DetectionMessage, FrameMessage
 from common.records import CameraState, DeadLetter, WorkerHeartbeat
-from common.tracks import Crossing, TrackedObject, TrackMessage
+from common.tracks import Crossing, Stay, TrackedObject, TrackMessage
 
 JPEG = b"\xff\xd8\xff\xe0fakejpeg"
 
@@ -79,9 +80,12 @@ def test_track_message_roundtrip_through_fields_and_json():
     msg = TrackMessage("c", "5-0", 4, 10.0, 640, 480,
                        tracks=[TrackedObject(7, "person", 1, 0.8, (1.0, 2.0, 3.0, 4.0))],
                        crossings=[Crossing("door", "in", "person", 7)],
-                       zones={"bench": {"person": 1}, "empty": {}})
+                       zones={"bench": {"person": 1}, "empty": {}}, counts={"person": 1},
+                       stays=[Stay("bench", "person", 3, 12.5)])
     assert TrackMessage.from_fields(as_redis(msg.to_fields())) == msg
     assert TrackMessage.from_json(msg.to_json()) == msg
+    older = {k: v for k, v in msg.to_fields().items() if k not in ("counts", "stays")}
+    assert TrackMessage.from_fields(older) == replace(msg, counts={}, stays=[])
 
 
 @pytest.mark.parametrize("payload, reason", [
@@ -133,3 +137,5 @@ def test_track_message_zone_counts_must_be_integers():
         TrackMessage.from_fields(msg.to_fields() | {"zones": '{"bench": {"person": "x"}}'})
     with pytest.raises(MessageError, match="not a stream id"):
         TrackMessage.from_fields(msg.to_fields() | {"frame_id": "abc"})
+    with pytest.raises(MessageError, match="bad stay"):
+        TrackMessage.from_fields(msg.to_fields() | {"stays": '[{"zone": "bench"}]'})

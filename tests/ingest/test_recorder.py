@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from common.messages import DetectedObject, DetectionMessage
-from common.tracks import Crossing, TrackedObject, TrackMessage
+from common.tracks import Crossing, Stay, TrackedObject, TrackMessage
 from common.settings import CameraConfig, LineConfig, ZoneConfig
 from ingest.recorder import Recorder
 from media.video import VideoWriter, probe, read_frames
@@ -21,11 +21,12 @@ def detection(seq: int, objects: list[DetectedObject]) -> DetectionMessage:
     return DetectionMessage("cam", f"{seq + 1}-0", seq, 0.0, 0.0, "w1", 320, 240, objects)
 
 
-def tracked(seq: int, objects: list[TrackedObject], crossings=(), inside=0) -> TrackMessage:
+def tracked(seq: int, objects: list[TrackedObject], crossings=(), inside=0,
+            stays=()) -> TrackMessage:
     """The tracker's message; its counted detections: one per object."""
     return TrackMessage("cam", f"{seq + 1}-0", seq, 0.0, 320, 240, objects, list(crossings),
                         {"z": {"person": inside} if inside else {}},
-                        {"person": len(objects)} if objects else {})
+                        {"person": len(objects)} if objects else {}, list(stays))
 
 
 def test_skipped_frames_seconds_and_totals(tmp_path):
@@ -39,7 +40,8 @@ def test_skipped_frames_seconds_and_totals(tmp_path):
         detections={0: detection(0, [person]), 1: detection(1, [weak]),
                     2: detection(2, [person] * 2)},
         tracks={0: tracked(0, [TrackedObject(7, "person", 1, 0.9, BOX)], inside=1),
-                1: tracked(1, [], [Crossing("l", "in", "person", 7)]),
+                1: tracked(1, [], [Crossing("l", "in", "person", 7)],
+                           stays=[Stay("z", "person", 6, 4.0), Stay("z", "person", 5, 2.0)]),
                 2: tracked(2, [TrackedObject(7, "person", 1, 0.9, BOX),
                                TrackedObject(8, "person", 1, 0.8, BOX)], inside=2)})
     config = CameraConfig(name="cam", url=str(source),
@@ -58,12 +60,15 @@ def test_skipped_frames_seconds_and_totals(tmp_path):
     recorder.write_csv(tmp_path / "out.csv", 6)
     with open(tmp_path / "out.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["second"], r["detections"], r["tracked"], r["in:l"], r["peak:z"]) for r in rows] == [
-        ("0", "1", "1", "0", "1"), ("1", "0", "0", "1", "0"), ("2", "2", "2", "0", "2")]
+    assert [(r["second"], r["detections"], r["tracked"], r["in:l"], r["peak:z"],
+             r["dwell_mean_s:z"], r["dwell_max_s:z"]) for r in rows] == [
+        ("0", "1", "1", "0", "1", "0", "0"), ("1", "0", "0", "1", "0", "3.0", "4.0"),
+        ("2", "2", "2", "0", "2", "0", "0")]
 
     report = recorder.report("cam", str(source), 6, True, 0.0, ["ssdlite-person"])
     assert (report.frames, report.frames_processed, report.duration_s) == (6, 3, 3.0)
     assert report.detections == {"person": 3} and report.unique == {"person": 2}
     assert report.lines == {"l": {"in": {"person": 1}, "out": {}}}
     assert report.zones == {"z": {"person": 2}} and report.zones_peak == {"z": {"person": 2}}
+    assert report.dwell == {"z": {"person": {"objects": 2, "mean_s": 3.0, "max_s": 4.0}}}
     assert report.workers == ["w1"] and report.models == ["ssdlite-person"]

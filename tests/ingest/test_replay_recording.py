@@ -99,16 +99,20 @@ def test_replay_writes_video_csv_and_report_that_agree_with_status(
     assert report.unique == status["tracking"]["unique"] and report.unique.get("person", 0) > 0
     assert report.lines == status["tracking"]["lines"]
     assert report.zones == status["tracking"]["zones"]
+    assert report.dwell == status["tracking"]["dwell"]
 
     table = pd.read_csv(files["csv"])
     assert list(table.columns) == ["second", "label", "detections", "tracked", "in:road",
-                                   "out:road", "peak:right"]
+                                   "out:road", "peak:right", "dwell_mean_s:right",
+                                   "dwell_max_s:right"]
     assert sorted(table["second"].unique()) == [0, 1]  # 30 frames at 25 fps
     assert table.groupby("label")["detections"].sum().to_dict() == report.detections
     for direction in ("in", "out"):
         assert table[f"{direction}:road"].sum() == sum(report.lines["road"][direction].values())
     assert (table["tracked"] <= table["label"].map(report.unique)).all()
     assert table["peak:right"].max() == max(report.zones_peak["right"].values(), default=0)
+    assert table["dwell_max_s:right"].max() == max(
+        (d["max_s"] for d in report.dwell["right"].values()), default=0)
 
 
 def not_a_video(clip: Path, folder: Path) -> Path:

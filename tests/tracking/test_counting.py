@@ -5,7 +5,7 @@ import pytest
 
 from common.counts import counted_detections
 from common.messages import DetectedObject
-from common.tracks import Crossing, TrackedObject
+from common.tracks import Crossing, Stay, TrackedObject
 from common.settings import CountingConfig, LineConfig, ZoneConfig
 from tracking.counting import Counted, Counter, kept
 
@@ -83,7 +83,7 @@ def test_zone_inertia_and_dwell():
     counted = run(stay)
     assert [c.occupancy["pen"].get("person", 0) for c in counted] == \
         [0] * 5 + [1] * 3 + [1, 1, 0, 0]
-    assert [s for c in counted for s in c.stays] == [("pen", "person", 5.0)]  # t 3 in, t 8 out
+    assert [s for c in counted for s in c.stays] == [Stay("pen", "person", 1, 5.0)]  # 3 in, 8 out
 
 
 def test_a_stay_ends_with_the_track():
@@ -92,7 +92,7 @@ def test_a_stay_ends_with_the_track():
         counter.count([at(1, 30, 80), at(2, 150, 50)], W, H, float(t), [GATE], [PEN], RULES)
     out = Counted()
     counter.forget({2}, [PEN], out)
-    assert set(counter.states) == {2} and out.stays == [("pen", "person", 4.0)]
+    assert set(counter.states) == {2} and out.stays == [Stay("pen", "person", 1, 4.0)]
 
 
 def test_rules_per_class_and_filters():
