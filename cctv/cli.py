@@ -226,7 +226,8 @@ def cmd_status(args) -> int:
 
 
 def tracking_line(tracking: dict) -> str:
-    """``unique person=3; line door in person=1 out -; zone bench person=1``."""
+    """``unique person=3; line door in person=1 out -; zone bench person=1; dwell bench person
+    mean 4.2s max 9.0s``."""
     def counts(labels: dict) -> str:
         return ",".join(f"{k}={v}" for k, v in labels.items()) or "-"
 
@@ -234,6 +235,8 @@ def tracking_line(tracking: dict) -> str:
     parts += [f"line {name} in {counts(c['in'])} out {counts(c['out'])}"
               for name, c in tracking["lines"].items()]
     parts += [f"zone {name} {counts(c)}" for name, c in tracking["zones"].items()]
+    parts += [f"dwell {zone} {label} mean {d['mean_s']:.1f}s max {d['max_s']:.1f}s"
+              for zone, labels in tracking["dwell"].items() for label, d in labels.items()]
     return "; ".join(parts)
 
 

@@ -20,7 +20,8 @@ from typing import Any, Callable, Literal, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
+                      field_serializer, field_validator, model_validator)
 
 from .keys import Keys
 
@@ -123,6 +124,12 @@ class CountRules(Strict):
                                     description="Polygons where detections are ignored (their "
                                                 "box's bottom centre inside): a poster, a tree.")
 
+    @model_validator(mode="after")
+    def _areas(self) -> "CountRules":
+        if self.min_area > self.max_area:
+            raise ValueError(f"min_area {self.min_area} is above max_area {self.max_area}")
+        return self
+
 
 class CountingConfig(CountRules):
     """A camera's counting rules, with overrides per class."""
@@ -130,12 +137,27 @@ class CountingConfig(CountRules):
     classes: dict[str, CountRules] = Field(default_factory=dict, max_length=256,
                                            description="Per class label: the rules set here "
                                                        "replace the camera's.")
+    _rules: dict[str, CountRules] = PrivateAttr(default_factory=dict)
+
+    @field_serializer("classes")
+    def _as_set(self, classes: dict[str, CountRules]) -> dict[str, dict[str, Any]]:
+        """A class entry keeps only what it sets, even a default: the rest is the camera's."""
+        return {label: rules.model_dump(exclude_unset=True) for label, rules in classes.items()}
+
+    @model_validator(mode="after")
+    def _merge(self) -> "CountingConfig":
+        base = {name: getattr(self, name) for name in CountRules.model_fields}
+        self._rules[""] = CountRules(**base)
+        for label, own in self.classes.items():
+            try:
+                self._rules[label] = CountRules(**base | own.model_dump(exclude_unset=True))
+            except ValidationError as exc:
+                raise ValueError(f"classes.{label}: {exc.errors()[0]['msg']}") from exc
+        return self
 
     def rules(self, label: str) -> CountRules:
         """The rules of ``label``: the camera's, with what its class entry sets."""
-        own = self.classes.get(label)
-        base = CountRules(**{k: getattr(self, k) for k in CountRules.model_fields})
-        return base if own is None else base.model_copy(update=own.model_dump(exclude_unset=True))
+        return self._rules.get(label, self._rules[""])
 
 
 def _unique_names(kind: str, items: list) -> list:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from common.messages import DetectedObject, DetectionMessage
-from common.settings import CameraConfig, LineConfig, TrackerSettings, ZoneConfig
+from common.settings import CameraConfig, CountingConfig, LineConfig, TrackerSettings, ZoneConfig
 from tracking.camera import CameraTracker
 
 W, H, FRAMES = 320, 240, 60
@@ -77,6 +77,5 @@ def test_counts_survive_flicker_jitter_and_posters(scene, ids, unique, crossings
 
 
 def test_without_hysteresis_the_jitter_would_count():
-    naive = CAMERA.model_copy(update={"counting": CAMERA.counting.model_copy(
-        update={"min_frames": 1, "line_margin": 0.0})})
+    naive = CAMERA.model_copy(update={"counting": CountingConfig(min_frames=1, line_margin=0.0)})
     assert len(run(jitter, naive)["crossings"]) > 10

@@ -44,3 +44,31 @@ def test_example_cameras_file_has_a_line_and_a_zone():
     assert check_text(path.read_text()) == []
     cameras = load_cameras_file(path)
     assert any(c.lines for c in cameras) and any(c.zones for c in cameras)
+
+
+@pytest.mark.parametrize("counting, line, message", [
+    ("    counting: {min_area: 0.5, max_area: 0.1}\n", 4, "min_area 0.5 is above max_area 0.1"),
+    ("    counting:\n      classes: {car: {min_frame: 2}}\n", 5, "unknown key"),
+    ("    counting:\n      min_area: 0.2\n      classes: {car: {max_area: 0.1}}\n", 4,
+     "classes.car: Value error, min_area 0.2 is above max_area 0.1"),
+    ("    counting: {line_margin: 0.7}\n", 4, "less than or equal to 0.5"),
+    ("    counting:\n      masks: [{name: m, points: [[0, 0], [1, 0]]}]\n", 5,
+     "a zone needs 3 to 64 points"),
+])
+def test_bad_counting_rules_are_reported(counting, line, message):
+    problems = check_text(CAMERA + counting)
+    assert len(problems) == 1
+    assert problems[0].line == line and message in problems[0].message
+
+
+def test_class_rules_override_the_cameras_and_survive_storing():
+    from common.cameras import parse_camera_json
+    from common.settings import parse_camera
+
+    camera = parse_camera({"name": "a", "url": "x.mp4", "counting": {
+        "min_frames": 5, "classes": {"car": {"min_frames": 3, "count_min_score": 0.7}}}})
+    stored = parse_camera_json(camera.model_dump_json(exclude_defaults=True), "a")
+    assert stored == camera
+    car, person = stored.counting.rules("car"), stored.counting.rules("person")
+    assert (car.min_frames, car.count_min_score) == (3, 0.7)
+    assert (person.min_frames, person.count_min_score) == (5, 0.5)
