@@ -170,29 +170,31 @@ class PlaceCounts:
 class TrackingCounts:
     """A camera's totals from the tracker: ``detections`` (at or above its class's
     ``count_min_score``, summed over frames), ``unique`` objects, line crossings, objects in each
-    zone in the last tracked frame (``zones``) and ``dwell`` per zone and class."""
+    zone in the last tracked frame (``zones``), ``dwell`` per zone and class, and the objects
+    in view in the last tracked frame (``in_view``)."""
 
     detections: dict[str, int] = field(default_factory=dict)
     unique: dict[str, int] = field(default_factory=dict)
     lines: dict[str, LineCounts] = field(default_factory=dict)
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
     dwell: dict[str, dict[str, Dwell]] = field(default_factory=dict)
+    in_view: dict[str, int] = field(default_factory=dict)
     frames: int = 0
 
     @classmethod
-    def parse(cls, stats: Fields, occupancy: Fields, lines: Iterable[str] = (),
-              zones: Iterable[str] = ()) -> "TrackingCounts":
-        """From ``cctv:track-stats:{cam}`` and ``cctv:zones:{cam}``; configured ``lines`` and
-        ``zones`` are present even when zero."""
+    def parse(cls, stats: Fields, occupancy: Fields, in_view: Fields,
+              lines: Iterable[str] = (), zones: Iterable[str] = ()) -> "TrackingCounts":
+        """From ``cctv:track-stats:{cam}``, ``cctv:zones:{cam}`` and ``cctv:in-view:{cam}``;
+        configured ``lines`` and ``zones`` are present even when zero."""
         zones = list(zones)
         places = PlaceCounts.parse(stats, lines, zones)
         now = {zone: {} for zone in zones} | parse_occupancy(occupancy)
         return cls(places.detections, places.unique, places.lines, now, places.dwell,
-                   _ints(stats).get(FRAMES_TRACKED, 0))
+                   dict(sorted(_ints(in_view).items())), _ints(stats).get(FRAMES_TRACKED, 0))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``"tracking"`` entry of ``cctv status --json``."""
-        return {"unique": dict(self.unique),
+        return {"unique": dict(self.unique), "in_view": dict(self.in_view),
                 "lines": {name: line.to_dict() for name, line in self.lines.items()},
                 "zones": {zone: dict(labels) for zone, labels in self.zones.items()},
                 "dwell": {zone: {label: d.to_dict() for label, d in labels.items()}
@@ -222,7 +224,8 @@ class FrameCounts:
     """What one tracked frame adds to the counters (built by the tracker, written by its Lua
     script): increments of the totals and of the minute, maxima of the totals and of the minute,
     the ``(member, field)`` pairs of the minute's seen set (the field is incremented when the
-    member is new) and the zone occupancy now (``cctv:zones:{cam}``, replaced)."""
+    member is new), the zone occupancy now (``cctv:zones:{cam}``, replaced) and the objects in
+    view now per label (``cctv:in-view:{cam}``, replaced)."""
 
     totals: dict[str, int] = field(default_factory=dict)
     minute: dict[str, int] = field(default_factory=dict)
@@ -230,6 +233,7 @@ class FrameCounts:
     minute_max: dict[str, int] = field(default_factory=dict)
     seen: list[tuple[str, str]] = field(default_factory=list)
     occupancy: dict[str, int] = field(default_factory=dict)
+    in_view: dict[str, int] = field(default_factory=dict)
 
     def add(self, count: CountField, n: int = 1, minute: bool = True) -> None:
         """Add ``n`` to a counter's total (and with ``minute`` to the minute's)."""

@@ -98,6 +98,10 @@ class Keys:
         """Hash ``<zone>:<label>`` -> objects in the zone in the last tracked frame."""
         return f"{self.prefix}:zones:{self.camera(camera)}"
 
+    def in_view(self, camera: str) -> str:
+        """Hash ``<label>`` -> objects (tracks that count) in the last tracked frame."""
+        return f"{self.prefix}:in-view:{self.camera(camera)}"
+
     def tracker_lock(self, camera: str) -> str:
         """Lock (value = owner, PX TTL) held by the one tracker process of a camera."""
         return f"{self.prefix}:tracker-lock:{self.camera(camera)}"

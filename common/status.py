@@ -31,6 +31,7 @@ def tracking_counts(client: redis.Redis, keys: Keys, name: str,
     """The tracker's totals of one camera, every configured line and zone present."""
     return TrackingCounts.parse(client.hgetall(keys.track_stats(name)),
                                 client.hgetall(keys.zones(name)),
+                                client.hgetall(keys.in_view(name)),
                                 [line.name for line in config.lines] if config else [],
                                 [zone.name for zone in config.zones] if config else [])
 

@@ -130,6 +130,8 @@ def tracking_rows(tracking: TrackingCounts):
     """(kind, name, label, count) rows of a camera's tracking totals."""
     for label, n in tracking.unique.items():
         yield "unique objects", "", label, n
+    for label, n in tracking.in_view.items():
+        yield "in view now", "", label, n
     for line, counts in tracking.lines.items():
         for direction, labels in counts.to_dict().items():
             for label, n in labels.items():

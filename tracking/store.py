@@ -47,8 +47,9 @@ for name, n in pairs(c.minute_max) do most(KEYS[5], name, n) end
 for _, pair in ipairs(c.seen) do
   if redis.call('SADD', KEYS[6], pair[1]) == 1 then redis.call('HINCRBY', KEYS[5], pair[2], 1) end
 end
-redis.call('DEL', KEYS[7])
+redis.call('DEL', KEYS[7], KEYS[8])
 for name, n in pairs(c.occupancy) do redis.call('HSET', KEYS[7], name, n) end
+for name, n in pairs(c.in_view) do redis.call('HSET', KEYS[8], name, n) end
 redis.call('EXPIRE', KEYS[5], ARGV[4])
 redis.call('EXPIRE', KEYS[6], ARGV[4])
 redis.call('HSET', KEYS[2], 'frame_id', ARGV[2], 'owner', ARGV[1])
@@ -87,6 +88,7 @@ def frame_counts(frame: TrackedFrame, skipped: dict[str, int]) -> FrameCounts:
         counts.add(CountField("unique", obj.label), minute=False)  # the minute's: ``seen``
     for obj in msg.tracks:
         counts.seen_object(obj.track_id, obj.label)
+        counts.in_view[obj.label] = counts.in_view.get(obj.label, 0) + 1
     for c in msg.crossings:
         counts.add(CountField(c.direction, c.label, c.line))  # type: ignore[arg-type]
     for zone, labels in msg.zones.items():
@@ -173,7 +175,8 @@ class TrackStore:
             self._frame(
                 keys=[k.tracker_lock(camera), k.tracker_state(camera), k.tracks(camera),
                       k.track_stats(camera), k.track_minute(camera, int(msg.ts // 60)),
-                      k.track_seen(camera, int(msg.ts // 60)), k.zones(camera)],
+                      k.track_seen(camera, int(msg.ts // 60)), k.zones(camera),
+                      k.in_view(camera)],
                 args=[self.owner, msg.frame_id, self.tracks_maxlen, self.minute_ttl_s,
                       k.tracks_live(camera), msg.to_json(), json.dumps(counts.to_dict()),
                       json.dumps(snapshot, separators=(",", ":")) if last else "", *flat],

@@ -139,6 +139,7 @@ def test_tracker_process_tracks_then_stops_cleanly_on_sigterm(redis_url):
         proc.wait(30)
     assert proc.returncode == 0 and not client.exists(KEYS.tracker_lock("door"))
     status = json.loads(cctv(redis_url, "status", "--json").stdout)["cameras"]["door"]
-    assert status["tracking"] == {"unique": {"person": 1}, "lines": {}, "zones": {}, "dwell": {}}
+    assert status["tracking"] == {"unique": {"person": 1}, "in_view": {"person": 1}, "lines": {},
+                                  "zones": {}, "dwell": {}}
     assert status["detections_total"] == {"person": 5}  # counted by the tracker
     assert "tracked: unique person=1" in cctv(redis_url, "status").stdout

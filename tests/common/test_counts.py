@@ -38,15 +38,16 @@ def test_totals_and_minutes_parse_into_typed_counts():
     stats = {b"frames_tracked": b"40", b"det:person": b"90", b"unique:person": b"3",
              b"in:door:person": b"2", b"out:door:car": b"1", b"dwell_n:bench:person": b"2",
              b"dwell_ms:bench:person": b"7000", b"dwell_max_ms:bench:person": b"5000"}
-    totals = TrackingCounts.parse(stats, {b"bench:person": b"1"}, ["door", "gate"],
-                                  ["bench", "queue"])
+    totals = TrackingCounts.parse(stats, {b"bench:person": b"1"}, {b"person": b"2"},
+                                  ["door", "gate"], ["bench", "queue"])
     assert totals == TrackingCounts(
         detections={"person": 90}, unique={"person": 3},
         lines={"door": LineCounts({"person": 2}, {"car": 1}), "gate": LineCounts()},
         zones={"bench": {"person": 1}, "queue": {}},
-        dwell={"bench": {"person": Dwell(2, 7.0, 5.0)}, "queue": {}}, frames=40)
+        dwell={"bench": {"person": Dwell(2, 7.0, 5.0)}, "queue": {}}, in_view={"person": 2},
+        frames=40)
     assert totals.to_dict() == {
-        "unique": {"person": 3},
+        "unique": {"person": 3}, "in_view": {"person": 2},
         "lines": {"door": {"in": {"person": 2}, "out": {"car": 1}}, "gate": {"in": {}, "out": {}}},
         "zones": {"bench": {"person": 1}, "queue": {}},
         "dwell": {"bench": {"person": {"objects": 2, "mean_s": 3.5, "max_s": 5.0}}, "queue": {}}}

@@ -60,6 +60,7 @@ def test_synthetic_video_counts_are_exact(redis_client, redis_url, scene_video):
     status = collect_status(redis_client, KEYS).to_dict()["cameras"]["cam"]
     assert {k: status["tracking"][k] for k in EXPECTED} == EXPECTED
     assert status["detections_total"] == {"car": FRAMES, "person": 4 * FRAMES}
+    assert status["tracking"]["in_view"] == {"car": 1, "person": 4}  # the last frame
     # E's stay on the bench ended; D's goes on
     assert status["tracking"]["dwell"]["bench"]["person"]["objects"] == 1
     stats = {k.decode(): int(v) for k, v in redis_client.hgetall(KEYS.track_stats("cam")).items()}
