@@ -1,0 +1,260 @@
+"""Cameras per box: how many live-like 1080p25 H.264 cameras this machine sustains, printed as JSON.
+
+Makes two 1080p25 H.264 files with ffmpeg: ``busy`` (the sample video scaled up) and ``still`` (a
+still street, one frame of the sample, where a person cut from it walks 600 px in 2 s, every 30 s:
+a door at the side of an empty street). For each
+number of cameras N, every camera loops one file in real time with detection at ``--fps``, through
+``cctv ingest``, one ``cctv worker`` (a single-threaded lane per core), ``cctv tracker`` and a
+private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
+
+- ingest CPU per decoded frame (the ingest process's CPU time / frames it read), against
+  FFmpeg's bare single-thread decode of the same file (``ffmpeg -threads 1 -i F -f null -``),
+  measured in the same run;
+- worker frames/s, detection p99 latency from capture, frames dropped, backlog growth (frames
+  published but not processed, end minus start of the window, more than one per camera);
+- with motion gating, the share of frames the detector ran on, and frames with a person and the
+  tracker's unique people per camera compared with the run without gating.
+
+Sustained: p99 <= 1 s, no backlog growth, no drops. (A looped file is paced like a camera but, like
+any file, waits for room in its stream rather than dropping: a load too high shows as backlog.)
+Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
+[--runs busy,still,still-gated]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from common.keys import KEYS  # noqa: E402
+from common.messages import DetectionMessage  # noqa: E402
+from common.records import CameraState  # noqa: E402
+from common.redis_conn import EmbeddedRedis  # noqa: E402
+from media.video import probe  # noqa: E402
+
+SIZE = "1920:1080"
+RUNS = {"busy": ("busy", False), "still": ("still", False), "still-gated": ("still", True)}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def make_busy(sample: Path, out: Path, seconds: int = 20) -> Path:
+    """The sample video looped, scaled to 1080p, 25 fps H.264."""
+    if not out.exists():
+        ffmpeg("-stream_loop", "-1", "-i", str(sample), "-t", str(seconds), "-an",
+               "-vf", f"scale={SIZE},fps=25", "-c:v", "libx264", "-preset", "veryfast",
+               "-pix_fmt", "yuv420p", str(out))
+    return out
+
+
+def person_patch(sample: Path, folder: Path) -> tuple[Path, Path]:
+    """(a frame of the sample as the still street, a person cut from another frame), as PNGs."""
+    import cv2
+
+    from detector import load_detector
+    from media.video import read_frames
+
+    frames = list(read_frames(sample))
+    detector = load_detector("ssdlite-person", num_threads=1)
+    best = max(((d.score, i, d.box) for i in range(0, len(frames), 10)
+                for d in detector.detect([frames[i]])[0]), default=None)
+    if best is None:
+        raise SystemExit("no person found in the sample video")
+    _, index, (x1, y1, x2, y2) = best
+    pad = 6
+    patch = frames[index][max(0, int(y1) - pad):int(y2) + pad, max(0, int(x1) - pad):int(x2) + pad]
+    scale = min(1080 / frames[0].shape[0], 480 / patch.shape[0])  # at most half the height
+    patch = cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    street, person = folder / "street.png", folder / "person.png"
+    cv2.imwrite(str(street), frames[(index + 125) % len(frames)])
+    cv2.imwrite(str(person), patch)
+    return street, person
+
+
+def make_still(sample: Path, out: Path, folder: Path) -> Path:
+    """A still street (1080p25, 60 s) with a person walking (300 px/s) at 8-10 s and 38-40 s."""
+    if not out.exists():
+        street, person = person_patch(sample, folder)
+        x = "if(between(mod(t,30),8,10),600+(mod(t,30)-8)*300,-2000)"
+        ffmpeg("-loop", "1", "-framerate", "25", "-i", str(street), "-loop", "1", "-framerate",
+               "25", "-i", str(person), "-filter_complex",
+               f"[0]scale={SIZE}[bg];[bg][1]overlay=x='{x}':y=H-h-60:shortest=0", "-t", "60",
+               "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out))
+    return out
+
+
+def ffmpeg_floor(video: Path) -> float:
+    """CPU ms per frame of FFmpeg's bare single-thread decode of ``video``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ffmpeg("-threads", "1", "-i", str(video), "-f", "null", "-")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu * 1000 / probe(video).frames
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def frames_read(port: int) -> int:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return int(sum(float(v) for v in re.findall(r"^cctv_frames_read_total\{[^}]*\} (\S+)$",
+                                                 text, re.M)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Snapshot:
+    """Counters of every camera at one moment."""
+
+    def __init__(self, client, names: list[str], ingest_pid: int, port: int):
+        self.t = time.time()
+        self.cpu = proc_cpu(ingest_pid)
+        self.read = frames_read(port)
+        states = [CameraState.from_fields(client.hgetall(KEYS.state(n))) for n in names]
+        self.published = sum(s.frames_in for s in states)
+        self.dropped = sum(s.frames_dropped for s in states)
+        self.processed = sum(int(client.hget(KEYS.stats(n), "frames_processed") or 0)
+                             for n in names)
+        self.unique = sum(int(client.hget(KEYS.track_stats(n), "unique:person") or 0)
+                          for n in names)
+
+
+def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> dict:
+    """One run of ``cameras`` cameras looping ``video``."""
+    client.flushall()
+    names = [f"cam{i}" for i in range(cameras)]
+    config = Path(args.work) / "cameras.yaml"
+    motion = {"enabled": gated}
+    config.write_text(json.dumps({"cameras": [
+        {"name": n, "url": str(video), "fps": args.fps, "loop": True, "realtime": True,
+         "motion": motion} for n in names]}))
+    port = free_port()
+    env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "cctv"]
+    cpus = os.cpu_count() or 1
+    procs = [subprocess.Popen(cmd + ["worker", "--lanes", str(cpus), "--num-threads", "1"],
+                              env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL),
+             subprocess.Popen(cmd + ["tracker"], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        while client.scard(KEYS.workers) < 1:
+            time.sleep(0.2)
+        ingest = subprocess.Popen(cmd + ["ingest", "--cameras-file", str(config)],
+                                  env=dict(env, CCTV_METRICS_PORT=str(port)), cwd=ROOT,
+                                  stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(ingest)
+        time.sleep(args.warmup)
+        start = Snapshot(client, names, ingest.pid, port)
+        time.sleep(args.duration)
+        end = Snapshot(client, names, ingest.pid, port)
+        ms = lambda t: f"{int(t * 1000)}-0"  # noqa: E731
+        messages = [m for m in (DetectionMessage.from_fields(f) for n in names
+                                for _, f in client.xrange(KEYS.detections(n), ms(start.t)))
+                    if start.t <= m.ts < end.t]  # captured in the window, detected by now
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    span = end.t - start.t
+    backlog_growth = (end.published - end.processed) - (start.published - start.processed)
+    latency = [m.ts_done - m.ts for m in messages]
+    p99 = float(np.percentile(latency, 99)) if latency else None  # None: none detected in time
+    row = {
+        "cameras": cameras,
+        "ingest_cpu_ms_per_decoded_frame": round((end.cpu - start.cpu) * 1000
+                                                 / max(1, end.read - start.read), 3),
+        "decoded_fps": round((end.read - start.read) / span, 1),
+        "published_fps": round((end.published - start.published) / span, 1),
+        "worker_fps": round((end.processed - start.processed) / span, 1),
+        "detection_p99_ms": None if p99 is None else round(p99 * 1000, 1),
+        "frames_dropped": end.dropped - start.dropped,
+        "backlog_growth": backlog_growth,
+        "frames_with_person_share": round(float(np.mean([bool(m.objects) for m in messages]))
+                                          if messages else 0.0, 3),
+        "unique_people_per_camera": round((end.unique - start.unique) / cameras, 2),
+    }
+    if gated:
+        row["detector_share"] = round(float(np.mean([not m.carried for m in messages]))
+                                      if messages else 1.0, 3)
+    row["sustained"] = p99 is not None and p99 <= 1.0 and backlog_growth <= cameras \
+        and row["frames_dropped"] == 0
+    return row
+
+
+def main() -> None:
+    from cctv.up import sample_video
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", default="2,4,8,12,16,20", help="numbers of cameras")
+    parser.add_argument("--runs", default="busy,still,still-gated", help=", ".join(RUNS))
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
+    parser.add_argument("--fps", type=float, default=5.0, help="detection frames/s per camera")
+    parser.add_argument("--work", default="/tmp/cctv-bench-cameras", help="folder for the files")
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    files = {"busy": make_busy(sample_video(), work / "busy-1080p25.mp4"),
+             "still": make_still(sample_video(), work / "still-1080p25.mp4", work)}
+    floors = {k: ffmpeg_floor(v) for k, v in files.items()}
+    server = EmbeddedRedis(work, unix_socket=work / "redis.sock")
+    server.start()
+    client = server.client()
+    result: dict = {"cpu_count": os.cpu_count(), "fps_per_camera": args.fps,
+                    "duration_s": args.duration, "runs": {}}
+    try:
+        for run in args.runs.split(","):
+            scene, gated = RUNS[run]
+            rows = []
+            for cameras in (int(n) for n in args.cameras.split(",")):
+                row = measure(client, server.url, files[scene], cameras, gated, args)
+                row["ingest_vs_ffmpeg"] = round(row["ingest_cpu_ms_per_decoded_frame"]
+                                                / floors[scene], 3)
+                rows.append(row)
+                print(json.dumps({"run": run, **row}), file=sys.stderr, flush=True)
+            result["runs"][run] = rows
+    finally:
+        server.stop()
+    # the floor again after the runs: the ratio is against the mean of both measures
+    result["ffmpeg_ms_per_frame"] = {k: round((floors[k] + ffmpeg_floor(v)) / 2, 3)
+                                     for k, v in files.items()}
+    sustained = {run: max((r["cameras"] for r in rows if r["sustained"]), default=0)
+                 for run, rows in result["runs"].items()}
+    result["goals"] = {
+        "max ingest_vs_ffmpeg (goal <= 1.15)": max(r["ingest_vs_ffmpeg"] for rows in
+                                                   result["runs"].values() for r in rows),
+        "cameras sustained, busy (goal >= 12)": sustained.get("busy"),
+        "cameras sustained, still scene gated (goal >= 16)": sustained.get("still-gated"),
+        "max detector_share gated (goal <= 0.2)": max(
+            (r["detector_share"] for r in result["runs"].get("still-gated", [])), default=None),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
