@@ -112,7 +112,8 @@ class AvSource(Source):
     """The first video stream of anything FFmpeg opens: files, network streams, webcams.
 
     Packets that do not decode (garbage on the wire, a damaged stretch of a file) are skipped; a
-    live stream that errors or times out ends (the camera reconnects).
+    stream that errors or times out ends: a live camera reconnects, a file that ends before the
+    frames its header announces is reported cut short by the camera.
     """
 
     def __init__(self, container: av.container.InputContainer, live: bool, threads: int):
@@ -147,8 +148,7 @@ class AvSource(Source):
                     index += 1
                     yield AvFrame(frame, pos)
         except av.FFmpegError:
-            if not self.live:
-                raise SourceError("the file cannot be decoded further", True) from None
+            return
 
     def close(self) -> None:
         self.container.close()

@@ -141,3 +141,20 @@ def test_motion_gate_on_a_still_scene(method):
     still = [i for i in range(40) if i not in moving]
     # still frames skip the detector, but for the first and one every keepalive_s (10 frames)
     assert sum(1 for i in still if i in detected) <= 4
+
+
+def test_a_file_cut_in_the_middle_ends_without_raising(tmp_path):
+    """Its index up front (+faststart), its frames cut off halfway: the frames before the cut."""
+    from media.video import VideoWriter
+
+    whole, cut = tmp_path / "whole.mp4", tmp_path / "cut.mp4"
+    noise = np.random.default_rng(2)
+    with VideoWriter(whole, 10) as writer:  # noise: every frame is about the same size
+        for _ in range(40):
+            writer.write(noise.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    data = whole.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    source = open_source(str(cut))
+    frames = list(source.frames())
+    source.close()
+    assert 0 < len(frames) < 40 and source.expected_frames == 40
