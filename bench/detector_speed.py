@@ -4,7 +4,8 @@ For ``ssdlite-person`` and ``mb1-ssd`` (21 VOC classes, seeded random weights: t
 depend on them), at batch 1 and 8, for each backend (eager PyTorch, TorchScript, onnxruntime on
 the exported ONNX) and for int8 (onnxruntime on the quantized ONNX, default calibration), on real
 frames of the sample video. The int8 goals' ratios (network int8 / fp32 at batch 1 and 8) are
-printed of the best figures and of each round's. With ``--tensorflow-python`` (a Python
+printed of the best figures, of each round's, and per round from calls of the two alternated one
+by one (the steadiest on a shared machine). With ``--tensorflow-python`` (a Python
 that has TensorFlow, e.g. a separate venv with ``tensorflow-cpu``), TensorFlow's own figures on
 the same frozen graph and frames are taken in the same run, for side-by-side ratios.
 
@@ -132,15 +133,36 @@ def ratios(rounds: dict[str, list[dict]], backends: list[str]) -> dict:
     return result
 
 
+def paired_ratios(fp32: Detector, int8: Detector, frames: list[np.ndarray], seconds: float) -> dict[str, float]:
+    """Network int8 / fp32 speed at batch 1 and 8, calls alternated one by one: the median of
+    each pair's ratio, so that load from other processes hits both sides of a pair alike."""
+    figures: dict[str, float] = {}
+    for batch in (1, 8):
+        inputs = fp32.preprocess(frames[:batch])
+        for _ in range(3):
+            fp32.forward(inputs), int8.forward(inputs)
+        pairs, start = [], time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            times = []
+            for detector in (fp32, int8):
+                began = time.perf_counter()
+                detector.forward(inputs)
+                times.append(time.perf_counter() - began)
+            pairs.append(times[0] / times[1])
+        figures[f"network_b{batch}"] = round(float(np.median(pairs)), 2)
+    return figures
+
+
 def int8_ratios(rounds: dict[str, list[dict]], model: str) -> dict:
     """int8 against fp32 onnxruntime, and int8's whole detector at batch 8, for ``model``."""
-    int8, fp32 = rounds[f"{model}/int8"], rounds[f"{model}/onnxruntime"]
+    int8, fp32, paired = rounds[f"{model}/int8"], rounds[f"{model}/onnxruntime"], rounds[f"{model}/int8 paired"]
     result: dict = {}
     for batch in (1, 8):
         key = f"network_b{batch}"
         name = f"{model} {key} int8 / fp32 (goal >= 1.8)"
         result[name] = round(max(r[key] for r in int8) / max(r[key] for r in fp32), 2)
         result[f"{name}, per round"] = [round(a[key] / b[key], 2) for a, b in zip(int8, fp32)]
+        result[f"{name}, alternated calls, per round"] = [r[key] for r in paired]
     result[f"{model} whole_b8 int8 (goal >= 150 images/s)"] = max(r["whole_b8"] for r in int8)
     return result
 
@@ -172,13 +194,18 @@ def main() -> None:
             torch.manual_seed(0)
             model, config = build()
             detectors[f"{name}/int8"] = Detector(model, config, name=name, device="cpu", precision="int8")
+    paired = args.int8 and "onnxruntime" in args.backends.split(",")
     rounds: dict[str, list[dict]] = {key: [] for key in detectors}
+    rounds.update({f"{name}/int8 paired": [] for name in models if paired})
     tf = TensorFlowReference(args.tensorflow_python, video, args.seconds, args.threads) if args.tensorflow_python else None
     if tf:
         rounds["tensorflow/ssdlite-person"] = []
     for _ in range(args.rounds):  # configurations interleaved, so load on the machine hits all alike
         for key, detector in detectors.items():
             rounds[key].append(measure(detector, frames, args.seconds))
+        for name in models if paired else ():
+            rounds[f"{name}/int8 paired"].append(
+                paired_ratios(detectors[f"{name}/onnxruntime"], detectors[f"{name}/int8"], frames, args.seconds))
         if tf:
             rounds["tensorflow/ssdlite-person"].append(tf.measure())
         print(json.dumps({key: r[-1] for key, r in rounds.items()}), file=sys.stderr)
@@ -186,10 +213,10 @@ def main() -> None:
         tf.close()
 
     results: dict = {"threads": args.threads, "rounds": args.rounds, "frames": f"{video.name} {frames[0].shape[1]}x{frames[0].shape[0]}"}
-    results.update({key: best(r) for key, r in rounds.items()})
+    results.update({key: best(r) for key, r in rounds.items() if not key.endswith(" paired")})
     if tf:
         results["ratios"] = ratios(rounds, args.backends.split(","))
-    if args.int8 and "onnxruntime" in args.backends.split(","):
+    if paired:
         results["int8"] = {k: v for name in models for k, v in int8_ratios(rounds, name).items()}
     print(json.dumps(results, indent=1))
 
