@@ -26,12 +26,16 @@ FRAMES_READ = Counter("cctv_frames_read", "Frames read from a camera source by i
 FRAMES_PUBLISHED = Counter("cctv_frames_published",
                            "Frames added to a camera's frame stream by ingest.", ["camera"])
 FRAMES_DROPPED = Counter("cctv_frames_dropped",
-                         "Frames trimmed from a stream by its cap before any worker got them.",
+                         "Frames trimmed from a stream by its cap before any worker got them, "
+                         "or (live) replaced by a newer frame before ingest published them.",
                          ["camera"])
 RECONNECTS = Counter("cctv_reconnects", "Times a camera went offline and is retried.", ["camera"])
 FRAMES_PROCESSED = Counter("cctv_frames_processed",
                            "Frames whose detections this worker published (each frame once).",
                            ["camera"])
+FRAMES_CARRIED = Counter("cctv_frames_carried",
+                         "Frames published without running the detector (nothing moved): the "
+                         "objects of an earlier frame carried over.", ["camera"])
 DECODE_ERRORS = Counter("cctv_decode_errors",
                         "Frame entries a worker could not parse or decode (sent to the dead-"
                         "letter stream).", ["camera"])

@@ -239,6 +239,8 @@ class Worker:
         for message, reply in zip(messages, replies):
             if reply == 1:
                 metrics.FRAMES_PROCESSED.labels(message.camera).inc()
+                if message.carried:
+                    metrics.FRAMES_CARRIED.labels(message.camera).inc()
                 metrics.END_TO_END_SECONDS.labels(message.camera).observe(
                     max(0.0, now - message.ts))
         published = sum(1 for r in replies if r == 1)

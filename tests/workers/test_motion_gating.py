@@ -8,6 +8,7 @@ import threading
 from typing import NamedTuple
 
 import numpy as np
+from prometheus_client import REGISTRY
 
 from common.keys import KEYS
 from common.messages import DetectionMessage
@@ -74,7 +75,9 @@ def test_still_frames_skip_the_detector_and_counts_stay(redis_client, redis_url,
     moving = [seq for seq in MOVER if full[seq].objects]
     assert len(moving) >= 9
     assert not any(gated[seq].carried for seq in moving)  # detected in every frame it moves in
-    assert sum(m.carried for m in gated.values()) >= FRAMES - gated_calls
+    carried = sum(m.carried for m in gated.values())
+    assert carried >= FRAMES - gated_calls
+    assert REGISTRY.get_sample_value("cctv_frames_carried_total", {"camera": "gated"}) == carried
     for seq in range(FRAMES):
         assert gated[seq].objects == full[seq].objects, seq
     assert gated_stats == full_stats  # the workers' counts: frames processed, detections
