@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from . import settings as settings_module
-from .settings import CameraConfig, CommonSettings, CountingConfig, env_name
+from .settings import CameraConfig, CommonSettings, CountingConfig, MotionConfig, env_name
 
 HEADER = """\
 # Configuration
@@ -122,6 +122,10 @@ def render() -> str:
                  "`masks` are polygons like zones (`name`, `points`). See "
                  "[tracking.md](tracking.md#counting-rules).\n\n"
                  f"{field_table(CountingConfig, list(CountingConfig.model_fields), env=False)}\n")
+    parts.append("### A camera's `motion` (`MotionConfig`)\n\n"
+                 f"{(MotionConfig.__doc__ or '').strip()} See "
+                 "[architecture.md](architecture.md#ingest-decoding-and-motion).\n\n"
+                 f"{field_table(MotionConfig, list(MotionConfig.model_fields), env=False)}\n")
     parts.append(FOOTER)
     return "\n".join(parts)
 
