@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from common.keys import KEYS
 from common.messages import DetectionMessage
 from common.settings import CameraConfig, IngestSettings, MotionConfig, WorkerSettings
-from ingest.camera import CameraRunner
+from ingest.camera import CameraRunner, read_state
 from media.video import VideoWriter
 from running import run_until
 from still_scene import still_scene
@@ -78,6 +78,9 @@ def test_still_frames_skip_the_detector_and_counts_stay(redis_client, redis_url,
     carried = sum(m.carried for m in gated.values())
     assert carried >= FRAMES - gated_calls
     assert REGISTRY.get_sample_value("cctv_frames_carried_total", {"camera": "gated"}) == carried
+    gated_state = read_state(redis_client, KEYS, "gated")  # what cctv status shows
+    assert gated_state.frames_still == carried and gated_state.frames_motion >= len(moving)
+    assert read_state(redis_client, KEYS, "full").frames_motion == 0
     for seq in range(FRAMES):
         assert gated[seq].objects == full[seq].objects, seq
     assert gated_stats == full_stats  # the workers' counts: frames processed, detections
