@@ -72,7 +72,8 @@ def test_calibrate_cli_reports_agreement_and_caches_the_model(models, calibrated
         raise AssertionError("quantized again instead of loading the cache")
 
     monkeypatch.setattr(quantize, "quantize", fail)
-    detector = load_detector("ssdlite-person", device="cpu", precision="int8")
+    detector = load_detector("ssdlite-person", precision="int8")  # no device given: the CPU
+    assert detector.device.type == "cpu"
     (person,) = detector.detect([cv2.imread(str(frames["bikes_125"]))])[0]
     assert person.label == "person" and person.score > 0.8
 
