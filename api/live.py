@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import redis
 
 from common.cameras import stored_camera
-from common.keys import Keys
-from common.outage import REDIS_FAILED, Outage
-from common.messages import DetectionMessage, FrameMessage
-from common.tracks import TrackMessage
-from common.settings import CameraConfig
 from common.counts import LineCounts
+from common.keys import Keys
+from common.messages import DetectionMessage, FrameMessage
+from common.outage import REDIS_FAILED, Outage
+from common.settings import CameraConfig
 from common.status import tracking_counts
+from common.tracks import TrackMessage
 from media.draw import annotate_jpeg
 
 from .scene import (TRACK_LAG_S, Scene, newest, newest_scene, overlays, parse, scene_of,

@@ -171,6 +171,9 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
         if not alive:
             st.warning("No live workers: frames wait in their streams. Start one with "
                        "`cctv worker`.")
+        if status.redis_losses:
+            st.subheader("Redis outages (each service's last)")
+            st.dataframe(data.redis_losses(status), hide_index=True)
 
     tables()
 

@@ -112,6 +112,16 @@ def worker_health(status: Status, stale_s: float, now: float | None = None) -> p
     return pd.DataFrame(rows)
 
 
+def redis_losses(status: Status, now: float | None = None) -> pd.DataFrame:
+    """One row per service that lost Redis: when (seconds ago) and for how long, newest first."""
+    now = time.time() if now is None else now
+    rows = [{"service": service, "lost (s ago)": round(now - loss.lost, 1),
+             "outage (s)": round(loss.back - loss.lost, 1)}
+            for service, loss in sorted(status.redis_losses.items(),
+                                        key=lambda item: -item[1].lost)]
+    return pd.DataFrame(rows, columns=["service", "lost (s ago)", "outage (s)"])
+
+
 def media_files(folder: Path) -> list[Path]:
     """Replayable video files directly in ``folder``, by name."""
     if not folder.is_dir():

@@ -114,6 +114,21 @@ def test_health_tells_a_live_worker_from_one_that_stopped_beating(redis_url, red
     assert metrics(at)["live workers"] == 1 and "No live workers" not in texts(at)
 
 
+def test_health_shows_when_each_service_last_lost_redis(redis_url, redis_client, page,
+                                                        monkeypatch):
+    from common.outage import record_loss
+    from common.records import RedisLoss
+
+    now = time.time()
+    record_loss(redis_client, KEYS, RedisLoss("worker-a", now - 60, now - 57.5))
+    record_loss(redis_client, KEYS, RedisLoss("tracker-b", now - 20, now - 10))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    at = show(page().run(), "Health")
+    losses = at.dataframe[-1].value
+    assert list(losses["service"]) == ["tracker-b", "worker-a"]  # the newest first
+    assert list(losses["outage (s)"]) == [10.0, 2.5]
+
+
 def test_counts_lead_with_objects_match_status_and_download_as_csv(pipeline, page, monkeypatch):
     monkeypatch.setenv("REDIS_URL", pipeline["url"])
     at = show(page().run(), "Counts")
