@@ -110,6 +110,21 @@ class Keys:
         """JSON snapshot of a camera's tracker, written with every tracked frame."""
         return f"{self.prefix}:tracker-state:{self.camera(camera)}"
 
+    # -- events -------------------------------------------------------------------------------
+    @property
+    def events(self) -> str:
+        """Hash: event id -> event record JSON (``common/events.py``)."""
+        return f"{self.prefix}:events"
+
+    @property
+    def events_time(self) -> str:
+        """Sorted set of every event id by start time (Unix seconds)."""
+        return f"{self.prefix}:events-time"
+
+    def camera_events(self, camera: str) -> str:
+        """Sorted set of a camera's event ids by start time."""
+        return f"{self.prefix}:events:{self.camera(camera)}"
+
     # -- workers and errors --------------------------------------------------------------------
     @property
     def workers(self) -> str:
