@@ -390,7 +390,7 @@ class WorkerSettings(ServiceSettings):
     device: str | None = Field(None, description="torch device (cpu, cuda, cuda:1); None = auto.")
     precision: Literal["fp32", "int8"] = Field(
         "fp32", description="Network precision. int8 runs the quantized network on the CPU "
-                            "(onnxruntime; the network 1.6-2x as fast as fp32), calibrated on "
+                            "(onnxruntime; the network 1.5-2x as fast as fp32), calibrated on "
                             "the sample videos or on your footage by `python -m detector "
                             "calibrate`; it needs device cpu or auto (then the CPU).")
     publish_floor: float = Field(0.1, ge=0.0, le=1.0,
