@@ -311,6 +311,9 @@ class CommonSettings(Strict):
                             description="Prefix of every Redis key.")
     hash_tags: bool = Field(False, description="Wrap camera names in {} for Redis Cluster.")
     run_dir: Path = Field(Path(".cctv"), description="Folder of the embedded Redis (pid, log).")
+    media_dir: Path = Field(Path(".cctv/events"),
+                            description="Folder of event snapshots and clips (the tracker writes "
+                                        "it, the dashboard's API reads it: one path for both).")
     embedded_port: int = Field(6390, ge=1024, le=65535,
                                description="Port of the embedded Redis on 127.0.0.1.")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",

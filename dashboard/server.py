@@ -1,6 +1,6 @@
 """The dashboard's ASGI app: the Streamlit page (``app.py``) and, on the same port and behind the
-same password, the live video routes of :mod:`api`. ``cctv dashboard`` serves it with
-``streamlit run`` (which finds ``app`` below and runs it under uvicorn)."""
+same password, the live video routes and the REST API (``/api``) of :mod:`api`. ``cctv dashboard``
+serves it with ``streamlit run`` (which finds ``app`` below and runs it under uvicorn)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from api.live import LiveHub
+from api.rest import rest_routes
 from api.routes import live_routes
 from common.redis_conn import connect
 from common.settings import DashboardSettings, from_env
@@ -27,4 +28,5 @@ async def lifespan(_app):
 
 
 app = st.App(Path(__file__).with_name("app.py"), lifespan=lifespan,
-             routes=live_routes(client, settings.keys, hub, password))
+             routes=live_routes(client, settings.keys, hub, password)
+             + rest_routes(client, settings.keys, settings.media_dir, password))

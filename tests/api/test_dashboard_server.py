@@ -4,6 +4,7 @@ on one port behind one password."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,10 @@ def test_one_port_and_one_password_cover_the_page_and_the_video(redis_url, redis
         status, headers, body = get(f"{base}/cameras/gate/latest.jpg", auth)
         assert status == 200 and body == jpeg.tobytes()  # a raw frame passes through as it is
         assert get(f"{base}/cameras/nope/latest.jpg", auth)[0] == 404
+        assert get(f"{base}/api/events")[0] == 401
+        status, headers, body = get(f"{base}/api/events", auth)
+        assert status == 200 and json.loads(body) == {"events": [], "cursor": None}
+        assert "gate" in json.loads(get(f"{base}/api/status", auth)[2])["cameras"]
     finally:
         server.terminate()
         server.wait(20)

@@ -1,0 +1,209 @@
+"""The REST API under ``/api`` (contract: docs/protocol.md#rest-api, schema: ``/api/openapi.json``).
+
+Events (list with filters and cursor, one, its snapshot and clip), the ``cctv status --json``
+document, and the camera list with the rules of ``cctv camera add/rm``. Every answer is JSON but
+the media; every error is ``{"error": "..."}`` with a 4xx status (503 while Redis is away, 500
+with no detail for a bug); with a password set a request without it is a 401.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import redis
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from common.cameras import list_cameras, remove_camera, store_camera
+from common.events import EVENT_ID_PATTERN, Event, Query, load_event, parse_cursor, query_events
+from common.keys import Keys
+from common.settings import SettingsError, parse_camera
+from common.status import collect_status
+from common.urls import mask_url
+
+from .auth import CHALLENGE, authorized
+from .openapi import SCHEMA
+
+log = logging.getLogger("cctv.api.rest")
+
+MAX_LIMIT = 500
+MAX_BODY = 64 * 1024
+Handler = Callable[[Request], Response]
+
+
+class ApiError(Exception):
+    """An answer other than success: ``status`` and a one-line reason."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason}, status, headers=headers)
+
+
+def parse_time(name: str, raw: str | None) -> float | None:
+    """Unix seconds or ISO 8601 (``2026-11-29T14:05:00Z``) -> Unix seconds."""
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise ApiError(400, f"{name} is neither Unix seconds nor an ISO 8601 date: "
+                                f"{raw[:40]!r}") from None
+    if not math.isfinite(value):
+        raise ApiError(400, f"{name} must be finite")
+    return value
+
+
+def query_of(request: Request, camera_known: Callable[[str], bool]) -> Query:
+    """The :class:`Query` of ``GET /api/events``'s parameters."""
+    params = request.query_params
+    raw_limit = params.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be a whole number within 1..{MAX_LIMIT}, "
+                            f"not {raw_limit[:20]!r}")
+    camera = params.get("camera") or None
+    if camera is not None and not camera_known(camera):
+        raise ApiError(404, f"unknown camera: {camera[:64]}")
+    cursor = params.get("cursor") or None
+    if cursor is not None:
+        try:
+            parse_cursor(cursor)
+        except ValueError as exc:
+            raise ApiError(400, f"bad cursor: {exc}") from None
+    after, before = parse_time("after", params.get("after")), parse_time("before",
+                                                                         params.get("before"))
+    if after is not None and before is not None and after >= before:
+        raise ApiError(400, "after must be earlier than before")
+    return Query(camera, params.get("label") or None, params.get("zone") or None, after, before,
+                 int(raw_limit), cursor)
+
+
+def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
+                password: str | None) -> list[Route]:
+    """The ``/api`` routes, reading Redis through ``client`` and event files under ``media_dir``."""
+    media_root = media_dir.resolve()
+
+    def camera_known(name: str) -> bool:
+        return bool(client.hexists(keys.cameras, name) or client.sismember(keys.camera_names,
+                                                                             name)
+                    or client.exists(keys.camera_events(name)))
+
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def checked(request: Request) -> Response:
+            if not authorized(password, request.headers.get("authorization"),
+                              request.query_params.get("token")):
+                return error(401, "unauthorized: this API needs the dashboard's password "
+                                  "(HTTP Basic, any user name)", CHALLENGE)
+            try:
+                if request.method == "POST":
+                    body = await request.body()
+                    if len(body) > MAX_BODY:
+                        raise ApiError(413, "body too large")
+                    request.state.body = body
+                return await run_in_threadpool(handler, request)
+            except ApiError as exc:
+                return error(exc.status, str(exc))
+            except (redis.ConnectionError, redis.TimeoutError):
+                return error(503, "Redis is unreachable; try again shortly")
+            except Exception:  # a bug: logged here, never shown to the client
+                log.exception("%s %s failed", request.method, request.url.path)
+                return error(500, "internal error (logged by the server)")
+        return checked
+
+    def event_of(request: Request) -> Event:
+        event_id = request.path_params["id"]
+        event = load_event(client, keys, event_id) if re.match(EVENT_ID_PATTERN,
+                                                               event_id) else None
+        if event is None:
+            raise ApiError(404, f"unknown event: {event_id[:120]}")
+        return event
+
+    def media(event: Event, name: str | None, what: str, media_type: str) -> Response:
+        path = (media_root / name).resolve() if name else None
+        if path is None or not path.is_relative_to(media_root) or not path.is_file():
+            raise ApiError(404, f"event {event.id} has no {what}")
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+
+    def events(request: Request) -> Response:
+        found, cursor = query_events(client, keys, query_of(request, camera_known))
+        return JSONResponse({"events": [e.to_dict() for e in found], "cursor": cursor})
+
+    def one_event(request: Request) -> Response:
+        return JSONResponse(event_of(request).to_dict())
+
+    def snapshot(request: Request) -> Response:
+        event = event_of(request)
+        crop = request.query_params.get("crop", "0")
+        if crop not in ("0", "1"):
+            raise ApiError(400, f"crop must be 0 or 1, not {crop[:20]!r}")
+        return media(event, event.crop if crop == "1" else event.snapshot, "snapshot",
+                     "image/jpeg")
+
+    def clip(request: Request) -> Response:
+        event = event_of(request)
+        return media(event, event.clip, "clip", "video/mp4")
+
+    def status(request: Request) -> Response:
+        return JSONResponse(collect_status(client, keys).to_dict())
+
+    def cameras(request: Request) -> Response:
+        try:
+            listed = list_cameras(client, keys)
+        except SettingsError as exc:
+            raise ApiError(409, str(exc).splitlines()[0]) from None
+        return JSONResponse({"cameras": {n: c.model_dump(mode="json") | {"url": mask_url(c.url)}
+                                         for n, c in listed.items()}})
+
+    def add_camera(request: Request) -> Response:
+        try:
+            data = json.loads(request.state.body)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "the body must be a JSON camera object") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "the body must be a JSON camera object")
+        try:
+            camera = parse_camera(data, "camera")
+            store_camera(client, keys, camera)
+        except SettingsError as exc:
+            raise ApiError(400, " ".join(str(exc).split())) from None
+        return JSONResponse({"stored": camera.name}, 201)
+
+    def delete_camera(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            remove_camera(client, keys, name)
+        except SettingsError:
+            raise ApiError(404, f"unknown camera: {name[:64]}") from None
+        return JSONResponse({"removed": name})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(SCHEMA)
+
+    async def not_found(request: Request) -> Response:
+        return error(404, f"no such route: {request.method} {request.url.path[:120]}")
+
+    return [Route("/api/openapi.json", openapi),
+            Route("/api/events", guarded(events)),
+            Route("/api/events/{id}", guarded(one_event)),
+            Route("/api/events/{id}/snapshot.jpg", guarded(snapshot)),
+            Route("/api/events/{id}/clip.mp4", guarded(clip)),
+            Route("/api/status", guarded(status)),
+            Route("/api/cameras", guarded(cameras), methods=["GET"]),
+            Route("/api/cameras", guarded(add_camera), methods=["POST"]),
+            Route("/api/cameras/{name}", guarded(delete_camera), methods=["DELETE"]),
+            Route("/api/{rest:path}", not_found,
+                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])]
