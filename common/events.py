@@ -1,7 +1,7 @@
 """Events: one record per object the tracker counted, stored in Redis, with its files' names.
 
 An :class:`Event` is the contract (docs/protocol.md#events); :meth:`Event.to_dict` is the API's
-shape, :meth:`Event.to_json` the stored record (it adds the box path, the file names and sizes).
+shape, :meth:`Event.to_json` the stored record (it adds the box path and the file names).
 Storage: ``cctv:events`` (hash id -> record JSON), ``cctv:events-time`` (sorted set of every id by
 start time) and ``cctv:events:{cam}`` (the camera's ids by start time). Snapshots and clips are
 files under the media folder, named in the record relative to it; :func:`prune` removes the
@@ -58,8 +58,9 @@ class Event:
     clip: str | None = None
     clip_complete: bool = True
     """False when frames before or after were already trimmed: the clip is shorter."""
-    bytes: int = 0
-    """Total size of the event's files."""
+    track_id: int = 0
+    last_ts: float = 0.0
+    """Capture time the object was last seen (as of the record's last write)."""
 
     @property
     def crop(self) -> str | None:
@@ -97,12 +98,17 @@ class Event:
         return event
 
 
-def save_event(client: redis.Redis, keys: Keys, event: Event) -> None:
-    """Write (or rewrite) an event and index it by start time, globally and per camera."""
-    pipe = client.pipeline(transaction=not keys.hash_tags)
+def queue_save(pipe: redis.client.Pipeline, keys: Keys, event: Event) -> None:
+    """Queue on ``pipe`` the writes of :func:`save_event`."""
     pipe.hset(keys.events, event.id, event.to_json())
     pipe.zadd(keys.events_time, {event.id: event.start_ts})
     pipe.zadd(keys.camera_events(event.camera), {event.id: event.start_ts})
+
+
+def save_event(client: redis.Redis, keys: Keys, event: Event) -> None:
+    """Write (or rewrite) an event and index it by start time, globally and per camera."""
+    pipe = client.pipeline(transaction=not keys.hash_tags)
+    queue_save(pipe, keys, event)
     pipe.execute()
 
 
@@ -217,18 +223,24 @@ def camera_events(client: redis.Redis, keys: Keys, camera: str) -> Iterator[Even
         offset += len(ids)
 
 
+def size_of(event: Event, media_dir: Path) -> int:
+    """Bytes of the event's files on disk."""
+    return sum((media_dir / n).stat().st_size for n in event.files() if (media_dir / n).exists())
+
+
 def prune(client: redis.Redis, keys: Keys, camera: str, media_dir: Path, *, now: float,
           max_age_s: float, max_bytes: int) -> list[Event]:
     """Remove the camera's events (and files) that started more than ``max_age_s`` ago, then the
     oldest ended ones until its files total at most ``max_bytes``. Returns those removed."""
     events = list(camera_events(client, keys, camera))
-    total = sum(e.bytes for e in events)
+    sizes = [size_of(e, media_dir) for e in events]
+    total = sum(sizes)
     removed = []
-    for event in events:
+    for event, size in zip(events, sizes):
         too_old = event.start_ts < now - max_age_s
         if too_old or (total > max_bytes and event.end_ts is not None):
             removed.append(event)
-            total -= event.bytes
+            total -= size
         elif total <= max_bytes:
             break
     delete_events(client, keys, removed, media_dir)

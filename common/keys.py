@@ -125,6 +125,15 @@ class Keys:
         """Sorted set of a camera's event ids by start time."""
         return f"{self.prefix}:events:{self.camera(camera)}"
 
+    def open_events(self, camera: str) -> str:
+        """Set of a camera's open event ids (a tracker taking the camera over continues them)."""
+        return f"{self.prefix}:events-open:{self.camera(camera)}"
+
+    @property
+    def event_updates(self) -> str:
+        """Stream of event lifecycle messages (``new``, ``update``, ``end``; capped)."""
+        return f"{self.prefix}:event-updates"
+
     # -- workers and errors --------------------------------------------------------------------
     @property
     def workers(self) -> str:

@@ -468,6 +468,21 @@ class TrackerSettings(ServiceSettings):
                                description="Cap of each tracks stream.")
     minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,
                               description="Lifetime of per-minute track count buckets.")
+    events: bool = Field(True, description="Make an event (snapshot, clip) of every object "
+                                           "that counts.")
+    event_end_after_s: float = Field(5.0, ge=0.1, le=3600,
+                                     description="An event ends when its object has not been "
+                                                 "seen for this long (capture time).")
+    event_pre_s: float = Field(2.0, ge=0, le=60, description="Clip time before an event starts.")
+    event_post_s: float = Field(2.0, ge=0, le=60, description="Clip time after an event ends.")
+    event_clips: bool = Field(True, description="Write a clip of every event (off: snapshots "
+                                                "only).")
+    event_max_age_days: float = Field(7.0, gt=0, le=3650,
+                                      description="Events (and their files) older than this "
+                                                  "are removed.")
+    event_max_mb: int = Field(2048, ge=1, le=10_000_000,
+                              description="Most megabytes of event files per camera; the oldest "
+                                          "events go first.")
 
 
 S = TypeVar("S", bound=CommonSettings)

@@ -25,7 +25,9 @@ from common.records import DeadLetter
 from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, SettingsError, TrackerSettings
 
-from .camera import CameraTracker, SnapshotError
+from .camera import CameraTracker, SnapshotError, TrackedFrame
+from .event_media import EventMedia
+from .events import EventBuilder, Rules, open_events, write_changes
 from .reorder import OrderKey
 from .store import TrackStore
 
@@ -55,6 +57,13 @@ class Tracker:
         self.broken: dict[str, float] = {}  # camera -> when to try its keys again
         self.outage = Outage(client, self.keys, f"tracker {self.id}", log)
         self._next_renew = self._next_poll = 0.0
+        self.events: dict[str, EventBuilder] = {}
+        self.media = EventMedia(client, self.keys, settings.media_dir,
+                                max_age_s=settings.event_max_age_days * 86_400,
+                                max_bytes=settings.event_max_mb * 2**20) \
+            if settings.events else None
+        self.event_rules = Rules(settings.event_end_after_s, settings.event_pre_s,
+                                 settings.event_post_s, settings.event_clips)
 
     def run(self, stop: threading.Event) -> None:
         """Track until ``stop``, then release every camera (a successor starts at once)."""
@@ -79,6 +88,8 @@ class Tracker:
                 except REDIS_FAILED:
                     pass  # the lock expires by itself
                 self._drop(camera, "stopping")
+            if self.media:
+                self.media.stop()
 
     def _forget_all(self) -> None:
         """Redis went away: what is in memory may be ahead of what was written, so every camera
@@ -172,6 +183,9 @@ class Tracker:
             try:
                 snapshot = self.store.load(camera)
                 self.cameras[camera] = CameraTracker(camera, self.settings, snapshot, self.clock)
+                if self.media:
+                    self.events[camera] = EventBuilder(camera, self.event_rules,
+                                                       open_events(self.client, self.keys, camera))
             except (SnapshotError, redis.ResponseError) as exc:
                 self._broken(camera, f"{exc} (key {self.keys.tracker_state(camera)})")
                 self.store.release(camera)
@@ -195,10 +209,24 @@ class Tracker:
             self._drop(camera, "another tracker holds it")
             return 0
         metrics.FRAMES_TRACKED.labels(camera).inc(len(frames))
+        if camera in self.events:
+            self._events(camera, frames)
         return len(frames)
+
+    def _events(self, camera: str, frames: list[TrackedFrame]) -> None:
+        """The events of frames just written (we held the camera's lock): records, then media."""
+        states = self.cameras[camera].counter.states
+        for frame in frames:
+            changes = self.events[camera].frame(
+                frame.message, lambda i: [z for z, st in states[i].zones.items() if st[0]]
+                if i in states else [])
+            write_changes(self.client, self.keys, camera, changes)
+            for job in changes.snapshots + changes.clips:
+                self.media.submit(job)
 
     def _drop(self, camera: str, why: str) -> None:
         del self.cameras[camera]
+        self.events.pop(camera, None)
         log.info("camera %s: no longer tracked here: %s", camera, why)
         metrics.CAMERAS_TRACKED.set(len(self.cameras))
 

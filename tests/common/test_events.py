@@ -11,12 +11,10 @@ from common.fields import MessageError
 from common.keys import KEYS
 
 
-def make(camera: str, n: int, label: str = "person", zones=(), end: bool = True,
-         size: int = 0) -> Event:
+def make(camera: str, n: int, label: str = "person", zones=(), end: bool = True) -> Event:
     start = 1_000.0 + n
     return Event(event_id(camera, n, start), camera, label, start, start + 0.5 if end else None,
-                 0.9, list(zones), [Crossing("door", "in")], [(start, 0.5, 0.9)],
-                 bytes=size)
+                 0.9, list(zones), [Crossing("door", "in")], [(start, 0.5, 0.9)], track_id=n)
 
 
 def test_record_round_trip_and_api_shape():
@@ -76,17 +74,16 @@ def test_equal_start_times_page_without_loss(redis_client):
 
 
 def test_prune_by_size_and_age_takes_files_and_nothing_else(redis_client, tmp_path):
-    kept_other = make("gate", 0, size=100)
-    save_event(redis_client, KEYS, kept_other)
     events = []
-    for n in range(5):
-        event = make("lobby", n, size=100, end=n != 0)
-        event.snapshot = f"lobby/{event.id}.jpg"
+    for n in range(6):
+        event = make("gate" if n == 5 else "lobby", n, end=n != 0)
+        event.snapshot, event.clip = f"{event.camera}/{event.id}.jpg", f"lobby/{event.id}.mp4"
         for name in event.files():
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / name).write_bytes(b"x" * 50)
+            (tmp_path / name).write_bytes(b"x" * (50 if name.endswith(".mp4") else 25))
         save_event(redis_client, KEYS, event)
         events.append(event)
+    kept_other = events.pop()  # 100 bytes a camera each
     removed = prune(redis_client, KEYS, "lobby", tmp_path, now=1010, max_age_s=3600,
                     max_bytes=250)
     # the open event 0 stays; the oldest ended ones go until 250 bytes remain

@@ -1,0 +1,131 @@
+"""Events from the tracker over the synthetic scene with its frames in Redis: one event per
+counted object, ``new`` ... ``end`` in order, JPEG snapshots with the box, H.264 clips of the
+expected length, zones and lines; a takeover after a crash ends each open event once."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import pytest
+
+from common.events import Query, query_events
+from common.keys import KEYS
+from common.messages import DetectionMessage, FrameMessage
+from common.tracks import TrackMessage, TrackedObject
+from media.video import probe
+from tracking.events import EventBuilder, Rules
+from tracking.service import Tracker
+from running import run_until
+from tracking_scene import (BGR, EXPECTED, FRAMES, HEIGHT, WIDTH, scene_boxes, scene_detections,
+                            scene_camera, tracked_frame_id, tracker_settings)
+from test_tracker_takeover import step_until
+from common.cameras import store_camera
+
+TAIL = 20
+"""Frames without objects after the scene, so that every event ends."""
+DT = 0.05
+
+
+def frame_jpeg(frame: int) -> bytes:
+    image = np.full((HEIGHT, WIDTH, 3), 40, np.uint8)
+    for colour, (x1, y1, x2, y2) in (scene_boxes(frame) if frame < FRAMES else []):
+        image[y1:y2, x1:x2] = BGR[colour]
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def publish_scene(client, camera: str = "cam") -> str:
+    """Frames and detections of the scene plus an empty tail, as ingest and a worker write them."""
+    messages = scene_detections(camera)
+    for frame in range(FRAMES, FRAMES + TAIL):
+        messages.append(DetectionMessage(camera, f"{1_700_000_000_000 + frame * 50}-0", frame,
+                                         1_700_000_000.0 + frame * DT, 0.0, "test", WIDTH,
+                                         HEIGHT, []))
+    for frame, msg in enumerate(messages):
+        client.xadd(KEYS.frames(camera), FrameMessage(camera, frame, msg.ts, WIDTH, HEIGHT,
+                                                      frame_jpeg(frame)).to_fields(),
+                    id=msg.frame_id)
+        client.xadd(KEYS.detections(camera), msg.to_fields())
+    client.sadd(KEYS.camera_names, camera)
+    store_camera(client, KEYS, scene_camera(camera))
+    return messages[-1].frame_id
+
+
+def settings(redis_url, tmp_path, **overrides):
+    return tracker_settings(redis_url, media_dir=tmp_path, event_end_after_s=0.5,
+                            event_pre_s=0.0, event_post_s=0.2, **overrides)
+
+
+def updates(client) -> dict[str, list[str]]:
+    kinds = defaultdict(list)
+    for _, fields in client.xrange(KEYS.event_updates):
+        kinds[fields[b"id"].decode()].append(fields[b"type"].decode())
+    return kinds
+
+
+def check_lifecycles(client) -> list:
+    events, _ = query_events(client, KEYS, Query(limit=100))
+    assert sorted(e.label for e in events) == sorted(
+        label for label, n in EXPECTED["unique"].items() for _ in range(n))
+    for ident, kinds in updates(client).items():
+        assert kinds[0] == "new" and kinds[-1] == "end" and kinds.count("new") == 1 \
+            and kinds.count("end") == 1, (ident, kinds)
+    assert set(updates(client)) == {e.id for e in events}
+    assert not client.smembers(KEYS.open_events("cam"))
+    return events
+
+
+def test_scene_events_with_snapshots_and_clips(redis_client, redis_url, tmp_path):
+    last = publish_scene(redis_client)
+    tracker = Tracker(redis_client, settings(redis_url, tmp_path))
+    run_until(tracker, lambda: tracked_frame_id(redis_client) == last)
+    tracker.media.stop()
+    events = check_lifecycles(redis_client)
+    crossings = sorted((c.name, c.direction, e.label) for e in events for c in e.lines)
+    assert crossings == sorted([("door", "in", "car")] * 2 + [("door", "out", "car"),
+                                                               ("door", "in", "person"),
+                                                               ("door", "out", "person")])
+    assert sorted(z for e in events for z in e.zones) == ["bench", "bench"]
+    events = query_events(redis_client, KEYS, Query(limit=100))[0]  # as the media left them
+    for event in events:
+        full = cv2.imread(str(tmp_path / event.snapshot))
+        crop = cv2.imread(str(tmp_path / event.crop))
+        assert full.shape == (HEIGHT, WIDTH, 3) and 0 < crop.shape[0] < HEIGHT
+        assert event.end_ts is not None and len(event.path) >= 2
+        info = probe(tmp_path / event.clip)
+        assert info.codec == "h264" and info.pix_fmt == "yuv420p"
+        expected = round((event.end_ts + 0.2 - event.start_ts) / DT) + 1
+        assert abs(info.frames - expected) <= 1, (event.id, info.frames, expected)
+        assert event.clip_complete
+
+
+def test_builder_throttles_updates_and_ends_on_capture_time():
+    builder = EventBuilder("cam", Rules(end_after_s=1.0, clips=False))
+    changes = []
+    for msg in scene_detections()[:20]:
+        tracks = [TrackedObject(1, o.label, o.class_id, o.score, o.box) for o in msg.objects[:1]]
+        tm = TrackMessage("cam", msg.frame_id, msg.seq, msg.ts, msg.width, msg.height, tracks)
+        changes.append(builder.frame(tm, lambda i: []))
+    kinds = [c.kind for ch in changes for c in ch.events]
+    assert kinds == ["new"]  # one second of a steady box: nothing worth telling
+    later = TrackMessage("cam", "1700000009000-0", 99, 1_700_000_009.0, WIDTH, HEIGHT, [])
+    ended = builder.frame(later, lambda i: [])
+    assert [c.kind for c in ended.events] == ["end"] and not ended.clips
+    assert ended.events[0].event.end_ts == pytest.approx(1_700_000_000.0 + 19 * DT)
+
+
+def test_takeover_ends_each_open_event_once(redis_client, redis_url, tmp_path):
+    last = publish_scene(redis_client)
+    first = Tracker(redis_client, settings(redis_url, tmp_path, tracker_id="first",
+                                           lock_ttl_ms=300), read_count=15)
+    while int(redis_client.hget(KEYS.track_stats("cam"), "frames_tracked") or 0) < 40:
+        first.step()
+    assert len(redis_client.smembers(KEYS.open_events("cam"))) == 5
+    second = Tracker(redis_client, settings(redis_url, tmp_path, tracker_id="second",
+                                            lock_ttl_ms=300), read_count=15)
+    step_until(second, lambda: tracked_frame_id(redis_client) == last)
+    first.media.stop()
+    second.media.stop()
+    check_lifecycles(redis_client)

@@ -1,0 +1,199 @@
+"""Events from tracked frames: one per object that counts, ``new`` when it first counts,
+``update`` when it enters a zone, crosses a line or gets a clearly better snapshot (throttled),
+``end`` once it has not been seen for ``end_after_s`` of capture time.
+
+:class:`EventBuilder` is pure: it reads each tracked frame and returns what changed, with the
+snapshot and clip jobs for :mod:`tracking.event_media`. Its open events are kept in Redis
+(``cctv:events-open:{cam}``), so a tracker taking a camera over continues them under the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import redis
+
+from common.events import Crossing, Event, event_id, load_event, queue_save
+from common.keys import Keys
+from common.tracks import TrackMessage, TrackedObject
+
+UPDATES_MAXLEN = 10_000
+BETTER = 1.2
+"""A snapshot is replaced when its quality (score x box area) is this much higher."""
+
+
+@dataclass(frozen=True)
+class SnapshotJob:
+    """Draw ``obj`` (boxes in pixels of a ``size`` frame) on frame ``frame_id`` and write it,
+    and its crop, as ``name``."""
+
+    camera: str
+    frame_id: str
+    obj: TrackedObject
+    size: tuple[int, int]
+    name: str
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """Encode the camera's frames captured from ``start_ts`` to ``end_ts`` as ``name``."""
+
+    event_id: str
+    camera: str
+    start_ts: float
+    end_ts: float
+    name: str
+
+
+@dataclass
+class Change:
+    """One lifecycle message: ``kind`` is ``new``, ``update`` or ``end``."""
+
+    kind: str
+    event: Event
+
+
+@dataclass
+class Changes:
+    """What one frame changed: lifecycle messages and media jobs."""
+
+    events: list[Change] = field(default_factory=list)
+    snapshots: list[SnapshotJob] = field(default_factory=list)
+    clips: list[ClipJob] = field(default_factory=list)
+
+
+@dataclass
+class Rules:
+    """Event settings of one camera."""
+
+    end_after_s: float = 5.0
+    pre_s: float = 2.0
+    post_s: float = 2.0
+    clips: bool = True
+    path_hz: float = 2.0
+    update_every_s: float = 1.0
+
+
+def quality(obj: TrackedObject, width: int, height: int) -> float:
+    """Score x box area (fraction of the frame): what makes a better snapshot."""
+    x1, y1, x2, y2 = obj.box
+    return obj.score * max(0.0, x2 - x1) * max(0.0, y2 - y1) / (width * height)
+
+
+def media_name(camera: str, ident: str, start_ts: float, suffix: str) -> str:
+    """``{camera}/{YYYY-MM-DD}/{id}{suffix}`` (UTC day of the start), relative to the media dir."""
+    return f"{camera}/{time.strftime('%Y-%m-%d', time.gmtime(start_ts))}/{ident}{suffix}"
+
+
+@dataclass
+class _Open:
+    event: Event
+    best: float = 0.0
+    saved_ts: float = 0.0
+    """Capture time of the last message about it."""
+
+
+class EventBuilder:
+    """The events of one camera; :meth:`frame` after each tracked frame."""
+
+    def __init__(self, camera: str, rules: Rules, open_events: list[Event] = ()):
+        self.camera, self.rules = camera, rules
+        self.open: dict[int, _Open] = {e.track_id: _Open(e, saved_ts=e.last_ts)
+                                       for e in open_events}
+
+    def frame(self, msg: TrackMessage, zones_of: Callable[[int], list[str]]) -> Changes:
+        """The changes of one tracked frame; ``zones_of(track id)`` names the zones the object
+        occupies now (a stay in a zone that ended in the frame counts too)."""
+        out = Changes()
+        crossed: dict[int, list[Crossing]] = {}
+        for c in msg.crossings:
+            crossed.setdefault(c.track_id, []).append(Crossing(c.line, c.direction))
+        left: dict[int, list[str]] = {}
+        for stay in msg.stays:
+            left.setdefault(stay.track_id, []).append(stay.zone)
+        for track_id in left.keys() - {obj.track_id for obj in msg.tracks}:
+            if track_id in self.open and self._zones(self.open[track_id], left[track_id]):
+                out.events.append(Change("update", self.open[track_id].event))
+        for obj in msg.tracks:
+            state = self.open.get(obj.track_id)
+            q = quality(obj, msg.width, msg.height)
+            x, y = (obj.box[0] + obj.box[2]) / 2 / msg.width, obj.box[3] / msg.height
+            if state is None:
+                ident = event_id(self.camera, obj.track_id, msg.ts)
+                event = Event(ident, self.camera, obj.label, msg.ts, None, obj.score,
+                              path=[(msg.ts, round(x, 4), round(y, 4))],
+                              snapshot=media_name(self.camera, ident, msg.ts, ".jpg"),
+                              track_id=obj.track_id, last_ts=msg.ts)
+                state = self.open[obj.track_id] = _Open(event, q, msg.ts)
+                self._snapshot(out, msg, obj, event)
+                self._zones(state, zones_of(obj.track_id) + left.get(obj.track_id, []))
+                event.lines.extend(crossed.get(obj.track_id, []))
+                out.events.append(Change("new", event))
+                continue
+            event = state.event
+            event.last_ts, event.top_score = msg.ts, max(event.top_score, obj.score)
+            if msg.ts - event.path[-1][0] >= 1 / self.rules.path_hz:
+                event.path.append((msg.ts, round(x, 4), round(y, 4)))
+            news = self._zones(state, zones_of(obj.track_id) + left.get(obj.track_id, []))
+            if obj.track_id in crossed:
+                event.lines.extend(crossed[obj.track_id])
+                news = True
+            if q > state.best * BETTER and msg.ts - state.saved_ts >= self.rules.update_every_s:
+                state.best = q
+                self._snapshot(out, msg, obj, event)
+                news = True
+            if news:
+                state.saved_ts = msg.ts
+                out.events.append(Change("update", event))
+        for track_id, state in list(self.open.items()):
+            if msg.ts - state.event.last_ts >= self.rules.end_after_s:
+                self._end(out, track_id, state)
+        return out
+
+    def _zones(self, state: _Open, zones: list[str]) -> bool:
+        entered = [z for z in dict.fromkeys(zones) if z not in state.event.zones]
+        state.event.zones.extend(entered)
+        return bool(entered)
+
+    def _snapshot(self, out: Changes, msg: TrackMessage, obj: TrackedObject,
+                  event: Event) -> None:
+        out.snapshots.append(SnapshotJob(self.camera, msg.frame_id, obj,
+                                         (msg.width, msg.height), event.snapshot))
+
+    def _end(self, out: Changes, track_id: int, state: _Open) -> None:
+        event = state.event
+        event.end_ts = event.last_ts
+        del self.open[track_id]
+        if self.rules.clips:
+            event.clip = media_name(self.camera, event.id, event.start_ts, ".mp4")
+            out.clips.append(ClipJob(event.id, self.camera, event.start_ts - self.rules.pre_s,
+                                     event.end_ts + self.rules.post_s, event.clip))
+        out.events.append(Change("end", event))
+
+
+def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
+    """The camera's open events as stored (for a tracker that takes the camera over)."""
+    ids = sorted(i.decode() for i in client.smembers(keys.open_events(camera)))
+    return [e for e in (load_event(client, keys, i) for i in ids) if e and e.end_ts is None]
+
+
+def write_changes(client: redis.Redis, keys: Keys, camera: str, changes: Changes) -> None:
+    """Store the changed events, keep the open set and append each to ``cctv:event-updates``."""
+    if not changes.events:
+        return
+    pipe = client.pipeline(transaction=not keys.hash_tags)
+    for change in changes.events:
+        event = change.event
+        queue_save(pipe, keys, event)
+        if change.kind == "end":
+            pipe.srem(keys.open_events(camera), event.id)
+        else:
+            pipe.sadd(keys.open_events(camera), event.id)
+        pipe.xadd(keys.event_updates, {"v": "1", "type": change.kind, "id": event.id,
+                                       "camera": camera,
+                                       "event": json.dumps(event.to_dict())},
+                  maxlen=UPDATES_MAXLEN, approximate=True)
+    pipe.execute()
