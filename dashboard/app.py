@@ -1,4 +1,5 @@
-"""The Streamlit page that ``cctv dashboard`` serves: live cameras, counts, health, replay, cameras.
+"""The Streamlit page that ``cctv dashboard`` serves: live cameras, events, counts, health, replay,
+cameras.
 
 Streamlit runs this file top to bottom on every interaction; the camera grid and the health
 tables are fragments that refresh themselves without reloading the page. Everything comes from
@@ -22,10 +23,11 @@ from common.counts import TrackingCounts
 from common.status import Status, collect_status
 from common.urls import mask_text
 from dashboard import auth, data
+from dashboard.events import events_view
 from dashboard.live import live_view
 from dashboard.replays import replay_view
 
-VIEWS = ("Live", "Counts", "Health", "Replay", "Cameras")
+VIEWS = ("Live", "Events", "Counts", "Health", "Replay", "Cameras")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 EMPTY = ("No cameras yet. Add one in **Cameras** (or `cctv camera add NAME URL`), replay a file "
          "in **Replay**, or run `cctv up` for the sample video.")
@@ -241,6 +243,8 @@ def main() -> None:
     st.header(view)
     if view == "Live":
         live_view(client, settings, list(status.cameras), labels, min_score, known, EMPTY)
+    elif view == "Events":
+        events_view(client, settings, list(status.cameras))
     elif view == "Counts":
         counts_view(client, settings, status, labels)
     elif view == "Health":

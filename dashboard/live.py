@@ -65,7 +65,9 @@ def caption(client: redis.Redis, settings: DashboardSettings, camera: str,
     age = f"{time.time() - ts:.1f}s ago" if ts else "no frame yet"
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
         "nothing detected" if detected else "waiting for a worker")
-    return f"{camera} · {status.state} · {age} · {summary}"
+    ongoing = client.scard(settings.keys.open_events(camera))
+    return f"{camera} · {status.state} · {age} · {summary}" + (
+        f" · 🔴 {ongoing} event{'s' * (ongoing > 1)} in progress" if ongoing else "")
 
 
 def live_view(client: redis.Redis, settings: DashboardSettings, names: list[str],

@@ -1,0 +1,57 @@
+"""The Events view through AppTest: thumbnails newest first, filters, and the selected event's
+snapshot and clip; the Live view marks a camera with an event in progress."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from common.events import Crossing, Event, event_id, save_event
+from common.keys import KEYS
+from media.video import VideoWriter
+from test_app import page, show, texts  # noqa: F401 (page is a fixture)
+
+
+def store(client, media, camera: str, n: int, label: str, clip: bool) -> Event:
+    start = time.time() - 60 + n
+    event = Event(event_id(camera, n, start), camera, label, start, start + 3, 0.9, ["queue"],
+                  [Crossing("door", "in")], snapshot=f"{camera}/e{n}.jpg",
+                  clip=f"{camera}/e{n}.mp4" if clip else None, track_id=n)
+    (media / camera).mkdir(parents=True, exist_ok=True)
+    image = np.full((48, 64, 3), 30 * n, np.uint8)
+    for name in (event.snapshot, event.crop):
+        cv2.imwrite(str(media / name), image)
+    if clip:
+        with VideoWriter(media / event.clip, 10.0) as writer:
+            for _ in range(10):
+                writer.write(image)
+    save_event(client, KEYS, event)
+    return event
+
+
+def test_events_view_shows_thumbnails_filters_and_plays_a_clip(redis_url, redis_client, page,
+                                                               monkeypatch, tmp_path):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_MEDIA_DIR", str(tmp_path))
+    person = store(redis_client, tmp_path, "gate", 1, "person", clip=True)
+    store(redis_client, tmp_path, "gate", 2, "car", clip=False)
+    at = show(page().run(), "Events")
+    assert not at.exception
+    assert len(at.get("image")) == 2 and "gate · car" in texts(at)
+    [t for t in at.text_input if t.label == "Class"][0].set_value("person").run()
+    assert len(at.get("image")) == 1 and "gate · car" not in texts(at)
+    [b for b in at.button if b.key == f"ev_show_{person.id}"][0].click().run()
+    assert not at.exception
+    assert len(at.get("video")) == 1 and len(at.get("image")) == 2
+    assert "zones entered: queue · lines crossed: door in" in texts(at)
+
+
+def test_live_marks_a_camera_with_an_event_in_progress(redis_url, redis_client, page,
+                                                       monkeypatch, tmp_path):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    redis_client.sadd(KEYS.camera_names, "gate")
+    redis_client.sadd(KEYS.open_events("gate"), "gate.1.1")
+    at = page().run()
+    assert "1 event in progress" in texts(at)
