@@ -15,7 +15,8 @@ from pathlib import Path
 
 CSV_COLUMNS = ("second", "label", "detections", "tracked")
 """``second`` of video (frame index / the file's fps, rounded down), ``label``, ``detections``
-(summed over that second's processed frames), ``tracked`` (distinct track ids in view)."""
+(at the class's ``count_min_score``, summed over that second's processed frames), ``tracked``
+(distinct objects in view: tracks that count)."""
 
 
 @dataclass(frozen=True)
