@@ -185,6 +185,31 @@ class MotionConfig(Strict):
                                                                  "this often, motion or not.")
 
 
+class ClipRules(Strict):
+    """Which events of a camera (or of one class) get a clip (all get a snapshot)."""
+
+    clips: bool | None = Field(None, description="Write clips; None = the camera's setting "
+                                                 "(a camera's None is true).")
+    required_zones: list[str] | None = Field(None, max_length=32,
+                                             description="Clip only events that entered one "
+                                                         "of these zones; None or [] = any.")
+
+
+class EventsConfig(ClipRules):
+    """A camera's event clip rules, with overrides per class."""
+
+    classes: dict[str, ClipRules] = Field(default_factory=dict, max_length=256,
+                                          description="Per class label: what is set here "
+                                                      "replaces the camera's.")
+
+    def wants_clip(self, label: str, zones: list[str]) -> bool:
+        """Does an event of ``label`` that entered ``zones`` get a clip?"""
+        own = self.classes.get(label, ClipRules())
+        clips = own.clips if own.clips is not None else self.clips
+        required = own.required_zones if own.required_zones is not None else self.required_zones
+        return clips is not False and (not required or bool(set(required) & set(zones)))
+
+
 class CameraConfig(Strict):
     """One camera or recorded source."""
 
@@ -217,6 +242,9 @@ class CameraConfig(Strict):
                                      description="When tracked objects count: min_frames, "
                                                  "line_margin, count_min_score, object filters "
                                                  "and masks; per class under 'classes'.")
+    events: EventsConfig = Field(default_factory=EventsConfig,
+                                 description="Which events get clips: clips, required_zones; "
+                                             "per class under 'classes'.")
 
     @field_validator("lines")
     @classmethod
@@ -227,6 +255,16 @@ class CameraConfig(Strict):
     @classmethod
     def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
         return _unique_names("zone", zones)
+
+    @model_validator(mode="after")
+    def _known_required_zones(self) -> "CameraConfig":
+        names = {zone.name for zone in self.zones}
+        for rules in (self.events, *self.events.classes.values()):
+            unknown = sorted(set(rules.required_zones or ()) - names)
+            if unknown:
+                raise ValueError(f"events: required_zones names unknown zones: "
+                                 f"{', '.join(unknown)}")
+        return self
 
 
 class CamerasFile(Strict):

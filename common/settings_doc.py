@@ -18,7 +18,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from . import settings as settings_module
-from .settings import CameraConfig, CommonSettings, CountingConfig, MotionConfig, env_name
+from .settings import (CameraConfig, CommonSettings, CountingConfig, EventsConfig, MotionConfig,
+                       env_name)
 
 HEADER = """\
 # Configuration
@@ -126,6 +127,12 @@ def render() -> str:
                  f"{(MotionConfig.__doc__ or '').strip()} See "
                  "[architecture.md](architecture.md#ingest-decoding-and-motion).\n\n"
                  f"{field_table(MotionConfig, list(MotionConfig.model_fields), env=False)}\n")
+    parts.append("### A camera's `events` (`EventsConfig`)\n\n"
+                 f"{(EventsConfig.__doc__ or '').strip()} Every event gets a snapshot; "
+                 "`clips` and `required_zones` may also be set per class under `classes` (e.g. "
+                 "`classes: {car: {required_zones: [gate]}}`). Clips need `event_clips` on the "
+                 "tracker. See [tracking.md](tracking.md#events).\n\n"
+                 f"{field_table(EventsConfig, list(EventsConfig.model_fields), env=False)}\n")
     parts.append(FOOTER)
     return "\n".join(parts)
 

@@ -18,6 +18,7 @@ import redis
 
 from common.events import Crossing, Event, event_id, load_event, queue_save
 from common.keys import Keys
+from common.settings import EventsConfig
 from common.tracks import TrackMessage, TrackedObject
 
 UPDATES_MAXLEN = 10_000
@@ -104,9 +105,11 @@ class EventBuilder:
         self.open: dict[int, _Open] = {e.track_id: _Open(e, saved_ts=e.last_ts)
                                        for e in open_events}
 
-    def frame(self, msg: TrackMessage, zones_of: Callable[[int], list[str]]) -> Changes:
+    def frame(self, msg: TrackMessage, zones_of: Callable[[int], list[str]],
+              config: EventsConfig = EventsConfig()) -> Changes:
         """The changes of one tracked frame; ``zones_of(track id)`` names the zones the object
-        occupies now (a stay in a zone that ended in the frame counts too)."""
+        occupies now (a stay in a zone that ended in the frame counts too); ``config`` says
+        which events get clips."""
         out = Changes()
         crossed: dict[int, list[Crossing]] = {}
         for c in msg.crossings:
@@ -150,7 +153,7 @@ class EventBuilder:
                 out.events.append(Change("update", event))
         for track_id, state in list(self.open.items()):
             if msg.ts - state.event.last_ts >= self.rules.end_after_s:
-                self._end(out, track_id, state)
+                self._end(out, track_id, state, config)
         return out
 
     def _zones(self, state: _Open, zones: list[str]) -> bool:
@@ -163,11 +166,11 @@ class EventBuilder:
         out.snapshots.append(SnapshotJob(self.camera, msg.frame_id, obj,
                                          (msg.width, msg.height), event.snapshot))
 
-    def _end(self, out: Changes, track_id: int, state: _Open) -> None:
+    def _end(self, out: Changes, track_id: int, state: _Open, config: EventsConfig) -> None:
         event = state.event
         event.end_ts = event.last_ts
         del self.open[track_id]
-        if self.rules.clips:
+        if self.rules.clips and config.wants_clip(event.label, event.zones):
             event.clip = media_name(self.camera, event.id, event.start_ts, ".mp4")
             out.clips.append(ClipJob(event.id, self.camera, event.start_ts - self.rules.pre_s,
                                      event.end_ts + self.rules.post_s, event.clip))

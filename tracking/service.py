@@ -23,7 +23,7 @@ from common.cameras import list_cameras
 from common.logging_setup import bind
 from common.records import DeadLetter
 from common.outage import REDIS_FAILED, Outage
-from common.settings import CameraConfig, SettingsError, TrackerSettings
+from common.settings import CameraConfig, EventsConfig, SettingsError, TrackerSettings
 
 from .camera import CameraTracker, SnapshotError, TrackedFrame
 from .event_media import EventMedia
@@ -216,10 +216,11 @@ class Tracker:
     def _events(self, camera: str, frames: list[TrackedFrame]) -> None:
         """The events of frames just written (we held the camera's lock): records, then media."""
         states = self.cameras[camera].counter.states
+        config = self.configs.get(camera)
         for frame in frames:
             changes = self.events[camera].frame(
                 frame.message, lambda i: [z for z, st in states[i].zones.items() if st[0]]
-                if i in states else [])
+                if i in states else [], config.events if config else EventsConfig())
             write_changes(self.client, self.keys, camera, changes)
             for job in changes.snapshots + changes.clips:
                 self.media.submit(job)

@@ -23,6 +23,7 @@ from tracking_scene import (BGR, EXPECTED, FRAMES, HEIGHT, WIDTH, scene_boxes, s
                             scene_camera, tracked_frame_id, tracker_settings)
 from test_tracker_takeover import step_until
 from common.cameras import store_camera
+from common.settings import ClipRules, EventsConfig, SettingsError, parse_camera
 
 TAIL = 20
 """Frames without objects after the scene, so that every event ends."""
@@ -129,3 +130,31 @@ def test_takeover_ends_each_open_event_once(redis_client, redis_url, tmp_path):
     first.media.stop()
     second.media.stop()
     check_lifecycles(redis_client)
+
+
+@pytest.mark.parametrize("config, label, zones, expected", [
+    ({}, "car", [], True),
+    ({"clips": False}, "car", [], False),
+    ({"required_zones": ["gate"]}, "car", ["street"], False),
+    ({"required_zones": ["gate"]}, "car", ["street", "gate"], True),
+    ({"clips": False, "classes": {"person": {"clips": True}}}, "person", [], True),
+    ({"classes": {"car": {"required_zones": ["gate"]}}}, "car", [], False),
+    ({"classes": {"car": {"required_zones": ["gate"]}}}, "person", [], True),
+])
+def test_which_events_get_clips(config, label, zones, expected):
+    assert EventsConfig(**config).wants_clip(label, zones) is expected
+
+
+def test_builder_leaves_out_the_clips_the_camera_does_not_want():
+    builder = EventBuilder("cam", Rules(end_after_s=0.1))
+    car = TrackedObject(1, "car", 3, 0.9, (10, 10, 50, 50))
+    builder.frame(TrackMessage("cam", "1-0", 0, 1.0, WIDTH, HEIGHT, [car]), lambda i: [])
+    ended = builder.frame(TrackMessage("cam", "2-0", 1, 2.0, WIDTH, HEIGHT, []), lambda i: [],
+                          EventsConfig(classes={"car": ClipRules(clips=False)}))
+    assert [c.kind for c in ended.events] == ["end"] and not ended.clips
+    assert ended.events[0].event.clip is None
+
+
+def test_required_zones_must_be_the_cameras():
+    with pytest.raises(SettingsError, match="unknown zones: gaet"):
+        parse_camera({"name": "c", "url": "0", "events": {"required_zones": ["gaet"]}})
