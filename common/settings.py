@@ -202,12 +202,14 @@ class EventsConfig(ClipRules):
                                           description="Per class label: what is set here "
                                                       "replaces the camera's.")
 
-    def wants_clip(self, label: str, zones: list[str]) -> bool:
-        """Does an event of ``label`` that entered ``zones`` get a clip?"""
+    def wants_clip(self, label: str, zones: list[str] | None) -> bool:
+        """Does an event of ``label`` that entered ``zones`` get a clip? (``zones`` None: not
+        known yet, only ``clips`` is read.)"""
         own = self.classes.get(label, ClipRules())
         clips = own.clips if own.clips is not None else self.clips
         required = own.required_zones if own.required_zones is not None else self.required_zones
-        return clips is not False and (not required or bool(set(required) & set(zones)))
+        return clips is not False and (zones is None or not required
+                                       or bool(set(required) & set(zones)))
 
 
 class CameraConfig(Strict):

@@ -1,8 +1,10 @@
 """Event snapshots and clips, written by one thread so that tracking never waits on encoding.
 
 Snapshots are the tracked frame from ``cctv:frames:{cam}`` with the object's box drawn, and its
-crop; clips are H.264 MP4 of the camera's frames still in Redis between the clip's start and end
-(``clip_complete`` false when the oldest frame kept is after the start: the clip is shorter).
+crop. A clip is recorded while its event goes on (:mod:`tracking.recording`, up to
+``MAX_RECORDINGS`` at once); an event with no recording (continued after a takeover, or over the
+limit) gets at its end the camera's frames still in Redis between the clip's start and end.
+``clip_complete`` is false when the oldest frame kept was after the start: the clip is shorter.
 Every ``prune_every_s`` it applies the retention (age, total size per camera). A full queue drops
 the job (logged): memory stays bounded whatever the load.
 """
@@ -15,6 +17,7 @@ import queue
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -26,15 +29,27 @@ from common.keys import Keys
 from media.draw import draw_scene
 from media.video import VideoWriter
 
-from .events import ClipJob, SnapshotJob
+from .events import ClipJob, ClipStart, SnapshotJob
+from .recording import Recording, frame_rate
 
 log = logging.getLogger("cctv.tracker.events")
 
 QUEUE_MAX = 1000
+MAX_RECORDINGS = 64
+FOLLOW_S = 0.2
+"""How often recordings read new frames."""
 CLIP_PRESET = "ultrafast"
 """x264 preset of clips: 40% less CPU than veryfast (bench/events.py), larger files."""
 CROP_MARGIN = 0.1
 """The crop extends the box by this fraction of its size on every side."""
+
+
+@dataclass(frozen=True)
+class Advance:
+    """The camera is tracked up to capture time ``ts``."""
+
+    camera: str
+    ts: float
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -63,12 +78,6 @@ def snapshot_jpegs(jpeg: bytes, job: SnapshotJob) -> tuple[bytes, bytes]:
             cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
 
 
-def frame_rate(times: list[float]) -> float:
-    """Frames per second of capture times (10 for fewer than two frames)."""
-    span = times[-1] - times[0] if len(times) > 1 else 0.0
-    return (len(times) - 1) / span if span > 0 else 10.0
-
-
 class EventMedia:
     """The writer thread: :meth:`submit` jobs, :meth:`stop` at the end."""
 
@@ -76,19 +85,31 @@ class EventMedia:
                  max_age_s: float, max_bytes: int, prune_every_s: float = 60.0):
         self.client, self.keys, self.media_dir = client, keys, media_dir
         self.max_age_s, self.max_bytes, self.prune_every_s = max_age_s, max_bytes, prune_every_s
-        self.jobs: queue.Queue[SnapshotJob | ClipJob | None] = queue.Queue(QUEUE_MAX)
+        self.jobs: queue.Queue[SnapshotJob | ClipStart | ClipJob | Advance | None] = \
+            queue.Queue(QUEUE_MAX)
         self.cameras: set[str] = set()
+        self.recordings: dict[str, Recording] = {}
+        self.progress: dict[str, float] = {}
+        """Camera -> capture time of its last tracked frame, as of the jobs handled so far."""
         self.clip_seconds = self.clip_cpu_s = 0.0
         self.thread = threading.Thread(target=self._run, name="event-media", daemon=True)
         self.thread.start()
 
-    def submit(self, job: SnapshotJob | ClipJob) -> None:
+    def submit(self, job: SnapshotJob | ClipStart | ClipJob) -> None:
         """Queue a job; dropped (logged) when the queue is full."""
         self.cameras.add(job.camera)
         try:
             self.jobs.put_nowait(job)
         except queue.Full:
             log.warning("camera %s: event media queue full: %s dropped", job.camera, job.name)
+
+    def advance(self, camera: str, ts: float) -> None:
+        """The tracker has tracked the camera's frames up to capture time ``ts`` (queued behind
+        the jobs of those frames, so a recording never reads past an end it has not seen)."""
+        try:
+            self.jobs.put_nowait(Advance(camera, ts))
+        except queue.Full:
+            pass  # a later one comes with the next frames
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the queued jobs and end the thread."""
@@ -98,17 +119,25 @@ class EventMedia:
     def _run(self) -> None:
         next_prune = time.monotonic() + self.prune_every_s
         while True:
+            wait = max(0.0, next_prune - time.monotonic())
             try:
-                job = self.jobs.get(timeout=max(0.0, next_prune - time.monotonic()))
+                job = self.jobs.get(timeout=min(wait, FOLLOW_S) if self.recordings else wait)
             except queue.Empty:
                 job = False
             if job is None:
+                for recording in self.recordings.values():
+                    recording.abort()  # open events: a successor clips them from Redis
                 return
             try:
                 if isinstance(job, SnapshotJob):
                     self.snapshot(job)
+                elif isinstance(job, ClipStart):
+                    self.start(job)
                 elif isinstance(job, ClipJob):
-                    self.clip(job)
+                    self.end(job)
+                elif isinstance(job, Advance):
+                    self.progress[job.camera] = job.ts
+                self.follow()
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + self.prune_every_s
                     self.prune()
@@ -125,7 +154,42 @@ class EventMedia:
         write_atomic(self.media_dir / job.name, full)
         write_atomic(self.media_dir / (job.name[:-len(".jpg")] + "-crop.jpg"), crop)
 
+    def start(self, job: ClipStart) -> None:
+        if len(self.recordings) < MAX_RECORDINGS:
+            self.recordings[job.event_id] = Recording(self.client, self.keys, job.camera,
+                                                      self.media_dir / job.name, job.from_ts,
+                                                      job.hold_s, CLIP_PRESET)
+
+    def end(self, job: ClipJob) -> None:
+        recording = self.recordings.get(job.event_id)
+        if recording is None:
+            if job.name is not None:
+                self.clip(job)
+        elif job.name is None:
+            recording.abort()
+            del self.recordings[job.event_id]
+        else:
+            recording.until = job.end_ts
+
+    def follow(self) -> None:
+        """Feed every recording the frames tracked since; finish those whose event ended."""
+        for event_id, recording in list(self.recordings.items()):
+            started = time.thread_time()
+            done = recording.follow(self.progress.get(recording.camera, 0.0))
+            if done:
+                del self.recordings[event_id]
+                seconds = recording.finish()
+                event = load_event(self.client, self.keys, event_id)
+                if event is not None:
+                    event.clip_complete = recording.complete
+                    if not seconds:
+                        event.clip, event.clip_complete = None, False
+                    save_event(self.client, self.keys, event)
+                self.clip_seconds += seconds
+            self.clip_cpu_s += time.thread_time() - started
+
     def clip(self, job: ClipJob) -> None:
+        """The clip of an event without a recording, from the frames still in Redis."""
         started = time.thread_time()
         frames = [(float(f[b"ts"]), f[b"jpeg"]) for _, f in
                   self.client.xrange(self.keys.frames(job.camera))]

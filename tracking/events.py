@@ -39,14 +39,27 @@ class SnapshotJob:
 
 
 @dataclass(frozen=True)
+class ClipStart:
+    """Start encoding the camera's frames from ``from_ts`` as ``name`` (the event began), up to
+    ``hold_s`` behind the tracker until the end is known: later frames may be past it."""
+
+    event_id: str
+    camera: str
+    from_ts: float
+    name: str
+    hold_s: float
+
+
+@dataclass(frozen=True)
 class ClipJob:
-    """Encode the camera's frames captured from ``start_ts`` to ``end_ts`` as ``name``."""
+    """The event ended: its clip is the camera's frames captured from ``start_ts`` to ``end_ts``
+    as ``name`` (None: no clip wanted)."""
 
     event_id: str
     camera: str
     start_ts: float
     end_ts: float
-    name: str
+    name: str | None
 
 
 @dataclass
@@ -63,7 +76,7 @@ class Changes:
 
     events: list[Change] = field(default_factory=list)
     snapshots: list[SnapshotJob] = field(default_factory=list)
-    clips: list[ClipJob] = field(default_factory=list)
+    clips: list[ClipStart | ClipJob] = field(default_factory=list)
 
 
 @dataclass
@@ -132,6 +145,11 @@ class EventBuilder:
                               track_id=obj.track_id, last_ts=msg.ts)
                 state = self.open[obj.track_id] = _Open(event, q, msg.ts)
                 self._snapshot(out, msg, obj, event)
+                if self.rules.clips and config.wants_clip(obj.label, None):
+                    out.clips.append(ClipStart(
+                        ident, self.camera, msg.ts - self.rules.pre_s,
+                        media_name(self.camera, ident, msg.ts, ".mp4"),
+                        max(0.0, self.rules.end_after_s - self.rules.post_s)))
                 self._zones(state, zones_of(obj.track_id) + left.get(obj.track_id, []))
                 event.lines.extend(crossed.get(obj.track_id, []))
                 out.events.append(Change("new", event))
@@ -172,8 +190,8 @@ class EventBuilder:
         del self.open[track_id]
         if self.rules.clips and config.wants_clip(event.label, event.zones):
             event.clip = media_name(self.camera, event.id, event.start_ts, ".mp4")
-            out.clips.append(ClipJob(event.id, self.camera, event.start_ts - self.rules.pre_s,
-                                     event.end_ts + self.rules.post_s, event.clip))
+        out.clips.append(ClipJob(event.id, self.camera, event.start_ts - self.rules.pre_s,
+                                 event.end_ts + self.rules.post_s, event.clip))
         out.events.append(Change("end", event))
 
 

@@ -224,6 +224,7 @@ class Tracker:
             write_changes(self.client, self.keys, camera, changes)
             for job in changes.snapshots + changes.clips:
                 self.media.submit(job)
+        self.media.advance(camera, frames[-1].message.ts)
 
     def _drop(self, camera: str, why: str) -> None:
         del self.cameras[camera]

@@ -5,6 +5,7 @@ expected length, zones and lines; a takeover after a crash ends each open event 
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 
 import cv2
@@ -113,7 +114,7 @@ def test_builder_throttles_updates_and_ends_on_capture_time():
     assert kinds == ["new"]  # one second of a steady box: nothing worth telling
     later = TrackMessage("cam", "1700000009000-0", 99, 1_700_000_009.0, WIDTH, HEIGHT, [])
     ended = builder.frame(later, lambda i: [])
-    assert [c.kind for c in ended.events] == ["end"] and not ended.clips
+    assert [c.kind for c in ended.events] == ["end"] and [j.name for j in ended.clips] == [None]
     assert ended.events[0].event.end_ts == pytest.approx(1_700_000_000.0 + 19 * DT)
 
 
@@ -151,10 +152,38 @@ def test_builder_leaves_out_the_clips_the_camera_does_not_want():
     builder.frame(TrackMessage("cam", "1-0", 0, 1.0, WIDTH, HEIGHT, [car]), lambda i: [])
     ended = builder.frame(TrackMessage("cam", "2-0", 1, 2.0, WIDTH, HEIGHT, []), lambda i: [],
                           EventsConfig(classes={"car": ClipRules(clips=False)}))
-    assert [c.kind for c in ended.events] == ["end"] and not ended.clips
+    assert [c.kind for c in ended.events] == ["end"] and [j.name for j in ended.clips] == [None]
     assert ended.events[0].event.clip is None
 
 
 def test_required_zones_must_be_the_cameras():
     with pytest.raises(SettingsError, match="unknown zones: gaet"):
         parse_camera({"name": "c", "url": "0", "events": {"required_zones": ["gaet"]}})
+
+
+def test_clips_are_recorded_while_the_event_goes_on_whatever_the_frame_cap(
+        redis_client, redis_url, tmp_path):
+    """Frames capped at 30 (1.5 s) while events last ~5 s: the clips are still whole."""
+    messages = scene_detections("cam") + [
+        DetectionMessage("cam", f"{1_700_000_000_000 + f * 50}-0", f, 1_700_000_000.0 + f * DT,
+                         0.0, "test", WIDTH, HEIGHT, []) for f in range(FRAMES, FRAMES + TAIL)]
+    redis_client.sadd(KEYS.camera_names, "cam")
+    store_camera(redis_client, KEYS, scene_camera("cam"))
+    tracker = Tracker(redis_client, settings(redis_url, tmp_path))
+    for start in range(0, len(messages), 10):
+        for frame, msg in enumerate(messages[start:start + 10], start):
+            redis_client.xadd(KEYS.frames("cam"), FrameMessage(
+                "cam", frame, msg.ts, WIDTH, HEIGHT, frame_jpeg(frame)).to_fields(),
+                id=msg.frame_id, maxlen=30, approximate=False)
+            redis_client.xadd(KEYS.detections("cam"), msg.to_fields())
+        step_until(tracker, lambda: tracked_frame_id(redis_client) == msg.frame_id)
+        while not tracker.media.jobs.empty():
+            time.sleep(0.01)
+        time.sleep(0.05)
+    tracker.media.stop()
+    events = check_lifecycles(redis_client)
+    for event in events:
+        info = probe(tmp_path / event.clip)
+        expected = round((event.end_ts + 0.2 - event.start_ts) / DT) + 1
+        assert abs(info.frames - expected) <= 1 and event.clip_complete, event.id
+        assert event.end_ts - event.start_ts > 30 * DT  # longer than the frames kept
