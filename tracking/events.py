@@ -169,10 +169,20 @@ class EventBuilder:
             if news:
                 state.saved_ts = msg.ts
                 out.events.append(Change("update", event))
-        for track_id, state in list(self.open.items()):
-            if msg.ts - state.event.last_ts >= self.rules.end_after_s:
-                self._end(out, track_id, state, config)
+        self._end_quiet(out, msg.ts, config)
         return out
+
+    def idle(self, ts: float, config: EventsConfig = EventsConfig()) -> Changes:
+        """The changes at capture time ``ts`` when no frame comes (a camera that stopped): its
+        objects' events end as if empty frames had come."""
+        out = Changes()
+        self._end_quiet(out, ts, config)
+        return out
+
+    def _end_quiet(self, out: Changes, ts: float, config: EventsConfig) -> None:
+        for track_id, state in list(self.open.items()):
+            if ts - state.event.last_ts >= self.rules.end_after_s:
+                self._end(out, track_id, state, config)
 
     def _zones(self, state: _Open, zones: list[str]) -> bool:
         entered = [z for z in dict.fromkeys(zones) if z not in state.event.zones]

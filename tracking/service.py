@@ -58,6 +58,8 @@ class Tracker:
         self.outage = Outage(client, self.keys, f"tracker {self.id}", log)
         self._next_renew = self._next_poll = 0.0
         self.events: dict[str, EventBuilder] = {}
+        self.last_frame: dict[str, tuple[float | None, float]] = {}
+        """Camera -> (capture time, clock) of its last tracked frame, for :meth:`_idle`."""
         self.media = EventMedia(client, self.keys, settings.media_dir,
                                 max_age_s=settings.event_max_age_days * 86_400,
                                 max_bytes=settings.event_max_mb * 2**20) \
@@ -199,6 +201,8 @@ class Tracker:
         frames = tracker.ready(*((config.lines, config.zones, config.counting) if config else ()),
                                settled_below=settled_below)
         if not frames:
+            if camera in self.events:
+                self._idle(camera)
             return 0
         try:
             written = self.store.write(camera, frames, tracker.snapshot(), tracker.take_skipped())
@@ -213,6 +217,26 @@ class Tracker:
             self._events(camera, frames)
         return len(frames)
 
+    def _idle(self, camera: str) -> None:
+        """A camera without frames for ``event_end_after_s``: end its events by the clock
+        (capture time estimated as that of its last frame plus the time since), unless ingest
+        has newer frames (the workers lag: the events go on with them)."""
+        builder, now = self.events[camera], self.clock()
+        last_ts, since = self.last_frame.setdefault(camera, (None, now))
+        if not builder.open or now - since < self.event_rules.end_after_s:
+            return
+        last_ts = last_ts or max(s.event.last_ts for s in builder.open.values())
+        newest = self.client.xrevrange(self.keys.frames(camera), count=1)
+        if newest and float(newest[0][1].get(b"ts", 0)) > last_ts:
+            return
+        ts = last_ts + now - since
+        config = self.configs.get(camera)
+        changes = builder.idle(ts, config.events if config else EventsConfig())
+        write_changes(self.client, self.keys, camera, changes)
+        for job in changes.clips:
+            self.media.submit(job)
+        self.media.advance(camera, ts)
+
     def _events(self, camera: str, frames: list[TrackedFrame]) -> None:
         """The events of frames just written (we held the camera's lock): records, then media."""
         states = self.cameras[camera].counter.states
@@ -225,10 +249,12 @@ class Tracker:
             for job in changes.snapshots + changes.clips:
                 self.media.submit(job)
         self.media.advance(camera, frames[-1].message.ts)
+        self.last_frame[camera] = (frames[-1].message.ts, self.clock())
 
     def _drop(self, camera: str, why: str) -> None:
         del self.cameras[camera]
         self.events.pop(camera, None)
+        self.last_frame.pop(camera, None)
         log.info("camera %s: no longer tracked here: %s", camera, why)
         metrics.CAMERAS_TRACKED.set(len(self.cameras))
 

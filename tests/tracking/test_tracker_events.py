@@ -38,10 +38,10 @@ def frame_jpeg(frame: int) -> bytes:
     return cv2.imencode(".jpg", image)[1].tobytes()
 
 
-def publish_scene(client, camera: str = "cam") -> str:
+def publish_scene(client, camera: str = "cam", tail: int = TAIL) -> str:
     """Frames and detections of the scene plus an empty tail, as ingest and a worker write them."""
     messages = scene_detections(camera)
-    for frame in range(FRAMES, FRAMES + TAIL):
+    for frame in range(FRAMES, FRAMES + tail):
         messages.append(DetectionMessage(camera, f"{1_700_000_000_000 + frame * 50}-0", frame,
                                          1_700_000_000.0 + frame * DT, 0.0, "test", WIDTH,
                                          HEIGHT, []))
@@ -187,3 +187,17 @@ def test_clips_are_recorded_while_the_event_goes_on_whatever_the_frame_cap(
         expected = round((event.end_ts + 0.2 - event.start_ts) / DT) + 1
         assert abs(info.frames - expected) <= 1 and event.clip_complete, event.id
         assert event.end_ts - event.start_ts > 30 * DT  # longer than the frames kept
+
+
+def test_a_camera_that_stops_ends_its_events_by_the_clock(redis_client, redis_url, tmp_path):
+    """The scene without its empty tail (the file ends with everyone in view): the events end
+    ``event_end_after_s`` after the last frame, by the tracker's clock, with whole clips."""
+    last = publish_scene(redis_client, tail=0)
+    tracker = Tracker(redis_client, settings(redis_url, tmp_path))
+    step_until(tracker, lambda: tracked_frame_id(redis_client) == last)
+    assert len(redis_client.smembers(KEYS.open_events("cam"))) == 5
+    step_until(tracker, lambda: not redis_client.smembers(KEYS.open_events("cam")), timeout=10)
+    tracker.media.stop()
+    for event in check_lifecycles(redis_client):
+        assert event.end_ts == pytest.approx(1_700_000_000.0 + (FRAMES - 1) * DT)
+        assert probe(tmp_path / event.clip).frames >= 1
