@@ -4,7 +4,6 @@ expected length, zones and lines; a takeover after a crash ends each open event 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 
