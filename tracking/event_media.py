@@ -30,7 +30,7 @@ from media.draw import draw_scene
 from media.video import VideoWriter
 
 from .events import ClipJob, ClipStart, SnapshotJob
-from .recording import Recording, frame_rate
+from .recording import FILE_MODE, Recording, frame_rate
 
 log = logging.getLogger("cctv.tracker.events")
 
@@ -58,6 +58,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    os.chmod(partial, FILE_MODE)
     os.replace(partial, path)
 
 
@@ -206,6 +207,7 @@ class EventMedia:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, partial = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
         os.close(fd)
+        os.chmod(partial, FILE_MODE)
         rate = frame_rate([ts for ts, _ in chosen])
         with VideoWriter(partial, rate, preset=CLIP_PRESET) as writer:
             for _, jpeg in chosen:

@@ -22,6 +22,8 @@ from common.keys import Keys
 from media.video import VideoWriter
 
 READ_COUNT = 50
+FILE_MODE = 0o644
+"""Event files are readable by the dashboard's user (mkstemp makes them 0600)."""
 RATE_FRAMES = 10
 """Frames whose capture times set a clip's frame rate."""
 
@@ -81,6 +83,7 @@ class Recording:
             fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4",
                                         dir=self.path.parent)
             os.close(fd)
+            os.chmod(name, FILE_MODE)
             self.partial = Path(name)
             self.writer = VideoWriter(self.partial, frame_rate([t for t, _ in self.waiting]),
                                       preset=self.preset)

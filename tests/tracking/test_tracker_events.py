@@ -200,3 +200,12 @@ def test_a_camera_that_stops_ends_its_events_by_the_clock(redis_client, redis_ur
     for event in check_lifecycles(redis_client):
         assert event.end_ts == pytest.approx(1_700_000_000.0 + (FRAMES - 1) * DT)
         assert probe(tmp_path / event.clip).frames >= 1
+
+
+def test_event_files_are_readable_by_others(redis_client, redis_url, tmp_path):
+    last = publish_scene(redis_client)
+    tracker = Tracker(redis_client, settings(redis_url, tmp_path))
+    step_until(tracker, lambda: tracked_frame_id(redis_client) == last)
+    tracker.media.stop()
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files and all(p.stat().st_mode & 0o777 == 0o644 for p in files)
