@@ -22,6 +22,9 @@ from common.settings import EventsConfig
 from common.tracks import TrackMessage, TrackedObject
 
 UPDATES_MAXLEN = 10_000
+MAX_PATH = 600
+"""Most points of an event's path: beyond, every other point is dropped (a parked car's record
+stays small)."""
 BETTER = 1.2
 """A snapshot is replaced when its quality (score x box area) is this much higher."""
 
@@ -158,6 +161,8 @@ class EventBuilder:
             event.last_ts, event.top_score = msg.ts, max(event.top_score, obj.score)
             if msg.ts - event.path[-1][0] >= 1 / self.rules.path_hz:
                 event.path.append((msg.ts, round(x, 4), round(y, 4)))
+                if len(event.path) > MAX_PATH:
+                    event.path = event.path[::2]
             news = self._zones(state, zones_of(obj.track_id) + left.get(obj.track_id, []))
             if obj.track_id in crossed:
                 event.lines.extend(crossed[obj.track_id])

@@ -16,7 +16,7 @@ from common.keys import KEYS
 from common.messages import DetectionMessage, FrameMessage
 from common.tracks import TrackMessage, TrackedObject
 from media.video import probe
-from tracking.events import EventBuilder, Rules
+from tracking.events import MAX_PATH, EventBuilder, Rules
 from tracking.service import Tracker
 from running import run_until
 from tracking_scene import (BGR, EXPECTED, FRAMES, HEIGHT, WIDTH, scene_boxes, scene_detections,
@@ -209,3 +209,13 @@ def test_event_files_are_readable_by_others(redis_client, redis_url, tmp_path):
     tracker.media.stop()
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert files and all(p.stat().st_mode & 0o777 == 0o644 for p in files)
+
+
+def test_a_long_path_is_thinned():
+    builder = EventBuilder("cam", Rules(path_hz=2.0))
+    car = TrackedObject(1, "car", 3, 0.9, (10, 10, 50, 50))
+    for n in range(2000):
+        builder.frame(TrackMessage("cam", f"{n + 1}-0", n, n * 0.5, WIDTH, HEIGHT, [car]),
+                      lambda i: [])
+    path = builder.open[1].event.path
+    assert len(path) <= MAX_PATH and path[0][0] == 0 and path[-1][0] >= 990
