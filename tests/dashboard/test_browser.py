@@ -133,9 +133,13 @@ def test_live_view_plays_the_sample_camera_as_video_with_people_counted(redis_ur
         watcher.start()
         ids = mjpeg_frame_ids(f"{base}/cameras/bikes/live.mjpg", 5.0)
         watcher.join()
+        assert len(set(ids)) == len(ids), "a frame was sent twice"
+        # frames published while reading, against the parts that showed them (a pipeline that
+        # lags also delivers frames published before: those are left out of both)
         published = [i for i in published if order(i) <= order(ids[-1])]
-        assert len(set(ids)) == len(ids) and len(ids) >= 0.9 * len(published) >= 0.9 * 100, \
-            f"{len(ids)} parts for {len(published)} frames published"
+        shown = [i for i in ids if order(first) < order(i)]
+        assert len(shown) >= 0.9 * len(published) and len(published) >= 50, \
+            f"{len(shown)} parts for {len(published)} frames published"
         assert urllib.request.urlopen(f"{base}/cameras/bikes/latest.jpg").read(2) == b"\xff\xd8"
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(f"{base}/cameras/nope/live.mjpg")
