@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 
 import cv2
 import numpy as np
 
 from common.keys import KEYS
 from common.messages import FrameMessage
-from test_live_routes import free_port, get
+from running import dashboard
+from test_live_routes import get
 
 
 def test_one_port_and_one_password_cover_the_page_and_the_video(redis_url, redis_client,
@@ -26,21 +22,8 @@ def test_one_port_and_one_password_cover_the_page_and_the_video(redis_url, redis
     redis_client.xadd(KEYS.frames("gate"), FrameMessage("gate", 0, time.time(), 64, 48,
                                                         jpeg.tobytes()).to_fields())
     redis_client.sadd(KEYS.camera_names, "gate")
-    port = free_port()
-    env = dict(os.environ, REDIS_URL=redis_url, CCTV_DASHBOARD_PORT=str(port),
-               CCTV_DASHBOARD_PASSWORD="door-s3cret", CCTV_RUN_DIR=str(tmp_path))
-    server = subprocess.Popen([sys.executable, "-m", "cctv", "dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, "no dashboard"
-            try:
-                if get(f"{base}/_stcore/health")[0] == 200:
-                    break
-            except urllib.error.URLError:
-                time.sleep(0.3)
+    with dashboard({"REDIS_URL": redis_url, "CCTV_DASHBOARD_PASSWORD": "door-s3cret",
+                    "CCTV_RUN_DIR": str(tmp_path)}) as base:
         assert get(base + "/")[0] == 200  # the page (it asks for the password itself)
         assert get(f"{base}/cameras/gate/latest.jpg")[0] == 401
         auth = {"Authorization": "Basic " + base64.b64encode(b"ha:door-s3cret").decode()}
@@ -51,6 +34,3 @@ def test_one_port_and_one_password_cover_the_page_and_the_video(redis_url, redis
         status, headers, body = get(f"{base}/api/events", auth)
         assert status == 200 and json.loads(body) == {"events": [], "cursor": None}
         assert "gate" in json.loads(get(f"{base}/api/status", auth)[2])["cameras"]
-    finally:
-        server.terminate()
-        server.wait(20)

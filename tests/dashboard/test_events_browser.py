@@ -3,17 +3,12 @@ dashboard``: thumbnails appear, and the selected event's clip plays in the page.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_browser import ARTIFACTS, CHROMIUM, free_port
+from running import dashboard
+from test_browser import ARTIFACTS, CHROMIUM
 from test_events_view import store
 
 
@@ -25,22 +20,8 @@ def test_events_view_shows_thumbnails_and_plays_a_clip(redis_url, redis_client, 
     media = tmp_path / "media"
     event = store(redis_client, media, "gate", 1, "person", clip=True)
     store(redis_client, media, "gate", 2, "car", clip=False)
-    port = free_port()
-    env = dict(os.environ, REDIS_URL=redis_url, CCTV_DASHBOARD_PORT=str(port),
-               CCTV_MEDIA_DIR=str(media), CCTV_RUN_DIR=str(tmp_path))
-    env.pop("CCTV_DASHBOARD_PASSWORD", None)
-    server = subprocess.Popen([sys.executable, "-m", "cctv", "dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, "no dashboard"
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.3)
+    with dashboard({"REDIS_URL": redis_url, "CCTV_MEDIA_DIR": str(media),
+                    "CCTV_RUN_DIR": str(tmp_path)}) as base:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -65,6 +46,3 @@ def test_events_view_shows_thumbnails_and_plays_a_clip(redis_url, redis_client, 
             assert played > 0.2, f"the clip did not play ({played}s)"
             assert page.get_by_text(f"id {event.id}", exact=False).count() >= 1
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(20)

@@ -2,7 +2,6 @@
 NMS, one delivered too often) is dead-lettered with its reason, the batch goes on; a camera key of
 the wrong type is left out."""
 
-import threading
 
 import cv2
 import numpy as np
@@ -94,26 +93,6 @@ def test_poison_entries_are_dead_lettered_and_the_rest_goes_on(
     assert sorted(detection_ids(redis_client)) == sorted(set(ids) - {first.decode()})
     assert redis_client.xpending(stream, GROUP)["pending"] == 0
     assert "key cctv:frames:x is not a stream (it holds a string)" in caplog.text
-
-
-def test_a_broken_detector_is_not_taken_for_poison(redis_client, redis_url, small_video):
-    """Every frame fails and so does a blank one: the device is lost, the worker stops with the
-    error and the frames stay pending for another worker."""
-    class Broken:
-        calls = 0
-
-        def detect(self, frames):
-            self.calls += 1
-            if self.calls > 1:  # the warm-up passes
-                raise RuntimeError("device lost")
-            return [[] for _ in frames]
-
-    ingest_file(redis_client, redis_url, small_video)
-    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, lanes=1), Broken())
-    with pytest.raises(RuntimeError, match="device lost"):
-        worker.run(threading.Event())
-    assert redis_client.xlen(KEYS.dead_letter) == 0
-    assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] > 0
 
 
 def test_a_refused_result_leaves_its_frame_pending_and_the_worker_going(

@@ -131,7 +131,12 @@ def test_plan_lanes(lanes, threads, cuda, cpus, expected):
     assert plan_lanes(lanes, threads, cuda, cpus) == expected
 
 
-def test_a_failing_lane_stops_the_worker_with_its_error(redis_client, redis_url, small_video):
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_a_failing_lane_stops_the_worker_with_its_error(redis_client, redis_url, small_video,
+                                                        lanes):
+    """Every frame fails and so does a blank one: the device is lost, not the frames poisoned.
+    The worker stops with the error and leaves the frames pending (none dead-lettered) for
+    another worker."""
     class Broken:
         calls = 0
 
@@ -142,8 +147,9 @@ def test_a_failing_lane_stops_the_worker_with_its_error(redis_client, redis_url,
             return [[] for _ in frames]
 
     ingest_file(redis_client, redis_url, small_video)
-    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, lanes=2), Broken())
+    worker = Worker(redis_client, WorkerSettings(redis_url=redis_url, lanes=lanes), Broken())
     with pytest.raises(RuntimeError, match="device lost"):
         worker.run(threading.Event())
+    assert redis_client.xlen(KEYS.dead_letter) == 0
     assert not redis_client.sismember(KEYS.workers, worker.id)
     assert redis_client.xpending(KEYS.frames("cam"), GROUP)["pending"] > 0  # left for reclaim
