@@ -35,8 +35,9 @@ from .scene import (TRACK_LAG_S, Scene, newest, newest_scene, overlays, parse, s
 
 log = logging.getLogger("cctv.api.live")
 
-MAX_BEHIND = 50
-"""Entries read at once; a feed further behind than this jumps to the newest frames."""
+READ_COUNT = 50
+"""Entries read at once. A feed that is behind sends the frames it missed without holding them
+(pacing holds only a frame whose capture time plus the lag is still to come)."""
 MAX_DELAY_S = 0.5
 """Pacing never holds a frame longer than this after its capture."""
 PACE_QUANTILE = 0.75
@@ -116,7 +117,7 @@ class Follower:
                 self.kind = kind
                 newest_entry = self.client.xrevrange(self.stream, count=1)
                 self.last_id = newest_entry[0][0] if newest_entry else "0-0"
-        reply = self.client.xread({self.stream: self.last_id}, count=MAX_BEHIND, block=block_ms)
+        reply = self.client.xread({self.stream: self.last_id}, count=READ_COUNT, block=block_ms)
         entries = reply[0][1] if reply else []
         if entries:
             self.last_id = entries[-1][0]
