@@ -1,0 +1,1 @@
+"""Outbound integrations: MQTT (with Home Assistant discovery) and webhooks."""
