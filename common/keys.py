@@ -13,6 +13,9 @@ from dataclasses import dataclass
 GROUP = "workers"
 """Consumer group that every detection worker joins on every frame stream."""
 
+WEBHOOKS_GROUP = "webhooks"
+"""Consumer group (and consumer name) of ``cctv webhooks`` on ``cctv:event-updates``."""
+
 RQ_QUEUE = "cctv-replays"
 """RQ queue for replay jobs."""
 
@@ -133,6 +136,18 @@ class Keys:
     def event_updates(self) -> str:
         """Stream of event lifecycle messages (``new``, ``update``, ``end``; capped)."""
         return f"{self.prefix}:event-updates"
+
+    # -- webhooks -----------------------------------------------------------------------------
+    def webhook_sent(self, entry_id: str) -> str:
+        """Hash: hook id -> outcome, for a ``cctv:event-updates`` entry whose deliveries are not
+        all finished (a restarted ``cctv webhooks`` sends only the rest); deleted at its XACK."""
+        return f"{self.prefix}:webhook-sent:{entry_id}"
+
+    @property
+    def webhook_stats(self) -> str:
+        """Hash of ``cctv webhooks`` totals: ``delivered``, ``failed``, ``dropped``, ``retries``,
+        ``last_error`` (masked), ``last_error_ts``."""
+        return f"{self.prefix}:webhook-stats"
 
     # -- workers and errors --------------------------------------------------------------------
     @property

@@ -54,6 +54,13 @@ TRACKER_SKIPPED = Counter("cctv_tracker_skipped",
                           "parse) or late_frames (came after a later frame was tracked).",
                           ["camera", "reason"])
 CAMERAS_TRACKED = Gauge("cctv_cameras_tracked", "Cameras whose tracker lock this process holds.")
+WEBHOOK_DELIVERIES = Counter("cctv_webhook_deliveries",
+                             "Webhook deliveries finished by cctv webhooks: outcome=delivered "
+                             "(2xx), failed (a 4xx, a refused address, or retries used up) or "
+                             "dropped (the receiver's queue was full).", ["outcome"])
+WEBHOOK_RETRIES = Counter("cctv_webhook_retries",
+                          "Webhook tries repeated after a 5xx, a timeout or a connection error.")
+WEBHOOK_QUEUED = Gauge("cctv_webhook_queued", "Webhook deliveries waiting or in progress.")
 
 
 class StreamDepthCollector(Collector):

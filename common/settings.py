@@ -14,7 +14,9 @@ names the file, the key path and what is wrong, one problem per line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, TypeVar
 from urllib.parse import urlsplit
@@ -212,6 +214,46 @@ class EventsConfig(ClipRules):
                                        or bool(set(required) & set(zones)))
 
 
+WEBHOOK_EVENTS = ("new", "update", "end")
+
+
+def check_http_url(url: str) -> None:
+    """ValueError unless ``url`` is ``http[s]://host[:port][/path]``; the message never repeats
+    the URL (it may hold a token)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must start with http:// or https://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if not parts.hostname or port == 0 or any(c.isspace() for c in url):
+        raise ValueError("needs a host and no spaces (https://host[:port]/path)")
+
+
+class WebhookConfig(Strict):
+    """A webhook: each event change that passes its filters is POSTed to ``url`` as JSON."""
+
+    url: str = Field(min_length=1, max_length=2048,
+                     description="http:// or https:// address; a token or password in it as "
+                                 "${VAR}, expanded from the webhooks service's environment.")
+    events: list[Literal["new", "update", "end"]] = Field(
+        default_factory=lambda: ["new", "end"], min_length=1, max_length=3,
+        description="Changes sent: new (the object first counts), update (entered a zone, "
+                    "crossed a line, better snapshot), end.")
+    labels: list[str] = Field(default_factory=list, max_length=256,
+                              description="Only events of these classes; [] = all.")
+    zones: list[str] = Field(default_factory=list, max_length=32,
+                             description="Only events whose object entered one of these zones "
+                                         "(so far); [] = any.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        check_http_url(url)
+        return url
+
+
 class CameraConfig(Strict):
     """One camera or recorded source."""
 
@@ -247,6 +289,9 @@ class CameraConfig(Strict):
     events: EventsConfig = Field(default_factory=EventsConfig,
                                  description="Which events get clips: clips, required_zones; "
                                              "per class under 'classes'.")
+    webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=32,
+                                          description="Webhooks of this camera's events: url, "
+                                                      "events, labels, zones.")
 
     @field_validator("lines")
     @classmethod
@@ -266,6 +311,10 @@ class CameraConfig(Strict):
             if unknown:
                 raise ValueError(f"events: required_zones names unknown zones: "
                                  f"{', '.join(unknown)}")
+        for i, hook in enumerate(self.webhooks):
+            unknown = sorted(set(hook.zones) - names)
+            if unknown:
+                raise ValueError(f"webhooks.{i}.zones names unknown zones: {', '.join(unknown)}")
         return self
 
 
@@ -274,6 +323,8 @@ class CamerasFile(Strict):
 
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=1024,
                                         description="Cameras ingest runs at start.")
+    webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=64,
+                                          description="Webhooks of every camera's events.")
 
     @field_validator("cameras")
     @classmethod
@@ -298,6 +349,11 @@ def read_config_text(path: Path) -> str:
 
 def load_cameras_file(path: str | Path) -> list[CameraConfig]:
     """Read and validate a cameras YAML file."""
+    return load_cameras_document(path).cameras
+
+
+def load_cameras_document(path: str | Path) -> CamerasFile:
+    """Read and validate a cameras YAML file, with its top-level keys (``webhooks``)."""
     path = Path(path)
     try:
         data = yaml.safe_load(read_config_text(path)) or {}
@@ -306,7 +362,7 @@ def load_cameras_file(path: str | Path) -> list[CameraConfig]:
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: top level must be a mapping with a 'cameras' list")
     try:
-        return CamerasFile.model_validate(data).cameras
+        return CamerasFile.model_validate(data)
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc, str(path))) from exc
 
@@ -523,6 +579,61 @@ class TrackerSettings(ServiceSettings):
     event_max_mb: int = Field(2048, ge=1, le=10_000_000,
                               description="Most megabytes of event files per camera; the oldest "
                                           "events go first.")
+
+
+class WebhookSettings(ServiceSettings):
+    """Settings of ``cctv webhooks`` (POSTs event changes to the cameras file's webhooks)."""
+
+    cameras_file: Path | None = Field(None, description="YAML cameras file whose top-level "
+                                      "webhooks apply to every camera (re-read when it changes); "
+                                      "a camera's own come from the camera list in Redis.")
+    webhook_secret: SecretStr | None = Field(None, min_length=8, max_length=256,
+                                             description="Key of the X-CCTV-Signature header "
+                                                         "(sha256=HMAC-SHA256 hex of the body); "
+                                                         "unset = unsigned.")
+    webhook_timeout_s: float = Field(10.0, ge=0.1, le=300,
+                                     description="Connect and read timeout of one try.")
+    webhook_retries: int = Field(5, ge=0, le=20,
+                                 description="Tries after the first for a 5xx answer, a timeout "
+                                             "or a connection error (a 4xx is not retried).")
+    webhook_backoff_s: float = Field(1.0, ge=0.01, le=600,
+                                     description="Wait before the first retry; doubles each "
+                                                 "time.")
+    webhook_backoff_max_s: float = Field(60.0, ge=0.1, le=3600,
+                                         description="Longest wait between retries.")
+    webhook_queue: int = Field(1000, ge=1, le=100_000,
+                               description="Deliveries waiting per receiver URL; beyond, new "
+                                           "ones are dropped (counted).")
+    webhook_allow: list[str] | None = Field(None, max_length=256,
+                                            description="Hosts (name, *.domain, IP) or CIDRs "
+                                                        "webhooks may reach; a name must match "
+                                                        "or all its addresses be in a CIDR. "
+                                                        "Unset = any.")
+    webhook_poll_s: float = Field(2.0, ge=0.1, le=600,
+                                  description="How often the webhooks configured are re-read.")
+    public_url: str | None = Field(None, max_length=2048,
+                                   description="Base URL receivers reach the dashboard's API at "
+                                               "(https://nvr.example:8501): the body's "
+                                               "snapshot_url and clip_url; unset = null.")
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _allow(cls, allow: list[str] | None) -> list[str] | None:
+        for entry in allow or ():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                if not re.match(r"^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", entry):
+                    raise ValueError(f"{entry!r} is neither a host name, *.domain, an IP address "
+                                     "nor a CIDR") from None
+        return allow
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, url: str | None) -> str | None:
+        if url:
+            check_http_url(url)
+        return url.rstrip("/") if url else url
 
 
 S = TypeVar("S", bound=CommonSettings)

@@ -19,7 +19,7 @@ from pydantic_core import PydanticUndefined
 
 from . import settings as settings_module
 from .settings import (CameraConfig, CommonSettings, CountingConfig, EventsConfig, MotionConfig,
-                       env_name)
+                       WebhookConfig, env_name)
 
 HEADER = """\
 # Configuration
@@ -114,8 +114,9 @@ def render() -> str:
         doc = (model.__doc__ or "").strip().splitlines()[0]
         parts.append(f"## `{model.__name__}`\n\n{doc}{inherits}\n\n{field_table(model, own)}\n")
     doc = (CameraConfig.__doc__ or "").strip().splitlines()[0]
-    parts.append(f"## Cameras file (`CameraConfig`)\n\n{doc} The file is a mapping with one key, "
-                 "`cameras`, a list of these (names unique; unknown keys are errors):\n\n"
+    parts.append(f"## Cameras file (`CameraConfig`)\n\n{doc} The file is a mapping with the key "
+                 "`cameras`, a list of these (names unique; unknown keys are errors), and "
+                 "optionally `webhooks` (below):\n\n"
                  f"{field_table(CameraConfig, list(CameraConfig.model_fields), env=False)}\n")
     parts.append("### A camera's `counting` (`CountingConfig`)\n\n"
                  f"{(CountingConfig.__doc__ or '').strip()} Every rule but `classes` may also be "
@@ -133,6 +134,12 @@ def render() -> str:
                  "`classes: {car: {required_zones: [gate]}}`). Clips need `event_clips` on the "
                  "tracker. See [tracking.md](tracking.md#events).\n\n"
                  f"{field_table(EventsConfig, list(EventsConfig.model_fields), env=False)}\n")
+    parts.append("### Webhooks (`WebhookConfig`)\n\n"
+                 f"{(WebhookConfig.__doc__ or '').strip()} A camera's `webhooks` get its own "
+                 "events (their `zones` must be the camera's); a top-level `webhooks` list, "
+                 "beside `cameras`, gets every camera's. Sent by `cctv webhooks` (settings "
+                 "above); see the README's Webhooks section.\n\n"
+                 f"{field_table(WebhookConfig, list(WebhookConfig.model_fields), env=False)}\n")
     parts.append(FOOTER)
     return "\n".join(parts)
 
