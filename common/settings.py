@@ -375,12 +375,45 @@ def parse_camera(data: Mapping[str, Any], source: str = "camera") -> CameraConfi
         raise SettingsError(describe_errors(exc, source)) from exc
 
 
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+"""URL schemes of a Redis Cluster: ``redis+cluster://[user:password@]host:port[,host:port...]``."""
+
+
+def is_cluster_url(url: str | None) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://``, ``rediss+cluster://``)."""
+    return bool(url) and urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """The startup nodes ``(host, port)`` of a ``redis+cluster://`` URL (port default 6379);
+    ValueError on a bad one, without repeating the URL."""
+    hosts = urlsplit(url).netloc.rpartition("@")[2]
+    nodes = []
+    for item in hosts.split(","):
+        try:
+            parts = urlsplit(f"redis://{item.strip()}")
+            port = parts.port or 6379
+        except ValueError:
+            raise ValueError("each cluster node is host:port with a port from 1 to 65535 "
+                             "(redis+cluster://host1:7000,host2:7001)") from None
+        if not parts.hostname:
+            raise ValueError("needs at least one node (redis+cluster://host1:7000,host2:7001)")
+        nodes.append((parts.hostname, port))
+    return nodes
+
+
 def check_redis_url(url: str) -> None:
-    """ValueError unless ``url`` is ``redis[s]://[user:password@]host[:port][/db]`` or
-    ``unix:///path``; the message never repeats the URL (it may hold a password)."""
+    """ValueError unless ``url`` is ``redis[s]://[user:password@]host[:port][/db]``,
+    ``redis[s]+cluster://[user:password@]host:port[,host:port...]`` or ``unix:///path``; the
+    message never repeats the URL (it may hold a password)."""
     parts = urlsplit(url)
+    if parts.scheme in CLUSTER_SCHEMES:
+        cluster_nodes(url)
+        if parts.path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has database 0 only")
+        return
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("must start with redis://, rediss:// or unix://")
+        raise ValueError("must start with redis://, rediss://, redis+cluster:// or unix://")
     if parts.scheme == "unix":
         if not parts.path:
             raise ValueError("unix:// needs the socket's path (unix:///run/redis.sock)")
@@ -402,10 +435,18 @@ class CommonSettings(Strict):
     """Settings every service shares."""
 
     redis_url: str | None = Field(None, description="redis://[:password@]host:port/db, rediss:// "
-                                  "for TLS, unix:///path.sock; unset = the embedded server.")
+                                  "for TLS, unix:///path.sock, redis+cluster://host:port[,host:"
+                                  "port...] for Redis Cluster; unset = the embedded server.")
+    redis_cluster: bool = Field(False, description="Connect to redis_url (redis:// or rediss://) "
+                                                   "as a Redis Cluster (redis+cluster:// implies "
+                                                   "it).")
+    queue_url: str | None = Field(None, description="Standalone Redis of the replay job queue "
+                                                    "(RQ cannot run on a cluster); unset = "
+                                                    "redis_url unless that is a cluster.")
     key_prefix: str = Field("cctv", pattern=r"^[A-Za-z0-9_.-]{1,32}$",
                             description="Prefix of every Redis key.")
-    hash_tags: bool = Field(False, description="Wrap camera names in {} for Redis Cluster.")
+    hash_tags: bool = Field(False, description="Wrap camera names in {} for Redis Cluster (on by "
+                                               "force with a cluster; false is then refused).")
     run_dir: Path = Field(Path(".cctv"), description="Folder of the embedded Redis (pid, log).")
     media_dir: Path = Field(Path(".cctv/events"),
                             description="Folder of event snapshots and clips (the tracker writes "
@@ -424,10 +465,53 @@ class CommonSettings(Strict):
             check_redis_url(url)
         return url
 
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, url: str | None) -> str | None:
+        if url:
+            check_redis_url(url)
+            if is_cluster_url(url):
+                raise ValueError("the replay queue needs a standalone Redis (RQ cannot run on "
+                                 "a cluster)")
+        return url
+
+    @field_validator("hash_tags")
+    @classmethod
+    def _hash_tags(cls, on: bool, info) -> bool:
+        data = info.data
+        if not on and (data.get("redis_cluster") or is_cluster_url(data.get("redis_url"))):
+            raise ValueError("cannot be false on Redis Cluster: each camera's keys must share "
+                             "one slot (leave it unset: a cluster turns it on)")
+        return on
+
+    @model_validator(mode="after")
+    def _cluster_url(self):
+        if self.redis_cluster and not (self.redis_url and
+                                       urlsplit(self.redis_url).scheme.startswith("redis")):
+            raise ValueError("redis_cluster needs REDIS_URL: redis+cluster://host:port[,...] "
+                             "or redis://host:port")
+        return self
+
+    @property
+    def cluster(self) -> bool:
+        """Whether Redis is a cluster (``redis+cluster://`` or ``redis_cluster``)."""
+        return self.redis_cluster or is_cluster_url(self.redis_url)
+
+    @property
+    def replay_queue_url(self) -> str | None:
+        """The standalone Redis of replay jobs: ``queue_url``, else ``redis_url`` (None: the
+        embedded server) unless that is a cluster (then :class:`SettingsError`)."""
+        if self.queue_url:
+            return self.queue_url
+        if self.cluster:
+            raise SettingsError("replays need CCTV_QUEUE_URL (a standalone Redis for their job "
+                                "queue): RQ cannot run on Redis Cluster")
+        return self.redis_url
+
     @property
     def keys(self) -> Keys:
-        """The key layout these settings select."""
-        return Keys(self.key_prefix, self.hash_tags)
+        """The key layout these settings select (hash tags on by force with a cluster)."""
+        return Keys(self.key_prefix, self.hash_tags or self.cluster)
 
 
 class ServiceSettings(CommonSettings):
