@@ -55,7 +55,8 @@ def cmd_up(args) -> int:
     from .up import up
 
     settings = from_env(CommonSettings)
-    return up(settings, stop_on_signals(), args.cameras_file, args.workers, not args.no_dashboard)
+    return up(settings, stop_on_signals(), args.cameras_file, args.workers, not args.no_dashboard,
+              args.cluster)
 
 
 def cmd_ingest(args) -> int:
@@ -312,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cameras-file", help="YAML cameras file (default: the sample video)")
     p.add_argument("--workers", type=int, default=1, help="detection workers to start")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    p.add_argument("--cluster", type=int, default=0, metavar="MASTERS",
+                   help="run on a local Redis Cluster of MASTERS masters (at least 3), one "
+                        "replica each, ports 7000- (the embedded Redis keeps the RQ queue)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("ingest", help="capture the configured cameras into Redis")

@@ -20,7 +20,8 @@ from typing import Sequence
 
 from common.cameras import list_cameras, store_camera
 from common.redis_conn import connect, embedded_for
-from common.settings import CameraConfig, CommonSettings, LineConfig, ZoneConfig
+from common.settings import (CameraConfig, CommonSettings, LineConfig, SettingsError,
+                             ZoneConfig)
 
 log = logging.getLogger("cctv.up")
 
@@ -76,16 +77,25 @@ def spawn(command: list[str], env: dict[str, str], cpus: set[int] | None = None)
 
 
 def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None = None,
-       workers: int = 1, dashboard: bool = True) -> int:
-    """Run everything until ``stop`` is set or a child exits; returns the exit status."""
+       workers: int = 1, dashboard: bool = True, cluster: int = 0) -> int:
+    """Run everything until ``stop`` is set or a child exits; returns the exit status. With
+    ``cluster`` masters, a local Redis Cluster (``cctv/cluster.py``, one replica each, ports
+    ``CLUSTER_PORT``-) carries the streams, and the embedded Redis only the RQ queue."""
     env = dict(os.environ)
-    server = None
+    server = local_cluster = None
+    if cluster and settings.redis_url:
+        raise SettingsError("--cluster starts a local cluster: unset REDIS_URL")
     if not settings.redis_url:
         server = embedded_for(settings)
         if not server.start():
             server = None  # someone else's embedded server: share it, leave it running
         env["REDIS_URL"] = embedded_for(settings).url
-        settings = settings.model_copy(update={"redis_url": env["REDIS_URL"]})
+        if cluster:
+            local_cluster = start_cluster(settings, cluster)
+            env.update(CCTV_QUEUE_URL=env["REDIS_URL"], REDIS_URL=local_cluster.url,
+                       CCTV_HASH_TAGS="true")
+        settings = settings.model_copy(update={"redis_url": env["REDIS_URL"],
+                                               "hash_tags": settings.hash_tags or bool(cluster)})
     client = connect(settings)
     if not cameras_file and not list_cameras(client, settings.keys):
         store_camera(client, settings.keys, sample_camera())
@@ -109,9 +119,27 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if local_cluster is not None:
+            local_cluster.stop()
         if server is not None:
             server.stop()
     return 0
+
+
+CLUSTER_PORT = 7000
+"""First port of ``cctv up --cluster``'s nodes (cluster bus: port + 10000)."""
+
+
+def start_cluster(settings: CommonSettings, masters: int):
+    """A local cluster of ``masters`` masters and one replica each under ``run_dir``/cluster."""
+    from .cluster import ClusterError, LocalCluster
+
+    log.info("starting a local Redis Cluster: %d masters, %d replicas", masters, masters)
+    try:
+        return LocalCluster(settings.run_dir / "cluster", masters, 1, CLUSTER_PORT,
+                            node_timeout_ms=5000).start()
+    except (ClusterError, ValueError) as exc:
+        raise SettingsError(f"--cluster: {exc}") from exc
 
 
 RESTART_INITIAL_S, RESTART_MAX_S, STABLE_S = 1.0, 60.0, 60.0

@@ -1,0 +1,118 @@
+"""The local Redis Cluster launcher (cctv/cluster.py) on real nodes: created whole, a killed master's
+replica promoted, a node restarted empty rejoins as a replica; ``scripts/cluster`` in a process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from cluster import WAIT_S, cluster_client, redis_cluster  # noqa: F401 (fixtures)
+
+from cctv.cluster import SLOTS, LocalCluster, free_base_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_cluster_covers_every_slot_with_three_masters_and_their_replicas(redis_cluster,
+                                                                             cluster_client):
+    owners = redis_cluster.slot_owners()
+    assert len(owners) == SLOTS
+    assert len(set(owners.values())) == 3
+    roles = sorted(node.role() for node in redis_cluster.nodes)
+    assert roles == ["master"] * 3 + ["slave"] * 3
+    for node in redis_cluster.nodes:
+        info = node.info()
+        assert info["cluster_state"] == "ok" and info["cluster_slots_ok"] == str(SLOTS)
+        assert info["cluster_known_nodes"] == "6"
+    cameras = [f"cctv:frames:{{cam{i}}}" for i in range(16)]
+    for key in cameras:
+        cluster_client.xadd(key, {"i": key})
+    assert {redis_cluster.master_for(key).address for key in cameras} == set(owners.values())
+    assert all(cluster_client.xlen(key) == 1 for key in cameras)
+
+
+def test_a_killed_master_is_replaced_by_its_replica_and_keeps_the_data(redis_cluster,
+                                                                       cluster_client):
+    key = "cctv:frames:{lobby}"
+    cluster_client.xadd(key, {"n": "1"})
+    master = redis_cluster.master_for(key)
+    with master.client() as direct:
+        direct.execute_command("WAIT", 1, 10_000)  # the replica has the entry before the kill
+    redis_cluster.kill(master)
+    redis_cluster.wait_failover(master, WAIT_S)
+    promoted = redis_cluster.master_for(key)
+    assert promoted is not master and promoted.role() == "master"
+    client = redis_cluster.client()
+    try:
+        assert client.xlen(key) == 1
+        client.xadd(key, {"n": "2"})
+        assert client.xlen(key) == 2
+    finally:
+        client.close()
+
+
+def test_a_node_restarted_with_or_without_its_data_rejoins_as_a_replica(redis_cluster,
+                                                                        cluster_client):
+    for empty in (False, True):
+        master = redis_cluster.master_for("cctv:state:{gate}")
+        redis_cluster.kill(master)
+        redis_cluster.wait_failover(master, WAIT_S)
+        redis_cluster.restart(master, empty=empty, timeout=WAIT_S)
+        redis_cluster.wait_ok(WAIT_S)
+        assert master.role() == "slave"
+        assert master.info()["cluster_known_nodes"] == "6"
+    roles = sorted(node.role() for node in redis_cluster.nodes)
+    assert roles == ["master"] * 3 + ["slave"] * 3
+
+
+def test_scripts_cluster_runs_until_stopped_and_prints_the_url(tmp_path):
+    base = free_base_port(6)
+    proc = subprocess.Popen([str(ROOT / "scripts" / "cluster"), "--port", str(base), "--dir",
+                             str(tmp_path), "--node-timeout-ms", "2000"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = proc.stdout.readline().strip()
+        nodes = ",".join(f"127.0.0.1:{base + i}" for i in range(6))
+        assert line == f"REDIS_URL=redis+cluster://{nodes}"
+        probe = LocalCluster(tmp_path, base_port=base)
+        for node in probe.nodes:  # the launcher's processes: mark them alive for the checks
+            node.proc = _Alive()
+        assert probe.whole()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    assert not any(_answers(base + i) for i in range(6)), "a node outlived scripts/cluster"
+
+
+class _Alive:
+    """Stands for a process this test did not start (``Node.alive`` polls it)."""
+
+    @staticmethod
+    def poll():
+        return None
+
+
+def _answers(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis("127.0.0.1", port, socket_connect_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def test_a_bad_layout_or_a_port_in_use_is_one_clear_error(tmp_path):
+    import socket
+
+    import pytest
+
+    from cctv.cluster import ClusterError
+
+    with pytest.raises(ValueError, match="at least 3 masters"):
+        LocalCluster(tmp_path, masters=2)
+    base = free_base_port(6)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 2))
+        with pytest.raises(ClusterError, match="in use"):
+            LocalCluster(tmp_path, base_port=base).start()
