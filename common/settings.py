@@ -402,6 +402,40 @@ def cluster_nodes(url: str) -> list[tuple[str, int]]:
     return nodes
 
 
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+"""URL schemes of Redis Sentinel: ``redis+sentinel://[:password@]host:port[,host:port]/service[/db]``
+(the sentinels' addresses; the primary they name is where data goes)."""
+
+
+def is_sentinel_url(url: str | None) -> bool:
+    """Whether ``url`` names a primary through Redis Sentinel (``redis[s]+sentinel://``)."""
+    return bool(url) and urlsplit(url).scheme in SENTINEL_SCHEMES
+
+
+def sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str, int]:
+    """The sentinels ``(host, port)`` (port default 26379), the service name and the database of a
+    ``redis+sentinel://`` URL; ValueError on a bad one, without repeating the URL."""
+    parts = urlsplit(url)
+    sentinels = []
+    for item in parts.netloc.rpartition("@")[2].split(","):
+        try:
+            node = urlsplit(f"redis://{item.strip()}")
+            port = node.port or 26379
+        except ValueError:
+            raise ValueError("each sentinel is host:port with a port from 1 to 65535 "
+                             "(redis+sentinel://host1:26379,host2:26379/mymaster)") from None
+        if not node.hostname:
+            raise ValueError("needs at least one sentinel (redis+sentinel://host:26379/mymaster)")
+        sentinels.append((node.hostname, port))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2:
+        raise ValueError("needs the service name after the sentinels, then optionally a database "
+                         "(redis+sentinel://host:26379/mymaster/0)")
+    if len(path) == 2 and not (path[1].isdigit() and int(path[1]) < 1_000_000):
+        raise ValueError("the database after the service name must be a number")
+    return sentinels, path[0], int(path[1]) if len(path) == 2 else 0
+
+
 def check_redis_url(url: str) -> None:
     """ValueError unless ``url`` is ``redis[s]://[user:password@]host[:port][/db]``,
     ``redis[s]+cluster://[user:password@]host:port[,host:port...]`` or ``unix:///path``; the
@@ -412,8 +446,12 @@ def check_redis_url(url: str) -> None:
         if parts.path.strip("/") not in ("", "0"):
             raise ValueError("a Redis Cluster has database 0 only")
         return
+    if parts.scheme in SENTINEL_SCHEMES:
+        sentinel_parts(url)
+        return
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("must start with redis://, rediss://, redis+cluster:// or unix://")
+        raise ValueError("must start with redis://, rediss://, redis+cluster://, "
+                         "redis+sentinel:// or unix://")
     if parts.scheme == "unix":
         if not parts.path:
             raise ValueError("unix:// needs the socket's path (unix:///run/redis.sock)")
