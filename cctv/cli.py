@@ -127,6 +127,18 @@ def cmd_tracker(args) -> int:
     return 0
 
 
+def cmd_webhooks(args) -> int:
+    from common.settings import WebhookSettings
+    from integrations.webhooks import WebhookService
+
+    settings = from_env(WebhookSettings, cameras_file=args.cameras_file)
+    client = client_for(settings)
+    service = WebhookService(client, settings)
+    start_metrics(settings, client)
+    service.run(stop_on_signals())
+    return 0
+
+
 def cmd_rq_worker(args) -> int:
     from .rq_worker import serve
 
@@ -220,6 +232,11 @@ def cmd_status(args) -> int:
     if not status.workers:
         print("no live workers (start one: cctv worker)")
     print(f"queued replays: {status.queues.replays}, dead letters: {status.queues.dead_letters}")
+    hooks = status.webhooks
+    if hooks.delivered or hooks.failed or hooks.dropped or hooks.pending:
+        print(f"webhooks: {hooks.delivered} delivered, {hooks.failed} failed, {hooks.dropped} "
+              f"dropped, {hooks.retries} retries, {hooks.pending} pending"
+              + (f" (last error: {hooks.last_error})" if hooks.last_error else ""))
     for service, loss in status.redis_losses.items():
         lost = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loss.lost))
         print(f"{service} last lost Redis at {lost} for {loss.back - loss.lost:.1f}s")
@@ -348,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock-ttl-ms", type=int, help="a dead tracker's cameras are taken over "
                                                    "after this long")
     p.set_defaults(func=cmd_tracker)
+
+    p = sub.add_parser("webhooks", help="POST event changes to the webhooks of the cameras "
+                                        "file and of each camera (idle when there are none)")
+    p.add_argument("--cameras-file", help="YAML cameras file whose top-level webhooks apply to "
+                                          "every camera")
+    p.set_defaults(func=cmd_webhooks)
 
     p = sub.add_parser("rq-worker", help="run one RQ worker for replay jobs")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")

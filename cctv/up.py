@@ -1,5 +1,6 @@
-"""``cctv up``: embedded Redis plus ingest, worker(s), a tracker, an RQ worker and the dashboard,
-as child processes of this one; a child that exits is started again after a backoff (doubling
+"""``cctv up``: embedded Redis plus ingest, worker(s), a tracker, an RQ worker, the webhooks
+sender (idle without webhooks) and the dashboard, as child processes of this one; a child that
+exits is started again after a backoff (doubling
 from 1 s to 60 s, back to 1 s once it ran a minute), its restart count in the log; Ctrl-C or
 SIGTERM stops them all (and the Redis this command started). Several workers each get their own
 share of the CPUs (their affinity), so that their lanes do not oversubscribe the cores."""
@@ -51,6 +52,8 @@ def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> l
     ingest = cctv + ["ingest"] + (["--cameras-file", cameras_file] if cameras_file else [])
     commands = [ingest] + [cctv + ["worker"] for _ in range(workers)] + [cctv + ["tracker"],
                                                                           cctv + ["rq-worker"]]
+    commands.append(cctv + ["webhooks"] + (["--cameras-file", cameras_file] if cameras_file
+                                           else []))
     if dashboard:
         commands.append(cctv + ["dashboard"])
     return commands

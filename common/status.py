@@ -14,7 +14,7 @@ import redis
 
 from .cameras import valid_camera_json
 from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
-from .keys import GROUP, RQ_QUEUE_KEY, Keys
+from .keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from .fields import MessageError
 from .records import CameraState, RedisLoss, WorkerHeartbeat
 from .outage import read_losses
@@ -73,6 +73,40 @@ class Queues:
 
 
 @dataclass
+class WebhookStats:
+    """``cctv webhooks`` totals (``cctv:webhook-stats``) and event changes not finished yet."""
+
+    delivered: int = 0
+    failed: int = 0
+    dropped: int = 0
+    retries: int = 0
+    pending: int = 0
+    last_error: str = ""
+    last_error_ts: float = 0.0
+
+
+def webhook_stats(client: redis.Redis, keys: Keys) -> WebhookStats:
+    """The webhooks sender's totals; ``pending``: entries of its group not acknowledged."""
+    raw = {_text(k): _text(v) for k, v in client.hgetall(keys.webhook_stats).items()}
+    pending = 0
+    try:
+        for group in client.xinfo_groups(keys.event_updates):
+            if _text(group["name"]) == WEBHOOKS_GROUP:
+                pending = int(group["pending"])
+    except redis.ResponseError:  # no event stream yet
+        pass
+
+    def number(name: str, kind: type = int):
+        try:
+            return kind(raw.get(name, 0))
+        except ValueError:
+            return kind(0)
+    return WebhookStats(number("delivered"), number("failed"), number("dropped"),
+                        number("retries"), pending, mask_text(raw.get("last_error", "")),
+                        number("last_error_ts", float))
+
+
+@dataclass
 class Status:
     """The whole pipeline: cameras by name, live workers, queues, each service's last outage."""
 
@@ -80,6 +114,8 @@ class Status:
     workers: list[WorkerHeartbeat] = field(default_factory=list)
     queues: Queues = field(default_factory=Queues)
     redis_losses: dict[str, RedisLoss] = field(default_factory=dict)
+    webhooks: WebhookStats = field(default_factory=WebhookStats)
+    """The webhooks sender's totals (``cctv webhooks``)."""
 
     def labels(self) -> list[str]:
         """Every label any camera has counted, sorted."""
@@ -91,6 +127,7 @@ class Status:
         return {"cameras": {name: cam.to_dict() for name, cam in self.cameras.items()},
                 "workers": [w.to_dict() for w in self.workers],
                 "queues": asdict(self.queues),
+                "webhooks": asdict(self.webhooks),
                 "redis_losses": {service: {"lost": loss.lost, "back": loss.back}
                                  for service, loss in self.redis_losses.items()}}
 
@@ -148,4 +185,5 @@ def collect_status(client: redis.Redis, keys: Keys) -> Status:
                                          configured=name in configured)
     return Status(cameras, workers,
                   Queues(client.llen(RQ_QUEUE_KEY), client.xlen(keys.dead_letter)),
-                  dict(sorted(read_losses(client, keys).items())))
+                  dict(sorted(read_losses(client, keys).items())),
+                  webhooks=webhook_stats(client, keys))

@@ -1,0 +1,160 @@
+"""Sending webhooks: the signed POST, its retry policy, and one :class:`Lane` per receiver URL.
+
+A lane is a thread with its own bounded queue: deliveries to one receiver go out in order, one
+at a time, and a receiver that hangs or fails holds up only its own lane (each try is bounded by
+``webhook_timeout_s``; when its queue is full, new deliveries to it are dropped and counted).
+A 2xx is delivered; a 5xx, a timeout or a connection error is tried again after a backoff
+(``webhook_backoff_s`` doubling up to ``webhook_backoff_max_s``) at most ``webhook_retries``
+times; anything else (4xx, a redirect, a host outside ``webhook_allow``) fails at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit
+
+import requests
+
+from common.settings import WebhookSettings
+from common.urls import mask_text
+
+from .webhook_hooks import AllowList, Hook
+
+log = logging.getLogger("cctv.webhooks")
+
+SIGNATURE_HEADER = "X-CCTV-Signature"
+USER_AGENT = "cctv-webhooks/1"
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The ``X-CCTV-Signature`` value: ``sha256=`` and the HMAC-SHA256 of the body, hex."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event change for one hook: ``entry_id`` is its ``cctv:event-updates`` entry."""
+
+    entry_id: str
+    kind: str
+    hook: Hook
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a delivery finished: ``delivered``, ``failed`` or ``dropped``, after ``tries``."""
+
+    delivery: Delivery
+    result: str
+    tries: int
+    error: str = ""
+
+
+class Sender:
+    """One try of a delivery, and the policy of what comes next."""
+
+    def __init__(self, settings: WebhookSettings):
+        self.timeout = settings.webhook_timeout_s
+        self.secret = settings.webhook_secret.get_secret_value().encode() \
+            if settings.webhook_secret else None
+        self.allow = AllowList(settings.webhook_allow)
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxies or .netrc from the environment: direct
+
+    def headers(self, delivery: Delivery) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   "X-CCTV-Event": delivery.kind,
+                   "X-CCTV-Delivery": f"{delivery.entry_id}.{delivery.hook.id}"}
+        if self.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.secret, delivery.body)
+        return headers
+
+    def attempt(self, delivery: Delivery) -> tuple[str, str]:
+        """``("delivered", "")``, ``("retry", why)`` or ``("failed", why)``."""
+        url = delivery.hook.url
+        parts = urlsplit(url)
+        try:
+            refused = self.allow.check(parts.hostname or "",
+                                       parts.port or (443 if parts.scheme == "https" else 80))
+        except OSError as exc:
+            return "retry", f"cannot resolve {parts.hostname}: {exc}"
+        if refused:
+            return "failed", refused
+        try:
+            with self.session.post(url, data=delivery.body, headers=self.headers(delivery),
+                                   timeout=(self.timeout, self.timeout), allow_redirects=False,
+                                   stream=True) as answer:
+                status = answer.status_code
+        except requests.Timeout:
+            return "retry", f"no answer in {self.timeout:g}s"
+        except requests.ConnectionError as exc:
+            return "retry", f"connection failed: {type(exc).__name__}"
+        except requests.RequestException as exc:
+            return "failed", f"{type(exc).__name__}: {exc}"
+        if 200 <= status < 300:
+            return "delivered", ""
+        return ("retry" if status >= 500 else "failed"), f"HTTP {status}"
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class Lane(threading.Thread):
+    """The deliveries to one receiver URL, in order, with retries; ``done`` gets each
+    :class:`Outcome` (from this thread)."""
+
+    def __init__(self, url_shown: str, settings: WebhookSettings,
+                 done: Callable[[Outcome], None], stop: threading.Event):
+        super().__init__(name=f"webhook {url_shown}", daemon=True)
+        self.shown, self.settings, self.done, self.stop = url_shown, settings, done, stop
+        self.queue: queue.Queue[Delivery] = queue.Queue(settings.webhook_queue)
+        self.sender = Sender(settings)
+
+    def offer(self, delivery: Delivery) -> bool:
+        """Queue a delivery; False (dropped) when the lane's queue is full."""
+        try:
+            self.queue.put_nowait(delivery)
+            return True
+        except queue.Full:
+            return False
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    delivery = self.queue.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                outcome = self.deliver(delivery)
+                if outcome is not None:
+                    self.done(outcome)
+        finally:
+            self.sender.close()
+
+    def deliver(self, delivery: Delivery) -> Outcome | None:
+        """Try until delivered, failed or out of retries; None when stopped meanwhile (the
+        delivery then stays pending and is sent after a restart)."""
+        wait = self.settings.webhook_backoff_s
+        tries = 0
+        while True:
+            tries += 1
+            result, why = self.sender.attempt(delivery)
+            if result == "delivered":
+                return Outcome(delivery, "delivered", tries)
+            why = mask_text(why)
+            if result == "failed" or tries > self.settings.webhook_retries:
+                log.warning("webhook %s: %s %s not delivered after %d tr%s: %s",
+                            delivery.hook.shown, delivery.kind, delivery.entry_id, tries,
+                            "y" if tries == 1 else "ies", why)
+                return Outcome(delivery, "failed", tries, why)
+            log.info("webhook %s: %s; retrying in %.1fs", delivery.hook.shown, why, wait)
+            if self.stop.wait(wait):
+                return None
+            wait = min(wait * 2, self.settings.webhook_backoff_max_s)
