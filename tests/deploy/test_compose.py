@@ -23,7 +23,8 @@ import yaml
 from common.config_check import check_file
 from common.redis_conn import redis_server_binary
 from common.settings import (DashboardSettings, IngestSettings, SettingsError,
-                             TrackerSettings, WorkerSettings, env_name, from_env)
+                             TrackerSettings, WebhookSettings, WorkerSettings, env_name,
+                             from_env)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -31,11 +32,11 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 CCTV = Path(sys.executable).with_name("cctv")
 PASSWORD = "s3cret-for-test"
 DASHBOARD_PASSWORD = "dashboard-s3cret"
-OURS = ("ingest", "worker", "worker-cpu", "tracker", "rq-worker", "dashboard")
+OURS = ("ingest", "worker", "worker-cpu", "tracker", "rq-worker", "dashboard", "webhooks")
 SETTINGS = {"ingest": IngestSettings, "worker": WorkerSettings, "worker-cpu": WorkerSettings,
             "tracker": TrackerSettings,
             "rq-worker": IngestSettings,  # the replay job reads IngestSettings
-            "dashboard": DashboardSettings}
+            "dashboard": DashboardSettings, "webhooks": WebhookSettings}
 
 
 @pytest.fixture(scope="module")
