@@ -161,8 +161,21 @@ class Keys:
 
     @property
     def dead_letter(self) -> str:
-        """Stream of malformed frame entries with the reason (capped)."""
+        """Stream of entries a service could not use, with the reason (capped): every camera's
+        without hash tags."""
         return f"{self.prefix}:dead-letter"
+
+    def dead_letters(self, camera: str) -> str:
+        """Where ``camera``'s dead letters go: with hash tags (Redis Cluster) its own stream
+        ``cctv:dead-letter:{cam}`` (in the camera's slot, so the worker's script stays in one
+        slot), else the global :attr:`dead_letter`."""
+        return f"{self.dead_letter}:{self.camera(camera)}" if self.hash_tags else self.dead_letter
+
+    @property
+    def dead_letter_cameras(self) -> str:
+        """Set of the cameras that have a dead-letter stream of their own (the global index of
+        per-camera dead letters, written after the script that adds the letter)."""
+        return f"{self.prefix}:dead-letter-cameras"
 
     @property
     def redis_losses(self) -> str:

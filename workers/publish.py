@@ -5,13 +5,16 @@ the detection message to the camera's detections stream, count the frame (total 
 tracker counts objects) and PUBLISH. It always
 XACKs. So a frame processed twice (a slow worker whose entry was reclaimed) is published and
 counted once, and a worker killed before the script leaves the entry pending for reclaim.
-All keys of one camera share its hash tag when ``hash_tags`` is on, so the script is cluster-safe.
+All keys of one camera share its hash tag when ``hash_tags`` is on, so the script is cluster-safe;
+dead letters then go to the camera's own stream, listed in a global index written before the
+script (so an index entry may name a stream that is still empty, never the reverse).
 """
 
 from __future__ import annotations
 
 import redis
 
+from common.redis_conn import LuaScript
 from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED
 from common.keys import GROUP, Keys
 from common.messages import DetectionMessage
@@ -55,8 +58,8 @@ class Publisher:
         self.client, self.keys = client, keys
         self.detections_maxlen, self.done_ttl_s = detections_maxlen, done_ttl_s
         self.minute_ttl_s, self.dead_letter_maxlen = minute_ttl_s, dead_letter_maxlen
-        self._publish = client.register_script(PUBLISH_LUA)
-        self._dead = client.register_script(DEAD_LETTER_LUA)
+        self._publish = LuaScript(client, PUBLISH_LUA)
+        self._dead = LuaScript(client, DEAD_LETTER_LUA)
 
     def detections(self, pipe, msg: DetectionMessage) -> None:
         """Queue the idempotent publish + count + ack of one frame's detections."""
@@ -72,10 +75,13 @@ class Publisher:
             client=pipe)
 
     def dead_letter(self, pipe, letter: DeadLetter) -> None:
-        """Queue moving a malformed entry to the dead-letter stream (once) and acking it."""
+        """Queue moving a malformed entry to the dead-letter stream (once) and acking it; with
+        hash tags the camera's stream, indexed at once in ``dead_letter_cameras``."""
         k = self.keys
+        if k.hash_tags:
+            self.client.sadd(k.dead_letter_cameras, letter.camera)
         flat = [x for item in letter.to_fields().items() for x in item]
-        self._dead(keys=[k.done(letter.camera, letter.entry_id), k.dead_letter,
+        self._dead(keys=[k.done(letter.camera, letter.entry_id), k.dead_letters(letter.camera),
                          k.stats(letter.camera), k.frames(letter.camera)],
                    args=[self.done_ttl_s, self.dead_letter_maxlen, GROUP, letter.entry_id,
                          DEAD_LETTERS, *flat],
