@@ -127,6 +127,18 @@ def cmd_tracker(args) -> int:
     return 0
 
 
+def cmd_mqtt(args) -> int:
+    from common.settings import MqttSettings
+    from integrations.mqtt import run_bridge
+
+    settings = from_env(MqttSettings, mqtt_url=args.url)
+    if not settings.mqtt_url:
+        raise SettingsError("no broker: set CCTV_MQTT_URL "
+                            "(mqtt://user:${MQTT_PASSWORD}@host:1883, mqtts:// for TLS)")
+    run_bridge(client_for(settings), settings, stop_on_signals())
+    return 0
+
+
 def cmd_webhooks(args) -> int:
     from common.settings import WebhookSettings
     from integrations.webhooks import WebhookService
@@ -142,14 +154,17 @@ def cmd_webhooks(args) -> int:
 def cmd_rq_worker(args) -> int:
     from .rq_worker import serve
 
+    from common.redis_conn import connect_queue
+
     settings = from_env(CommonSettings)
-    serve(client_for(settings), settings.keys, args.burst,
+    serve(connect_queue(settings), settings.keys, args.burst,
           logging.getLevelName(log.getEffectiveLevel()))
     return 0
 
 
 # -- replays -------------------------------------------------------------------------------------
 def cmd_replay(args) -> int:
+    from common.redis_conn import connect_queue
     from common.replays import enqueue
 
     from .replay import wait
@@ -162,7 +177,7 @@ def cmd_replay(args) -> int:
     out = str(Path(args.out).expanduser().resolve()) if args.out else None
     settings = from_env(CommonSettings)
     client = client_for(settings)
-    job = enqueue(client, str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
+    job = enqueue(connect_queue(settings), str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
     print(job.id, flush=True)
     if not args.wait:
         return 0
@@ -174,9 +189,10 @@ def cmd_replay(args) -> int:
 def cmd_job(args) -> int:
     from rq.exceptions import NoSuchJobError
 
+    from common.redis_conn import connect_queue
     from common.replays import fetch, job_summary
 
-    client = client_for(from_env(CommonSettings))
+    client = connect_queue(from_env(CommonSettings))
     try:
         print(json.dumps(job_summary(fetch(client, args.job_id)), default=str))
     except NoSuchJobError as exc:
@@ -240,6 +256,10 @@ def cmd_status(args) -> int:
     for service, loss in status.redis_losses.items():
         lost = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loss.lost))
         print(f"{service} last lost Redis at {lost} for {loss.back - loss.lost:.1f}s")
+    for bridge in status.mqtt.values():
+        print(f"mqtt {bridge.client_id}: {bridge.state} {bridge.broker}"
+              + (f" ({bridge.error})" if bridge.error else "")
+              + f", {bridge.published} published, {bridge.dropped} dropped")
     return 0
 
 
@@ -365,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock-ttl-ms", type=int, help="a dead tracker's cameras are taken over "
                                                    "after this long")
     p.set_defaults(func=cmd_tracker)
+
+    p = sub.add_parser("mqtt", help="publish events, counts and snapshots to an MQTT broker "
+                                    "(Home Assistant discovery)")
+    p.add_argument("--url", help="broker, mqtt[s]://user:${VAR}@host:port (default: "
+                                 "CCTV_MQTT_URL)")
+    p.set_defaults(func=cmd_mqtt)
 
     p = sub.add_parser("webhooks", help="POST event changes to the webhooks of the cameras "
                                         "file and of each camera (idle when there are none)")

@@ -47,7 +47,8 @@ def sample_camera() -> CameraConfig:
                                                 (0.5, 1.0)])])
 
 
-def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> list[list[str]]:
+def child_commands(cameras_file: str | None, workers: int, dashboard: bool,
+                   mqtt: bool = False) -> list[list[str]]:
     cctv = [sys.executable, "-m", "cctv"]
     ingest = cctv + ["ingest"] + (["--cameras-file", cameras_file] if cameras_file else [])
     commands = [ingest] + [cctv + ["worker"] for _ in range(workers)] + [cctv + ["tracker"],
@@ -56,6 +57,8 @@ def child_commands(cameras_file: str | None, workers: int, dashboard: bool) -> l
                                            else []))
     if dashboard:
         commands.append(cctv + ["dashboard"])
+    if mqtt:  # CCTV_MQTT_URL is set: the MQTT bridge
+        commands.append(cctv + ["mqtt"])
     return commands
 
 
@@ -106,7 +109,8 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     shares = iter(worker_cpu_shares(cpus, workers) or [])
     children = [Child(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
-                for cmd in child_commands(cameras_file, workers, dashboard)]
+                for cmd in child_commands(cameras_file, workers, dashboard,
+                                          mqtt=bool(env.get("CCTV_MQTT_URL")))]
     log.info("started %d services on %s", len(children), env.get("REDIS_URL"))
     try:
         while not stop.wait(0.5):

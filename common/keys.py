@@ -149,6 +149,21 @@ class Keys:
         ``last_error`` (masked), ``last_error_ts``."""
         return f"{self.prefix}:webhook-stats"
 
+    # -- MQTT bridge ----------------------------------------------------------------------------
+    @property
+    def mqtt_bridges(self) -> str:
+        """Set of the client ids of ``cctv mqtt`` bridges that have written their state."""
+        return f"{self.prefix}:mqtt-bridges"
+
+    def mqtt_bridge(self, client_id: str) -> str:
+        """Hash: one bridge's state (``common/mqtt.py``), with a TTL: gone means not running."""
+        return f"{self.prefix}:mqtt-bridge:{client_id}"
+
+    def mqtt_cursor(self, client_id: str) -> str:
+        """String: the last ``cctv:event-updates`` id a bridge published (a restart goes on
+        after it)."""
+        return f"{self.prefix}:mqtt-cursor:{client_id}"
+
     # -- workers and errors --------------------------------------------------------------------
     @property
     def workers(self) -> str:

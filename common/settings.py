@@ -758,6 +758,70 @@ class WebhookSettings(ServiceSettings):
         return url.rstrip("/") if url else url
 
 
+MQTT_TOPIC_PATTERN = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,7}$"
+
+
+def check_mqtt_url(url: str) -> None:
+    """ValueError unless ``url`` is ``mqtt[s]://[user[:password]@]host[:port]``; the message
+    never repeats the URL (it may hold a password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError("must start with mqtt:// or mqtts:// (TLS)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise ValueError("needs a host (mqtt://user:${MQTT_PASSWORD}@host:1883)")
+    if parts.path.strip("/") or parts.query:
+        raise ValueError("takes no path or query: mqtt[s]://[user[:password]@]host[:port]")
+
+
+class MqttSettings(CommonSettings):
+    """Settings of ``cctv mqtt``, the MQTT bridge (started by ``cctv up`` when mqtt_url is set)."""
+
+    mqtt_url: str | None = Field(None, description="Broker: mqtt://[user[:password]@]host[:port] "
+                                 "(1883), mqtts:// for TLS (8883, certificate verified); a "
+                                 "password as ${VAR} is read from the environment; unset = no "
+                                 "bridge.")
+    mqtt_topic_prefix: str = Field("cctv", pattern=MQTT_TOPIC_PATTERN,
+                                   description="First level(s) of every topic (cctv/available, "
+                                               "cctv/events, ...).")
+    mqtt_discovery: bool = Field(True, description="Publish Home Assistant MQTT discovery "
+                                                   "configs (sensors per camera and class, "
+                                                   "snapshot cameras).")
+    mqtt_discovery_prefix: str = Field("homeassistant", pattern=MQTT_TOPIC_PATTERN,
+                                       description="Home Assistant's discovery prefix.")
+    mqtt_stats_interval_s: float = Field(60.0, ge=1, le=86_400,
+                                         description="Period of the status document on "
+                                                     "<prefix>/stats.")
+    mqtt_buffer: int = Field(10_000, ge=10, le=1_000_000,
+                             description="Most event messages kept while the broker is away "
+                                         "(the oldest are dropped and counted); state topics are "
+                                         "republished whole on reconnect.")
+    mqtt_client_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                       description="MQTT client id (also names the bridge in "
+                                                   "cctv status); default cctv-<host>.")
+    mqtt_ca_certs: Path | None = Field(None, description="CA bundle that verifies an mqtts:// "
+                                                         "broker; unset = the system's CAs.")
+    mqtt_keepalive_s: int = Field(30, ge=5, le=3600,
+                                  description="MQTT keep-alive: the broker publishes the "
+                                              "bridge's 'offline' will about 1.5x this after "
+                                              "losing it silently.")
+    mqtt_poll_s: float = Field(0.5, ge=0.05, le=60,
+                               description="How often counts, objects in view and snapshots "
+                                           "are read from Redis.")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, url: str | None) -> str | None:
+        if url:
+            check_mqtt_url(url)
+        return url
+
+
 S = TypeVar("S", bound=CommonSettings)
 
 

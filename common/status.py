@@ -16,6 +16,7 @@ from .cameras import valid_camera_json
 from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from .keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from .fields import MessageError
+from .mqtt import BridgeState, read_bridge_states
 from .records import CameraState, RedisLoss, WorkerHeartbeat
 from .outage import read_losses
 from .settings import CameraConfig
@@ -114,6 +115,8 @@ class Status:
     workers: list[WorkerHeartbeat] = field(default_factory=list)
     queues: Queues = field(default_factory=Queues)
     redis_losses: dict[str, RedisLoss] = field(default_factory=dict)
+    mqtt: dict[str, BridgeState] = field(default_factory=dict)
+    """Running MQTT bridges (``cctv mqtt``) by client id."""
     webhooks: WebhookStats = field(default_factory=WebhookStats)
     """The webhooks sender's totals (``cctv webhooks``)."""
 
@@ -129,7 +132,8 @@ class Status:
                 "queues": asdict(self.queues),
                 "webhooks": asdict(self.webhooks),
                 "redis_losses": {service: {"lost": loss.lost, "back": loss.back}
-                                 for service, loss in self.redis_losses.items()}}
+                                 for service, loss in self.redis_losses.items()},
+                "mqtt": {client_id: state.to_dict() for client_id, state in self.mqtt.items()}}
 
 
 def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
@@ -186,4 +190,4 @@ def collect_status(client: redis.Redis, keys: Keys) -> Status:
     return Status(cameras, workers,
                   Queues(client.llen(RQ_QUEUE_KEY), client.xlen(keys.dead_letter)),
                   dict(sorted(read_losses(client, keys).items())),
-                  webhooks=webhook_stats(client, keys))
+                  read_bridge_states(client, keys), webhooks=webhook_stats(client, keys))
