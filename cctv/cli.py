@@ -154,17 +154,14 @@ def cmd_webhooks(args) -> int:
 def cmd_rq_worker(args) -> int:
     from .rq_worker import serve
 
-    from common.redis_conn import connect_queue
-
     settings = from_env(CommonSettings)
-    serve(connect_queue(settings), settings.keys, args.burst,
+    serve(client_for(settings), settings.keys, args.burst,
           logging.getLevelName(log.getEffectiveLevel()))
     return 0
 
 
 # -- replays -------------------------------------------------------------------------------------
 def cmd_replay(args) -> int:
-    from common.redis_conn import connect_queue
     from common.replays import enqueue
 
     from .replay import wait
@@ -177,7 +174,7 @@ def cmd_replay(args) -> int:
     out = str(Path(args.out).expanduser().resolve()) if args.out else None
     settings = from_env(CommonSettings)
     client = client_for(settings)
-    job = enqueue(connect_queue(settings), str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
+    job = enqueue(client, str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
     print(job.id, flush=True)
     if not args.wait:
         return 0
@@ -189,10 +186,9 @@ def cmd_replay(args) -> int:
 def cmd_job(args) -> int:
     from rq.exceptions import NoSuchJobError
 
-    from common.redis_conn import connect_queue
     from common.replays import fetch, job_summary
 
-    client = connect_queue(from_env(CommonSettings))
+    client = client_for(from_env(CommonSettings))
     try:
         print(json.dumps(job_summary(fetch(client, args.job_id)), default=str))
     except NoSuchJobError as exc:
