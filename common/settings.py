@@ -26,6 +26,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Vali
                       field_serializer, field_validator, model_validator)
 
 from .keys import Keys
+from .urls import has_literal_secret, mask_url
 
 CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -219,7 +220,10 @@ WEBHOOK_EVENTS = ("new", "update", "end")
 
 def check_http_url(url: str) -> None:
     """ValueError unless ``url`` is ``http[s]://host[:port][/path]``; the message never repeats
-    the URL (it may hold a token)."""
+    the URL (it may hold a token). A URL that starts with a ``${VAR}`` is checked once expanded,
+    by its user."""
+    if url.startswith("${"):
+        return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError("must start with http:// or https://")
@@ -315,6 +319,11 @@ class CameraConfig(Strict):
             unknown = sorted(set(hook.zones) - names)
             if unknown:
                 raise ValueError(f"webhooks.{i}.zones names unknown zones: {', '.join(unknown)}")
+            if has_literal_secret(hook.url):
+                raise ValueError(f"webhooks.{i}.url holds a credential ({mask_url(hook.url)}): "
+                                 "write it as ${VAR} and set the variable in the environment of "
+                                 "cctv webhooks (the camera list in Redis is readable by every "
+                                 "client)")
         return self
 
 

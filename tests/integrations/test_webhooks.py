@@ -301,6 +301,13 @@ def test_restart_neither_loses_nor_resends(redis_client, redis_url, tmp_path, re
     assert not redis_client.keys(KEYS.webhook_sent("*"))
 
 
+def test_cctv_up_starts_the_webhooks_service():
+    from cctv.up import child_commands
+
+    assert [cmd[3:] for cmd in child_commands("cams.yaml", 1, False)
+            if cmd[3] == "webhooks"] == [["webhooks", "--cameras-file", "cams.yaml"]]
+
+
 def test_webhook_added_while_running_is_picked_up(redis_client, redis_url, tmp_path,
                                                   receivers):
     late = receivers()
@@ -347,10 +354,15 @@ def test_credentials_in_urls_are_expanded_and_never_logged(redis_client, redis_u
     monkeypatch.setenv("HOOK_PW", "pw-s3cret")
     monkeypatch.setenv("HOOK_TOKEN", "tok-s3cret")
     url = hook.url.replace("http://", "http://bot:${HOOK_PW}@") + "?token=${HOOK_TOKEN}"
+    whole = receivers()
+    monkeypatch.setenv("WHOLE_URL", whole.url + "?token=tok-s3cret")
     settings = settings_for(redis_url, tmp_path, [{"url": url}])
+    store_camera(redis_client, KEYS, CameraConfig(name="cam", url="x.mp4",
+                                                  webhooks=[{"url": "${WHOLE_URL}"}]))
     with serving(redis_client, WebhookService(redis_client, settings)):
         emit(redis_client, ("new", make_event()))
         wait_until(lambda: settled(redis_client))
+    assert whole.seen() == [("new", make_event().id)]
     (headers, _), = hook.requests
     assert headers["Authorization"].startswith("Basic ")  # the password reached the receiver
     assert "HTTP 401" in caplog.text
@@ -370,6 +382,10 @@ def test_bad_webhook_config_is_a_clear_error(tmp_path, redis_url):
     with pytest.raises(SettingsError, match=r"webhooks.0.events.0: Input should be"):
         parse_camera({"name": "cam", "url": "x.mp4",
                       "webhooks": [{"url": "https://h.example/x", "events": ["start"]}]})
+    with pytest.raises(SettingsError, match=r"webhooks.0.url holds a credential "
+                                            r"\(https://h.example/x\?token=\*\*\*\): write it as"):
+        parse_camera({"name": "cam", "url": "x.mp4",
+                      "webhooks": [{"url": "https://h.example/x?token=abc"}]})
     run = subprocess.run([sys.executable, "-m", "cctv", "webhooks", "--cameras-file", str(bad)],
                          env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, timeout=120)
