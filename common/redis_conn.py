@@ -30,7 +30,8 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-from .settings import CommonSettings, cluster_nodes, is_cluster_url
+from .settings import (CommonSettings, cluster_nodes, is_cluster_url, is_sentinel_url,
+                       sentinel_parts)
 
 
 
@@ -128,6 +129,8 @@ def connect(settings: CommonSettings) -> redis.Redis:
     """
     if settings.cluster:
         return cluster_client(settings.redis_url or "")
+    if is_sentinel_url(settings.redis_url):
+        return sentinel_client(settings.redis_url)
     if settings.redis_url:
 
         url = settings.redis_url
@@ -218,6 +221,23 @@ def read_streams(client, streams: dict[str, str], count: int, block_ms: int,
         wait = min(wait * 2, POLL_MAX_S)
 
 
+def sentinel_client(url: str) -> redis.Redis:
+    """A client of the primary that the sentinels of a ``redis[s]+sentinel://`` URL name, through
+    redis-py's ``Sentinel.master_for``: after a failover its next connection asks the sentinels
+    again, so services ride a promotion out like any other outage. The URL's password (and user)
+    is the primary's; the sentinels are reached without one."""
+    from redis.sentinel import Sentinel
+
+    sentinels, service, db = sentinel_parts(url)
+    parts = urlsplit(url)
+    timeouts = dict(socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S)
+    return Sentinel(sentinels, sentinel_kwargs=timeouts).master_for(
+        service, db=db, ssl=parts.scheme.startswith("rediss"),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        health_check_interval=30, **timeouts)
+
+
 def redis_address(settings: CommonSettings) -> str:
     """Where ``settings`` point, without credentials: ``redis://host:port/db``, ``unix:///path``
     (for messages)."""
@@ -227,6 +247,10 @@ def redis_address(settings: CommonSettings) -> str:
     if is_cluster_url(settings.redis_url):
         nodes = ",".join(f"{host}:{port}" for host, port in cluster_nodes(settings.redis_url))
         return f"{parts.scheme}://{nodes}"
+    if is_sentinel_url(settings.redis_url):
+        sentinels, service, db = sentinel_parts(settings.redis_url)
+        hosts = ",".join(f"{host}:{port}" for host, port in sentinels)
+        return f"{parts.scheme}://{hosts}/{service}/{db}"
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
     db = parts.path.strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
