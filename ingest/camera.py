@@ -307,19 +307,19 @@ class CameraRunner:
 
     def _add_waiting(self, fields: dict) -> tuple[str, int] | None:
         """XADD once fewer than ``stream_maxlen`` of ours are unacknowledged, riding out Redis
-        outages (an add whose reply was lost is not repeated); None once stopped."""
-        retry = False
+        outages (the frame keeps its entry id: an add whose reply was lost is not repeated);
+        None once stopped."""
+        entry_id = None
         while not self.stop.is_set():
             try:
-                landed = self.publisher.landed(fields) if retry else None
-                if landed is not None:
-                    added = landed, 0
+                if entry_id is not None and self.publisher.landed(entry_id):
+                    added = entry_id, 0
                 elif self.publisher.wait_for_room(self.stop):
-                    added = self.publisher.publish(fields, keep_unfinished=True)
+                    entry_id = entry_id or self.publisher.new_id()
+                    added = self.publisher.publish(fields, True, entry_id)
                 else:
                     return None
             except REDIS_FAILED as exc:
-                retry = True
                 self.outage.failed(exc, self.stop)
                 continue
             self._redis_ok()

@@ -51,6 +51,7 @@ class StreamPublisher:
         self._ids: deque[tuple[int, int]] = deque()
         self._positions: tuple[tuple[int, int], tuple[int, int] | None] | None = None
         ensure_group(client, keys, camera)
+        self._floor = self._newest()  # new ids go after this (another run's entries)
 
     def _group_positions(self) -> tuple[tuple[int, int], tuple[int, int] | None]:
         """(last id handed to the group, oldest unacknowledged id or None)."""
@@ -109,31 +110,61 @@ class StreamPublisher:
                     if i is not None)
         return f"{bound[0]}-{bound[1]}"
 
-    def landed(self, fields: dict) -> str | None:
-        """After an add whose reply was lost with the connection: the entry id if it made it
-        (the stream's newest entry is this frame), else None. Only this publisher adds here."""
+    def new_id(self) -> str:
+        """An entry id for the next add, after every id of ours (its ms part is now, as
+        ``*`` would give): a file's frame keeps it through retries, so an add is never doubled."""
+        now = int(time.time() * 1000)
+        last = max(self._ids[-1] if self._ids else (0, 0), self._floor)
+        ms, seq = (now, 0) if now > last[0] else (last[0], last[1] + 1)
+        return f"{ms}-{seq}"
+
+    def landed(self, entry_id: str) -> bool:
+        """Whether an add of ``entry_id`` whose reply was lost made it (as remembered if so)."""
+        if not self.client.xrange(self.stream, min=entry_id, max=entry_id):
+            return False
+        if not self._ids or self._ids[-1] < parse_id(entry_id):
+            self._ids.append(parse_id(entry_id))
+        return True
+
+    def _newest(self) -> tuple[int, int]:
         newest = self.client.xrevrange(self.stream, count=1)
-        if not newest or any(newest[0][1].get(k.encode()) != fields[k].encode()
-                             for k in ("seq", "ts")):
-            return None
-        self._ids.append(parse_id(newest[0][0]))
-        return newest[0][0].decode()
+        return parse_id(newest[0][0]) if newest else (0, 0)
+
+    def _after_top(self) -> str:
+        """An id after the stream's newest entry (ours were overtaken: a clock that went back)."""
+        self._floor = self._newest()
+        return self.new_id()
 
     def resync(self) -> None:
         """After a Redis outage: the group again (gone with a restart without persistence), and
         forget entries of ours that are no longer in the stream."""
         ensure_group(self.client, self.keys, self.camera)
+        self._floor = self._newest()
         first = self.client.xrange(self.stream, count=1)
         first_id = parse_id(first[0][0]) if first else None
         while self._ids and (first_id is None or self._ids[0] < first_id):
             self._ids.popleft()
 
-    def publish(self, fields: dict, keep_unfinished: bool = False) -> tuple[str, int]:
+    def publish(self, fields: dict, keep_unfinished: bool = False,
+                entry_id: str = "*") -> tuple[str, int]:
         """XADD one frame; returns (entry id, frames dropped by this add's trim).
 
         A live camera's add trims to ``maxlen``; with ``keep_unfinished`` (a file, after
         :meth:`wait_for_room`) the trim spares every entry a worker has still to process.
+        ``entry_id`` (from :meth:`new_id`) makes a repeated add of a frame a no-op: an add whose
+        reply was lost may still be carried out after the retry's :meth:`landed` said no (a
+        stopped Redis runs what it had read once it resumes).
         """
+        try:
+            return self._publish(fields, keep_unfinished, entry_id)
+        except redis.ResponseError as exc:
+            if entry_id == "*" or "equal or smaller" not in str(exc):
+                raise
+        if self.landed(entry_id):
+            return entry_id, 0
+        return self._publish(fields, keep_unfinished, self._after_top())
+
+    def _publish(self, fields: dict, keep_unfinished: bool, entry_id: str) -> tuple[str, int]:
         trim_below = self._trim_below() if keep_unfinished else None
 
         def add() -> list:
@@ -141,15 +172,16 @@ class StreamPublisher:
             pipe.xinfo_groups(self.stream)
             # nomkstream: a stream gone with its group is not re-made here, but joined again
             if keep_unfinished:
-                pipe.xadd(self.stream, fields, nomkstream=True)
+                pipe.xadd(self.stream, fields, id=entry_id, nomkstream=True)
                 if trim_below is not None:
                     pipe.xtrim(self.stream, minid=trim_below, approximate=True)
             else:
-                pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True,
-                          nomkstream=True)
+                pipe.xadd(self.stream, fields, id=entry_id, maxlen=self.maxlen,
+                          approximate=True, nomkstream=True)
             pipe.xrange(self.stream, count=1)
             return pipe.execute()
-        groups, entry_id, *_, first = self._rejoining(add)
+        groups, added, *_, first = self._rejoining(add)
+        entry_id = added.decode() if isinstance(added, bytes) else added
         self._ids.append(parse_id(entry_id))
         last = self._last_delivered(groups)
         first_id = parse_id(first[0][0]) if first else (0, 0)
@@ -157,7 +189,7 @@ class StreamPublisher:
         while self._ids and self._ids[0] < first_id:
             if self._ids.popleft() > last:
                 dropped += 1
-        return entry_id.decode(), dropped
+        return entry_id, dropped
 
 
 class RateMeter:

@@ -40,6 +40,27 @@ def test_live_cap_bounds_memory_and_counts_drops(redis_client):
     assert redis_client.info("memory")["used_memory"] - before < 120 * 10_000 * 2
 
 
+def test_a_file_frame_added_twice_is_one_entry(redis_client):
+    """The retry of an add whose reply was lost (Redis stopped, then ran what it had read) keeps
+    the frame's id: the second add is a no-op, and the frame is known as added."""
+    pub = StreamPublisher(redis_client, KEYS, "cam", maxlen=20)
+    entry_id = pub.new_id()
+    assert pub.publish(fields(0), True, entry_id) == (entry_id, 0)
+    again = StreamPublisher(redis_client, KEYS, "cam", maxlen=20)  # its reply was lost
+    assert not again.landed(again.new_id())
+    assert again.publish(fields(0), True, entry_id) == (entry_id, 0)
+    assert redis_client.xlen(KEYS.frames("cam")) == 1
+    assert again.new_id() > entry_id
+
+
+def test_a_file_frame_after_a_clock_step_back_is_added_after_the_newest(redis_client):
+    pub = StreamPublisher(redis_client, KEYS, "cam", maxlen=20)
+    ahead = f"{int(time.time() * 1000) + 60_000}-0"  # written by a clock a minute ahead
+    redis_client.xadd(KEYS.frames("cam"), fields(0), id=ahead)
+    added, _ = pub.publish(fields(1), True, pub.new_id())
+    assert added > ahead and redis_client.xlen(KEYS.frames("cam")) == 2
+
+
 def test_file_backpressure_loses_nothing(redis_client, redis_url, small_video):
     settings = IngestSettings(redis_url=redis_url, stream_maxlen=10)
     stop = threading.Event()
