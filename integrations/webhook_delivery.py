@@ -132,7 +132,12 @@ class Lane(threading.Thread):
                     delivery = self.queue.get(timeout=0.2)
                 except queue.Empty:
                     continue
-                outcome = self.deliver(delivery)
+                try:
+                    outcome = self.deliver(delivery)
+                except Exception as exc:  # a bug must not strand the lane's queue
+                    log.exception("webhook %s: delivery failed unexpectedly", self.shown)
+                    outcome = Outcome(delivery, "failed", 1, mask_text(f"{type(exc).__name__}: "
+                                                                       f"{exc}"))
                 if outcome is not None:
                     self.done(outcome)
         finally:

@@ -192,7 +192,7 @@ class WebhookService:
         self._errors = set(errors + bad)
         if [h.id for h in hooks] != [h.id for h in self.hooks]:
             log.info("webhooks: %d configured%s", len(hooks),
-                     "".join(f"\n  {h.camera or '*'} -> {h.shown}" for h in hooks))
+                     "".join(f"; {h.camera or 'every camera'} -> {h.shown}" for h in hooks))
         self.hooks = hooks
 
     # -- deliveries --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 import yaml
 
 from common.cameras import store_camera
@@ -32,7 +33,9 @@ from integrations.webhooks import WebhookService
 from tracking.events import Change, Changes, write_changes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracking"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
 from running import run_until  # noqa: E402
+from test_redis_outage import RedisProcess  # noqa: E402
 from test_tracker_events import publish_scene  # noqa: E402
 from tracking_scene import tracked_frame_id, tracker_settings  # noqa: E402
 
@@ -44,8 +47,9 @@ class Receiver:
     """A webhook receiver on loopback: records each POST (headers, body) and answers with the
     next of ``answers`` (then 200); ``hang`` keeps every request open without an answer."""
 
-    def __init__(self, answers: tuple[int, ...] = (), hang: bool = False):
-        self.answers, self.hang = list(answers), hang
+    def __init__(self, answers: tuple[int, ...] = (), hang: bool = False,
+                 gate: threading.Event | None = None):
+        self.answers, self.hang, self.gate = list(answers), hang, gate
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.lock, self.release = threading.Lock(), threading.Event()
         receiver = self
@@ -59,6 +63,8 @@ class Receiver:
                 if receiver.hang:
                     receiver.release.wait(120)
                     return
+                if receiver.gate is not None:
+                    receiver.gate.wait(120)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -94,8 +100,9 @@ class Receiver:
 def receivers() -> Iterator[callable]:
     made: list[Receiver] = []
 
-    def make(*answers: int, hang: bool = False) -> Receiver:
-        made.append(Receiver(answers, hang))
+    def make(*answers: int, hang: bool = False, gate: threading.Event | None = None
+             ) -> Receiver:
+        made.append(Receiver(answers, hang, gate))
         return made[-1]
     yield make
     for receiver in made:
@@ -306,6 +313,37 @@ def test_cctv_up_starts_the_webhooks_service():
 
     assert [cmd[3:] for cmd in child_commands("cams.yaml", 1, False)
             if cmd[3] == "webhooks"] == [["webhooks", "--cameras-file", "cams.yaml"]]
+
+
+def test_redis_outage_is_ridden_out(tmp_path, receivers, caplog):
+    """A delivery that finishes while Redis is down is recorded once it is back, and the
+    service goes on with new changes; nothing is sent twice."""
+    caplog.set_level(logging.INFO, logger="cctv.webhooks")
+    server = RedisProcess(tmp_path)
+    server.start()
+    client = redis.Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=2)
+    gate = threading.Event()
+    hook = receivers(gate=gate)
+    settings = settings_for(server.url, tmp_path, [{"url": hook.url}])
+    service = WebhookService(client, settings)
+    try:
+        with serving(client, service):
+            emit(client, ("new", make_event(track=1)))
+            wait_until(lambda: hook.requests, what="the first delivery under way")
+            server.stop()
+            gate.set()  # the receiver answers while Redis is away
+            wait_until(lambda: service.outcomes.qsize() or service.unsaved,
+                       what="the delivery's outcome")
+            server.start()
+            wait_until(lambda: settled(client), what="the outcome recorded after the outage")
+            emit(client, ("new", make_event(track=2)))
+            wait_until(lambda: settled(client) and len(hook.requests) == 2)
+        assert hook.seen() == [("new", make_event(track=1).id), ("new", make_event(track=2).id)]
+        assert stats(client)["delivered"] == "2"
+        assert "webhooks: Redis unreachable" in caplog.text and "Redis is back" in caplog.text
+    finally:
+        client.close()
+        server.stop()
 
 
 def test_webhook_added_while_running_is_picked_up(redis_client, redis_url, tmp_path,
