@@ -129,9 +129,13 @@ def cmd_tracker(args) -> int:
 
 def cmd_mqtt(args) -> int:
     from common.settings import MqttSettings
-    from integrations.mqtt import run_bridge
+    from integrations.mqtt import bridge_health, run_bridge
 
     settings = from_env(MqttSettings, mqtt_url=args.url)
+    if args.check:  # the compose healthcheck
+        healthy, line = bridge_health(client_for(settings), settings)
+        print(line)
+        return 0 if healthy else 1
     if not settings.mqtt_url:
         raise SettingsError("no broker: set CCTV_MQTT_URL "
                             "(mqtt://user:${MQTT_PASSWORD}@host:1883, mqtts:// for TLS)")
@@ -386,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(Home Assistant discovery)")
     p.add_argument("--url", help="broker, mqtt[s]://user:${VAR}@host:port (default: "
                                  "CCTV_MQTT_URL)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 0 if this host's bridge is connected to its broker, else 1")
     p.set_defaults(func=cmd_mqtt)
 
     p = sub.add_parser("webhooks", help="POST event changes to the webhooks of the cameras "

@@ -11,7 +11,8 @@ JPEG), ``<camera>/<line>/<label>/in|out`` (crossings in total), ``<camera>/<zone
 
 Events are read from ``cctv:event-updates`` after the last id this bridge published (kept in
 ``cctv:mqtt-cursor:{client id}``), so a restart neither replays old events nor skips those that
-came meanwhile. Counts and objects in view are read from the tracker's hashes every
+came meanwhile; while the broker is away they wait there (the stream keeps the newest 10,000).
+Counts and objects in view are read from the tracker's hashes every
 ``mqtt_poll_s``. Redis outages are ridden out (``common/outage.py``); the broker's by paho.
 """
 
@@ -32,7 +33,7 @@ import redis
 from common.cameras import valid_camera_json
 from common.events import Query, load_event, query_events
 from common.keys import Keys
-from common.mqtt import Topics, write_bridge_state
+from common.mqtt import Topics, read_bridge_states, write_bridge_state
 from common.outage import REDIS_FAILED, Outage
 from common.settings import MqttSettings
 from common.status import collect_status, tracking_counts
@@ -91,7 +92,7 @@ class Bridge:
             try:
                 if not self.started:
                     self.resume()
-                self.step()
+                self.step(stop)
                 now = time.monotonic()
                 if now >= next_state:
                     write_bridge_state(self.client, self.keys, self.outbox.snapshot())
@@ -123,11 +124,17 @@ class Bridge:
                     self.snapshot_names[event.id] = event.snapshot
         self.started = True
 
-    def step(self) -> None:
-        """Read new event changes (waiting up to ``mqtt_poll_s``), then publish what changed."""
+    def step(self, stop: threading.Event) -> None:
+        """Read new event changes (waiting up to ``mqtt_poll_s``), then publish what changed.
+        While the broker is away event changes stay in Redis, behind the cursor: they are
+        published once it is back, even by a bridge restarted meanwhile."""
         block_ms = max(1, int(self.settings.mqtt_poll_s * 1000))
-        read = self.client.xread({self.keys.event_updates: self.cursor}, count=READ_COUNT,
-                                 block=block_ms)
+        read = []
+        if self.outbox.connected:
+            read = self.client.xread({self.keys.event_updates: self.cursor}, count=READ_COUNT,
+                                     block=block_ms)
+        else:
+            stop.wait(self.settings.mqtt_poll_s)
         for _, entries in read:
             for entry_id, fields in entries:
                 self.publish_change(_text(entry_id), fields)
@@ -236,6 +243,16 @@ def package_version() -> str:
         return version("cctv-analytics")
     except PackageNotFoundError:
         return ""
+
+
+def bridge_health(client: redis.Redis, settings: MqttSettings) -> tuple[bool, str]:
+    """(connected?, one line) for the bridge of ``mqtt_client_id`` (default: this host's)."""
+    client_id = settings.mqtt_client_id or default_client_id()
+    state = read_bridge_states(client, settings.keys).get(client_id)
+    if state is None:
+        return False, f"mqtt {client_id}: not running"
+    return state.state == "online", f"mqtt {client_id}: {state.state} {state.broker}" + \
+        (f" ({state.error})" if state.error else "")
 
 
 def run_bridge(client: redis.Redis, settings: MqttSettings, stop: threading.Event) -> None:

@@ -22,7 +22,7 @@ import yaml
 
 from common.config_check import check_file
 from common.redis_conn import redis_server_binary
-from common.settings import (DashboardSettings, IngestSettings, SettingsError,
+from common.settings import (DashboardSettings, IngestSettings, MqttSettings, SettingsError,
                              TrackerSettings, WebhookSettings, WorkerSettings, env_name,
                              from_env)
 
@@ -32,11 +32,12 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 CCTV = Path(sys.executable).with_name("cctv")
 PASSWORD = "s3cret-for-test"
 DASHBOARD_PASSWORD = "dashboard-s3cret"
-OURS = ("ingest", "worker", "worker-cpu", "tracker", "rq-worker", "dashboard", "webhooks")
+OURS = ("ingest", "worker", "worker-cpu", "tracker", "rq-worker", "dashboard", "webhooks",
+        "mqtt")
 SETTINGS = {"ingest": IngestSettings, "worker": WorkerSettings, "worker-cpu": WorkerSettings,
             "tracker": TrackerSettings,
             "rq-worker": IngestSettings,  # the replay job reads IngestSettings
-            "dashboard": DashboardSettings, "webhooks": WebhookSettings}
+            "dashboard": DashboardSettings, "webhooks": WebhookSettings, "mqtt": MqttSettings}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def compose() -> dict:
 def interpolate(value: str) -> str:
     """Compose's ``${VAR:?message}`` interpolation, with both passwords set."""
     value = re.sub(r"\$\{REDIS_PASSWORD(:\?[^}]*)?\}", PASSWORD, value)
+    value = re.sub(r"\$\{MQTT_URL:-\}", "", value)  # unset: the optional bridge exits saying so
     return re.sub(r"\$\{DASHBOARD_PASSWORD(:\?[^}]*)?\}", DASHBOARD_PASSWORD, value)
 
 
@@ -61,7 +63,8 @@ def test_docker_compose_config_accepts_the_file():
                     "as root)")
     env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": PASSWORD,
            "DASHBOARD_PASSWORD": DASHBOARD_PASSWORD}
-    run = subprocess.run([binary, "-f", str(COMPOSE), "--profile", "cpu", "config"], env=env,
+    run = subprocess.run([binary, "-f", str(COMPOSE), "--profile", "cpu", "--profile", "mqtt",
+                          "config"], env=env,
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     resolved = yaml.safe_load(run.stdout)
@@ -241,7 +244,7 @@ def test_docker_compose_config_accepts_the_cluster_profile():
     env = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": PASSWORD,
            "DASHBOARD_PASSWORD": DASHBOARD_PASSWORD}
     run = subprocess.run([binary, "-f", str(COMPOSE), "-f", str(CLUSTER_OVERRIDE), "--profile",
-                          "cluster", "--profile", "cpu", "config"], env=env,
+                          "cluster", "--profile", "cpu", "--profile", "mqtt", "config"], env=env,
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     services = yaml.safe_load(run.stdout)["services"]
