@@ -9,10 +9,13 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -306,6 +309,38 @@ def test_restart_neither_loses_nor_resends(redis_client, redis_url, tmp_path, re
     assert good.seen() == [("new", first.id), ("new", second.id)]
     assert flaky.seen()[-2:] == [("new", first.id), ("new", second.id)]
     assert not redis_client.keys(KEYS.webhook_sent("*"))
+
+
+def test_cctv_webhooks_command_delivers_serves_metrics_and_stops(redis_client, redis_url,
+                                                                 tmp_path, receivers):
+    from running import free_port
+
+    hook = receivers()
+    port = free_port()
+    cameras = tmp_path / "cameras.yaml"
+    cameras.write_text(yaml.safe_dump({"cameras": [], "webhooks": [{"url": hook.url}]}))
+    env = dict(os.environ, REDIS_URL=redis_url, CCTV_METRICS_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "cctv", "webhooks", "--cameras-file",
+                             str(cameras)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: group_ready(redis_client) or proc.poll() is not None,
+                   what="cctv webhooks started")
+        assert proc.poll() is None
+        emit(redis_client, ("new", make_event()))
+        wait_until(lambda: settled(redis_client) and hook.requests)
+        metrics_text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                              timeout=30).read().decode()
+        assert 'cctv_webhook_deliveries_total{outcome="delivered"} 1.0' in metrics_text
+        status = subprocess.run([sys.executable, "-m", "cctv", "status"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert "webhooks: 1 delivered, 0 failed, 0 dropped, 0 retries, 0 pending" in \
+            status.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert hook.seen() == [("new", make_event().id)]
 
 
 def test_cctv_up_starts_the_webhooks_service():
