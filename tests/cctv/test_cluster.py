@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from cluster import WAIT_S, cluster_client, redis_cluster  # noqa: F401 (fixtures)
@@ -116,3 +117,59 @@ def test_a_bad_layout_or_a_port_in_use_is_one_clear_error(tmp_path):
         taken.bind(("127.0.0.1", base + 2))
         with pytest.raises(ClusterError, match="in use"):
             LocalCluster(tmp_path, base_port=base).start()
+
+
+def test_cctv_up_with_cluster_runs_the_services_on_a_local_cluster(tmp_path, monkeypatch):
+    """``cctv up --cluster 3``: six nodes under run_dir/cluster, the sample camera stored in the
+    cluster, the children get REDIS_URL=redis+cluster://..., hash tags and the embedded Redis as
+    CCTV_QUEUE_URL; all of it stopped on exit. The services are stand-ins that write the
+    environment they got (the real ones on a cluster are tested with the services)."""
+    import json
+    import sys
+    import threading
+
+    from running import free_port
+
+    from cctv import up as up_module
+    from common.cameras import list_cameras
+    from common.redis_conn import connect
+    from common.settings import CommonSettings
+
+    seen = tmp_path / "env.json"
+    script = ("import json, os, sys, time; json.dump({k: os.environ.get(k) for k in "
+              "('REDIS_URL', 'CCTV_QUEUE_URL', 'CCTV_HASH_TAGS')}, open(sys.argv[2], 'w')); "
+              "time.sleep(600)")
+    monkeypatch.setattr(up_module, "child_commands", lambda *a, **k: [
+        [sys.executable, "-c", script, "ingest", str(seen)]])
+    base = free_base_port(6)
+    monkeypatch.setattr(up_module, "CLUSTER_PORT", base)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = CommonSettings(run_dir=tmp_path / "run", embedded_port=free_port())
+    stop = threading.Event()
+    result = []
+    thread = threading.Thread(target=lambda: result.append(up_module.up(
+        settings, stop, workers=1, dashboard=False, cluster=3)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not (seen.exists() and seen.read_text().endswith("}")):
+            assert thread.is_alive() and time.monotonic() < deadline, "cctv up did not start"
+            time.sleep(0.1)
+        env = json.loads(seen.read_text())
+        nodes = ",".join(f"127.0.0.1:{base + i}" for i in range(6))
+        assert env == {"REDIS_URL": f"redis+cluster://{nodes}",
+                       "CCTV_QUEUE_URL": f"redis://127.0.0.1:{settings.embedded_port}/0",
+                       "CCTV_HASH_TAGS": "true"}
+        on_cluster = CommonSettings(redis_url=env["REDIS_URL"])
+        client = connect(on_cluster)
+        try:
+            assert list(list_cameras(client, on_cluster.keys)) == ["bikes"]
+        finally:
+            client.close()
+        assert (tmp_path / "run" / "cluster" / str(base) / "nodes.conf").exists()
+    finally:
+        stop.set()
+        thread.join(60)
+    assert result == [0]
+    assert not any(_answers(base + i) for i in range(6)), "a node outlived cctv up"
+    assert not _answers(settings.embedded_port), "the queue's Redis outlived cctv up"
