@@ -807,9 +807,11 @@ class MqttSettings(CommonSettings):
                                          description="Period of the status document on "
                                                      "<prefix>/stats.")
     mqtt_buffer: int = Field(10_000, ge=10, le=1_000_000,
-                             description="Most event messages kept while the broker is away "
-                                         "(the oldest are dropped and counted); state topics are "
-                                         "republished whole on reconnect.")
+                             description="Most event messages held in memory when the "
+                                         "connection drops as they are sent (beyond, the oldest "
+                                         "are dropped and counted); changes not yet read wait in "
+                                         "Redis, and state topics are all sent again on "
+                                         "reconnect.")
     mqtt_client_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                        description="MQTT client id (also names the bridge in "
                                                    "cctv status); default cctv-<host>.")
