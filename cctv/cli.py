@@ -158,14 +158,17 @@ def cmd_webhooks(args) -> int:
 def cmd_rq_worker(args) -> int:
     from .rq_worker import serve
 
+    from common.redis_conn import connect_queue
+
     settings = from_env(CommonSettings)
-    serve(client_for(settings), settings.keys, args.burst,
+    serve(connect_queue(settings), settings.keys, args.burst,
           logging.getLevelName(log.getEffectiveLevel()))
     return 0
 
 
 # -- replays -------------------------------------------------------------------------------------
 def cmd_replay(args) -> int:
+    from common.redis_conn import connect_queue
     from common.replays import enqueue
 
     from .replay import wait
@@ -178,7 +181,7 @@ def cmd_replay(args) -> int:
     out = str(Path(args.out).expanduser().resolve()) if args.out else None
     settings = from_env(CommonSettings)
     client = client_for(settings)
-    job = enqueue(client, str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
+    job = enqueue(connect_queue(settings), str(path), args.camera, args.fps, args.realtime, int(args.timeout), out)
     print(job.id, flush=True)
     if not args.wait:
         return 0
@@ -190,9 +193,10 @@ def cmd_replay(args) -> int:
 def cmd_job(args) -> int:
     from rq.exceptions import NoSuchJobError
 
+    from common.redis_conn import connect_queue
     from common.replays import fetch, job_summary
 
-    client = client_for(from_env(CommonSettings))
+    client = connect_queue(from_env(CommonSettings))
     try:
         print(json.dumps(job_summary(fetch(client, args.job_id)), default=str))
     except NoSuchJobError as exc:
@@ -218,11 +222,13 @@ def cmd_config_check(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from common.redis_conn import connect_queue
     from common.status import collect_status
 
     settings = from_env(CommonSettings)
     try:
-        status = collect_status(client_for(settings), settings.keys)
+        queue = connect_queue(settings) if settings.queue_url else None
+        status = collect_status(client_for(settings), settings.keys, queue)
     except redis.RedisError as exc:  # down, refusing the password or the database
         error = mask_text(explain(exc)[1])
         if args.json:

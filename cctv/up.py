@@ -106,11 +106,15 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
     if not cameras_file and not list_cameras(client, settings.keys):
         store_camera(client, settings.keys, sample_camera())
         log.info("no cameras configured: replaying the sample video as camera 'bikes'")
+    if settings.cluster and not env.get("CCTV_QUEUE_URL"):
+        log.warning("Redis Cluster without CCTV_QUEUE_URL: no rq-worker, replays are refused "
+                    "(RQ needs a standalone Redis for its queue)")
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     shares = iter(worker_cpu_shares(cpus, workers) or [])
     children = [Child(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
                 for cmd in child_commands(cameras_file, workers, dashboard,
-                                          mqtt=bool(env.get("CCTV_MQTT_URL")))]
+                                          mqtt=bool(env.get("CCTV_MQTT_URL")))
+                if cmd[3] != "rq-worker" or env.get("CCTV_QUEUE_URL") or not settings.cluster]
     log.info("started %d services on %s", len(children), env.get("REDIS_URL"))
     try:
         while not stop.wait(0.5):

@@ -34,7 +34,6 @@ from .settings import (CommonSettings, cluster_nodes, is_cluster_url, is_sentine
                        sentinel_parts)
 
 
-
 SOCKET_TIMEOUT_S = 5.0
 """Longest wait for a reply: a stopped (SIGSTOP) or hung server is an outage, not a hang."""
 
@@ -132,7 +131,6 @@ def connect(settings: CommonSettings) -> redis.Redis:
     if is_sentinel_url(settings.redis_url):
         return sentinel_client(settings.redis_url)
     if settings.redis_url:
-
         url = settings.redis_url
     else:
         server = embedded_for(settings)
@@ -140,6 +138,17 @@ def connect(settings: CommonSettings) -> redis.Redis:
         url = server.url
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=SOCKET_TIMEOUT_S,
                                 health_check_interval=30)
+
+
+def connect_queue(settings: CommonSettings) -> redis.Redis:
+    """A client of the replay job queue's Redis (RQ): ``queue_url``, else the same Redis as
+    :func:`connect`; on a cluster without ``queue_url``, :class:`SettingsError` (RQ's
+    transactions span several keys, which a cluster refuses)."""
+    url = settings.replay_queue_url  # SettingsError on a cluster without queue_url
+    if settings.queue_url:
+        return redis.Redis.from_url(url, socket_connect_timeout=5,
+                                    socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30)
+    return connect(settings)
 
 
 TLS_PARAMS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")

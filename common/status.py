@@ -17,7 +17,7 @@ from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from .keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from .fields import MessageError
 from .mqtt import BridgeState, read_bridge_states
-from .records import CameraState, RedisLoss, WorkerHeartbeat
+from .records import CameraState, RedisLoss, WorkerHeartbeat, count_dead_letters
 from .outage import read_losses
 from .settings import CameraConfig
 from .urls import mask_text, mask_url
@@ -165,8 +165,9 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         stream_length=depth, pending=pending, tracking=tracking)
 
 
-def collect_status(client: redis.Redis, keys: Keys) -> Status:
-    """Cameras (configured or with a stream), live workers and queue depths."""
+def collect_status(client: redis.Redis, keys: Keys, queue: redis.Redis | None = None) -> Status:
+    """Cameras (configured or with a stream), live workers and queue depths (replays in
+    ``queue``, the Redis of replay jobs when it is another one, as on a cluster)."""
     configured = {_text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
     names = sorted(configured.keys() | {_text(n) for n in client.smembers(keys.camera_names)})
     workers = []
@@ -188,6 +189,6 @@ def collect_status(client: redis.Redis, keys: Keys) -> Status:
             cameras[name] = CameraStatus("error", error=f"unreadable keys: {mask_text(str(exc))}",
                                          configured=name in configured)
     return Status(cameras, workers,
-                  Queues(client.llen(RQ_QUEUE_KEY), client.xlen(keys.dead_letter)),
+                  Queues((queue or client).llen(RQ_QUEUE_KEY), count_dead_letters(client, keys)),
                   dict(sorted(read_losses(client, keys).items())),
                   read_bridge_states(client, keys), webhooks=webhook_stats(client, keys))

@@ -28,15 +28,17 @@ from dashboard.live import live_view
 from dashboard.replays import replay_view
 
 VIEWS = ("Live", "Events", "Counts", "Health", "Replay", "Cameras")
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+              redis.exceptions.RedisClusterException)
 EMPTY = ("No cameras yet. Add one in **Cameras** (or `cctv camera add NAME URL`), replay a file "
          "in **Replay**, or run `cctv up` for the sample video.")
 
 
 @st.cache_resource
-def redis_client(url: str | None, run_dir: Path, port: int) -> redis.Redis:
+def redis_client(url: str | None, run_dir: Path, port: int, cluster: bool = False) -> redis.Redis:
     """One client (and connection pool) per Redis for every session of this server."""
-    return connect(CommonSettings(redis_url=url, run_dir=run_dir, embedded_port=port))
+    return connect(CommonSettings(redis_url=url, run_dir=run_dir, embedded_port=port,
+                                  redis_cluster=cluster))
 
 
 def redis_down(exc: Exception) -> None:
@@ -224,7 +226,8 @@ def main() -> None:
         st.error(f"Invalid settings: {exc}")
         st.stop()
     sign_in(settings)
-    client = redis_client(settings.redis_url, settings.run_dir, settings.embedded_port)
+    client = redis_client(settings.redis_url, settings.run_dir, settings.embedded_port,
+                          settings.redis_cluster)
     try:
         status = collect_status(client, settings.keys)
     except REDIS_DOWN as exc:

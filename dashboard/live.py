@@ -21,7 +21,8 @@ from common.settings import DashboardSettings
 from common.status import camera_status
 
 PLAYER_JS = Path(__file__).with_name("live_player.js").read_text(encoding="utf-8")
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+              redis.exceptions.RedisClusterException)
 
 
 def stream_url(settings: DashboardSettings, cameras: list[str], labels: list[str] | None,

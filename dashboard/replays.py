@@ -11,6 +11,7 @@ import redis
 import streamlit as st
 
 from common.replay_report import Recording, list_recordings
+from common.redis_conn import connect_queue
 from common.replays import enqueue, recent_jobs
 from common.settings import DashboardSettings, SettingsError, parse_camera
 from dashboard import data
@@ -40,7 +41,18 @@ def pick_file(folder: Path) -> Path | None:
     return st.selectbox("Video in " + str(folder), files, format_func=lambda p: p.name)
 
 
+@st.cache_resource
+def queue_client(_settings: DashboardSettings) -> redis.Redis:
+    """The Redis of replay jobs (``CCTV_QUEUE_URL``, else Redis itself unless a cluster)."""
+    return connect_queue(_settings)
+
+
 def replay_view(client: redis.Redis, settings: DashboardSettings) -> None:
+    try:
+        client = queue_client(settings)
+    except SettingsError as exc:
+        st.warning(str(exc))
+        return
     path = pick_file(settings.dashboard_media_dir)
     out = settings.replay_dir.resolve()
     with st.form("replay"):
