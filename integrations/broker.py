@@ -171,7 +171,9 @@ class Outbox:
         self._problem("offline", f"connection lost ({reason})")
 
     def _on_connect_fail(self, client, userdata) -> None:
-        if not self._stopping:
+        """A retry that did not connect: news only if the broker was reachable before (the
+        first failure's own reason, a TLS error say, stays in the state)."""
+        if not self._stopping and self.state.state != "offline":
             self._problem("offline", "cannot connect (broker unreachable)")
 
     # -- publishing ----------------------------------------------------------------------------

@@ -81,6 +81,7 @@ class Bridge:
         self.snapshot_names: dict[str, str | None] = {}  # event id -> snapshot file name
         self.snapshot_seen: dict[tuple[str, str], tuple[str, int, int]] = {}
         self.announced: set[str] = set()  # discovery config topics published
+        self.unreadable: set[str] = set()  # cameras whose counts raised (logged once)
         self.started = False
 
     # -- the loop --------------------------------------------------------------------------
@@ -141,7 +142,12 @@ class Bridge:
                 self.cursor = _text(entry_id)
             self.client.set(self.keys.mqtt_cursor(self.client_id), self.cursor)
         for camera in self.cameras():
-            self.publish_counts(camera)
+            try:
+                self.publish_counts(camera)
+            except redis.ResponseError as exc:  # one camera's key of another type: skip it
+                if camera not in self.unreadable:
+                    self.unreadable.add(camera)
+                    log.warning("camera %s: counts unreadable, skipped (%s)", camera, exc)
         self.publish_snapshots()
 
     def cameras(self) -> list[str]:
@@ -155,6 +161,7 @@ class Bridge:
             kind = _text(fields[b"type"])
             after = json.loads(fields[b"event"])
             ident, camera, label = after["id"], after["camera"], after["label"]
+            start_ts = float(after["start_ts"])
             if kind not in CHANGE_TYPES or not all(isinstance(v, str)
                                                    for v in (ident, camera, label)):
                 raise ValueError(f"type {kind[:20]!r}")
@@ -171,9 +178,8 @@ class Bridge:
                           json.dumps({"type": kind, "before": before, "after": after}))
         self.labels.setdefault(camera, set()).add(label)
         latest = self.latest.get((camera, label))
-        if after.get("has_snapshot") and (latest is None or latest[0] <= after["start_ts"]):
-            if latest is None or latest[1] != ident:
-                self.latest[(camera, label)] = (after["start_ts"], ident)
+        if after.get("has_snapshot") and (latest is None or latest[0] <= start_ts):
+            self.latest[(camera, label)] = (start_ts, ident)
 
     def publish_snapshots(self) -> None:
         """The latest event's snapshot of each camera and class, when its file changed (the
@@ -183,8 +189,8 @@ class Bridge:
                 event = load_event(self.client, self.keys, ident)
                 self.snapshot_names[ident] = event.snapshot if event else None
             name = self.snapshot_names[ident]
-            if not name:
-                continue
+            if not name or name.startswith("/") or ".." in Path(name).parts:
+                continue  # none, or not a name the tracker writes
             path = self.media_dir / name
             try:
                 stat = path.stat()

@@ -20,6 +20,7 @@ from common.cameras import store_camera
 from common.events import Crossing, Event, save_event
 from common.keys import KEYS
 from common.mqtt import BridgeState, Topics, topic_level
+from common.redis_conn import EmbeddedRedis
 from common.settings import (CameraConfig, LineConfig, MqttSettings, SettingsError,
                              ZoneConfig, from_env)
 from common.status import collect_status
@@ -149,12 +150,18 @@ def test_topics_payloads_retained_flags_and_status(broker, redis_client, redis_u
         change(redis_client, "end", second)
         sub.wait(lambda: len(sub.on(t.events)) >= 4, what="the change after a bad entry")
         assert json.loads(sub.on(t.events)[3].payload)["type"] == "end"
+        # A camera whose key holds another type is skipped; the others go on.
+        store_camera(redis_client, KEYS, CameraConfig(name="broken", url="/videos/b.mp4"))
+        redis_client.set(KEYS.in_view("broken"), "not a hash")
+        redis_client.hset(KEYS.in_view("gate"), "person", 1)
+        sub.wait(lambda: sub.latest(t.in_view("gate", "person")).payload == b"1", what="1")
 
         # The status document, every stats_interval_s, not retained; the bridge is in it.
         stats = sub.wait(lambda: sub.on(t.stats), what="stats")[-1]
         document = json.loads(stats.payload)
         assert not stats.retain and "gate" in document["cameras"]
-        assert document["cameras"]["gate"]["tracking"]["in_view"] == {"person": 0}
+        assert document["cameras"]["gate"]["tracking"]["in_view"] in ({"person": 0},
+                                                                      {"person": 1})
         state = wait_until(lambda: collect_status(redis_client, KEYS).mqtt.get(CLIENT_ID))
         assert state.state == "online" and state.error == "" and state.published > 10
         assert state.broker == f"mqtt://{USER}:${{MQTT_TEST_PASSWORD}}@127.0.0.1:{broker.port}"
@@ -305,3 +312,34 @@ def test_bridge_state_record_round_trips():
                         2.5, 3, 4, 5, 6)
     assert BridgeState.from_fields({k.encode(): v.encode()
                                     for k, v in state.to_fields().items()}) == state
+
+
+def test_a_redis_outage_is_ridden_out(broker, tmp_path, password_env, caplog):
+    """Redis stopped under a running bridge: one line when it goes, one when it is back, the
+    broker side stays up, and changes made after it came back (empty) are published."""
+    folder = tmp_path / "redis"
+    server = EmbeddedRedis(folder, unix_socket=folder / "redis.sock")
+    server.start()
+    client = server.client(socket_timeout=5)
+    caplog.set_level(logging.INFO, logger="cctv.mqtt")
+    t = Topics("cctv")
+    try:
+        seed_camera(client)
+        settings = bridge_settings(server.url, broker.port, tmp_path)
+        with Subscriber(broker.port) as sub, running_bridge(client, settings):
+            sub.wait(lambda: sub.latest(t.in_view("gate", "person")), what="state")
+            server.stop()
+            wait_until(lambda: "Redis unreachable" in caplog.text, what="the outage's log line")
+            server.start()  # empty: no persistence
+            seed_camera(client)
+            client.hset(KEYS.in_view("gate"), "person", 5)
+            change(client, "new", person_event(tmp_path, "gate.5000.1", 5000.0))
+            sub.wait(lambda: sub.latest(t.in_view("gate", "person")).payload == b"5",
+                     what="a count after the outage")
+            sub.wait(lambda: sub.on(t.events), what="an event after the outage")
+            wait_until(lambda: "Redis is back after" in caplog.text, what="the back line")
+            assert caplog.text.count("Redis unreachable") == 1
+            assert all(m.payload == b"online" for m in sub.on(t.available))
+    finally:
+        client.close()
+        server.stop()
