@@ -78,7 +78,8 @@ def test_bikes_replay_over_mqtt(broker, redis_client, redis_url, sample_video, t
                        timeout=120, what="every event change to be published")
             events, _ = query_events(redis_client, KEYS, Query(limit=500))
             assert len(events) >= 3
-            sub.wait(lambda: len(sub.on(t.events)) >= len(events), what="event messages")
+            changes = redis_client.xlen(KEYS.event_updates)
+            sub.wait(lambda: len(sub.on(t.events)) >= changes, what="every event message")
             messages = [json.loads(m.payload) for m in sub.on(t.events)]
             assert not any(m.retain for m in sub.on(t.events))
             for event in events:
