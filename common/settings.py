@@ -483,7 +483,9 @@ class CommonSettings(Strict):
 
     redis_url: str | None = Field(None, description="redis://[:password@]host:port/db, rediss:// "
                                   "for TLS, unix:///path.sock, redis+cluster://host:port[,host:"
-                                  "port...] for Redis Cluster; unset = the embedded server.")
+                                  "port...] for Redis Cluster, redis+sentinel://[:password@]host:"
+                                  "port[,host:port...]/service[/db] for a primary found through "
+                                  "Redis Sentinel; unset = the embedded server.")
     redis_cluster: bool = Field(False, description="Connect to redis_url (redis:// or rediss://) "
                                                    "as a Redis Cluster (redis+cluster:// implies "
                                                    "it).")
