@@ -22,6 +22,7 @@ from .boxes import select_per_image
 from .config import ModelConfig, mb1_ssd_config, ssdlite_config
 from .errors import DetectorError
 from .preprocess import preprocess_batch
+from .preprocess_device import preprocess_on_device
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,14 @@ class Detector:
         return mask
 
     def preprocess(self, frames: Sequence[np.ndarray]) -> Tensor:
-        """BGR uint8 frames (H_i x W_i x 3) -> network input float32 Tensor[N, 3, S, S] on the CPU
-        (the backend moves it to its device, dtype and layout)."""
+        """BGR uint8 frames (H_i x W_i x 3) -> network input float32 Tensor[N, 3, S, S]: made on
+        the GPU on CUDA (:mod:`detector.preprocess_device`), else on the CPU in NumPy (the
+        backend moves it to its device, dtype and layout)."""
         c = self.config
-        return torch.from_numpy(preprocess_batch([_check_frame(f) for f in frames], c.image_size, c.resize, c.mean, c.std))
+        frames = [_check_frame(f) for f in frames]
+        if self.device.type == "cuda":
+            return preprocess_on_device(frames, c.image_size, c.resize, c.mean, c.std, self.device)
+        return torch.from_numpy(preprocess_batch(frames, c.image_size, c.resize, c.mean, c.std))
 
     def forward(self, batch: Tensor) -> tuple[Tensor, Tensor]:
         """Network input -> (scores Tensor[N, P, C], boxes Tensor[N, P, 4] (x1, y1, x2, y2)
