@@ -243,10 +243,14 @@ class LocalCluster:
         """Start a killed node again. With its folder (``empty=False``) it rejoins by itself from
         ``nodes.conf`` (a former master whose slots were failed over becomes a replica). Empty, it
         is a new node: the others forget the old id, it is introduced with ``CLUSTER MEET`` and
-        becomes a replica of the master with the fewest replicas."""
+        becomes a replica of the master with the fewest replicas (a killed master's replica is
+        promoted first: this waits for that failover)."""
         if node.alive():
             raise ClusterError(f"node {node.address} is running")
         deadline = time.monotonic() + timeout
+        if empty and node.address in self.slot_owners().values():
+            # forgetting a master that still holds slots would orphan them: failover first
+            self.wait_failover(node, timeout)
         old_id = self._id_in_conf(node) if empty else None
         self._launch(node, empty)
         self._wait_answering(node, deadline)
