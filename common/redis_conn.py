@@ -145,6 +145,8 @@ def connect_queue(settings: CommonSettings) -> redis.Redis:
     :func:`connect`; on a cluster without ``queue_url``, :class:`SettingsError` (RQ's
     transactions span several keys, which a cluster refuses)."""
     url = settings.replay_queue_url  # SettingsError on a cluster without queue_url
+    if settings.queue_url and is_sentinel_url(url):
+        return sentinel_client(url)
     if settings.queue_url:
         return redis.Redis.from_url(url, socket_connect_timeout=5,
                                     socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30)

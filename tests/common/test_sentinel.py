@@ -15,6 +15,11 @@ from common.settings import CommonSettings, IngestSettings, SettingsError, from_
 WAIT_S = 120.0
 
 
+def direct_value(sentinel, port: int) -> str | None:
+    with sentinel.client(port) as direct:
+        return direct.get("cctv:probe")
+
+
 def wait_until(predicate, timeout: float = WAIT_S) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,7 +56,7 @@ def test_a_bad_sentinel_url_is_one_clear_error_without_the_password(url, message
 
 def test_ingest_carries_on_through_a_sentinel_failover(tmp_path, small_video):
     from cctv.sentinel import LocalSentinel
-    from common.redis_conn import connect, redis_address
+    from common.redis_conn import connect, connect_queue, redis_address
     from common.settings import CameraConfig
     from ingest.service import IngestService
 
@@ -75,6 +80,9 @@ def test_ingest_carries_on_through_a_sentinel_failover(tmp_path, small_video):
             assert wait_until(lambda: frames_in() > 0), "the new primary is not reachable"
             after = frames_in()
             assert wait_until(lambda: frames_in() >= after + 20), "ingest did not carry on"
+            queue = connect_queue(CommonSettings(queue_url=sentinel.url))  # RQ's Redis, too
+            assert queue.set("cctv:probe", "1") and direct_value(sentinel, new) == "1"
+            queue.close()
             with sentinel.client(new) as direct:  # written to the promoted replica itself
                 assert direct.xlen(KEYS.frames("loop")) > 0
                 assert direct.info("replication")["role"] == "master"
