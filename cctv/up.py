@@ -97,7 +97,12 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
             server = None  # someone else's embedded server: share it, leave it running
         env["REDIS_URL"] = embedded_for(settings).url
         if cluster:
-            local_cluster = start_cluster(settings, cluster)
+            try:
+                local_cluster = start_cluster(settings, cluster)
+            except SettingsError:
+                if server is not None:
+                    server.stop()
+                raise
             env.update(CCTV_QUEUE_URL=env["REDIS_URL"], REDIS_URL=local_cluster.url,
                        CCTV_HASH_TAGS="true")
         settings = settings.model_copy(update={"redis_url": env["REDIS_URL"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -127,7 +128,6 @@ def test_cctv_up_with_cluster_runs_the_services_on_a_local_cluster(tmp_path, mon
     environment they got (the real ones on a cluster are tested with the services)."""
     import json
     import sys
-    import threading
 
     from running import free_port
 
@@ -174,3 +174,27 @@ def test_cctv_up_with_cluster_runs_the_services_on_a_local_cluster(tmp_path, mon
     assert result == [0]
     assert not any(_answers(base + i) for i in range(6)), "a node outlived cctv up"
     assert not _answers(settings.embedded_port), "the queue's Redis outlived cctv up"
+
+
+def test_cctv_up_with_cluster_ports_in_use_is_one_error_and_leaves_nothing_running(tmp_path,
+                                                                                  monkeypatch):
+    import socket
+
+    import pytest
+    from running import free_port
+
+    from cctv import up as up_module
+    from common.settings import CommonSettings, SettingsError
+
+    base = free_base_port(6)
+    monkeypatch.setattr(up_module, "CLUSTER_PORT", base)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    settings = CommonSettings(run_dir=tmp_path, embedded_port=free_port())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 3))
+        with pytest.raises(SettingsError, match="--cluster: ports .* in use"):
+            up_module.up(settings, threading.Event(), dashboard=False, cluster=3)
+    assert not _answers(settings.embedded_port), "the queue's Redis was left running"
+    with pytest.raises(SettingsError, match="unset REDIS_URL"):
+        up_module.up(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}),
+                     threading.Event(), cluster=3)
