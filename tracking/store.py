@@ -137,18 +137,25 @@ class TrackStore:
 
     def settled_below(self, cameras: Sequence[str]) -> dict[str, OrderKey | None]:
         """Per camera, the oldest frame still pending on a worker (every earlier one is
-        acknowledged or gone), NONE_PENDING if none; None when the group cannot be read."""
+        acknowledged or gone), or with none pending the one after the last frame handed to a
+        worker (a later one may still be handed out and finish before an earlier one);
+        NONE_PENDING when the group never handed out a frame; None when it cannot be read."""
         pipe = self.client.pipeline(transaction=False)
         for camera in cameras:
             pipe.xpending(self.keys.frames(camera), GROUP)
+            pipe.xinfo_groups(self.keys.frames(camera))
+        replies = pipe.execute(raise_on_error=False)
         out: dict[str, OrderKey | None] = {}
-        for camera, reply in zip(cameras, pipe.execute(raise_on_error=False)):
-            if isinstance(reply, Exception):
+        for camera, reply, groups in zip(cameras, replies[::2], replies[1::2]):
+            if isinstance(reply, Exception) or isinstance(groups, Exception):
                 out[camera] = None
-            elif not reply["pending"]:
-                out[camera] = NONE_PENDING
-            else:
+            elif reply["pending"]:
                 out[camera] = order_key(reply["min"].decode())
+            else:
+                delivered = next((order_key(g["last-delivered-id"].decode()) for g in groups
+                                  if g["name"] in (GROUP, GROUP.encode())), (0, 0))
+                out[camera] = NONE_PENDING if delivered == (0, 0) else \
+                    (delivered[0], delivered[1] + 1)
         return out
 
     def load(self, camera: str) -> dict | None:
