@@ -141,12 +141,12 @@ class TrackStore:
         worker (a later one may still be handed out and finish before an earlier one);
         NONE_PENDING when the group never handed out a frame; None when it cannot be read."""
         pipe = self.client.pipeline(transaction=False)
-        for camera in cameras:
-            pipe.xpending(self.keys.frames(camera), GROUP)
+        for camera in cameras:  # last delivered first: frames handed out after it are pending
             pipe.xinfo_groups(self.keys.frames(camera))
+            pipe.xpending(self.keys.frames(camera), GROUP)
         replies = pipe.execute(raise_on_error=False)
         out: dict[str, OrderKey | None] = {}
-        for camera, reply, groups in zip(cameras, replies[::2], replies[1::2]):
+        for camera, groups, reply in zip(cameras, replies[::2], replies[1::2]):
             if isinstance(reply, Exception) or isinstance(groups, Exception):
                 out[camera] = None
             elif reply["pending"]:
