@@ -1,7 +1,7 @@
 """Writing one camera's frames to its capped stream, with drop accounting and backpressure.
 
-Each XADD runs in a MULTI with ``XINFO GROUPS`` (before) and ``XRANGE - + COUNT 1`` (after), so
-the publisher knows exactly which of its entries the ``MAXLEN ~`` trim removed and whether the
+Each XADD runs in a MULTI with ``XINFO GROUPS`` (before) and ``XLEN`` (after), so the publisher
+knows exactly which of its entries the ``MAXLEN ~`` trim removed and whether the
 worker group had been handed each of them: a trimmed entry never handed out is a dropped frame.
 A source with backpressure (files) instead waits, before adding, until fewer than ``maxlen``
 of its entries are still undelivered, and trims (``XTRIM MINID ~``) only below its oldest
@@ -178,15 +178,16 @@ class StreamPublisher:
             else:
                 pipe.xadd(self.stream, fields, id=entry_id, maxlen=self.maxlen,
                           approximate=True, nomkstream=True)
-            pipe.xrange(self.stream, count=1)
+            pipe.xlen(self.stream)
             return pipe.execute()
-        groups, added, *_, first = self._rejoining(add)
+        groups, added, *_, length = self._rejoining(add)
         entry_id = added.decode() if isinstance(added, bytes) else added
         self._ids.append(parse_id(entry_id))
         last = self._last_delivered(groups)
-        first_id = parse_id(first[0][0]) if first else (0, 0)
         dropped = 0
-        while self._ids and self._ids[0] < first_id:
+        # trims take the oldest entries first and only we add here: the stream ends with the
+        # newest ``length`` of ours (reading its first entry's id would send its JPEG too)
+        for _ in range(len(self._ids) - length):
             if self._ids.popleft() > last:
                 dropped += 1
         return entry_id, dropped
