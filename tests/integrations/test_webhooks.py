@@ -37,6 +37,7 @@ from tracking.events import Change, Changes, write_changes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracking"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
+from cluster import cluster_client, redis_cluster  # noqa: E402,F401 (fixtures)
 from running import run_until  # noqa: E402
 from test_redis_outage import RedisProcess  # noqa: E402
 from test_tracker_events import publish_scene  # noqa: E402
@@ -379,6 +380,19 @@ def test_redis_outage_is_ridden_out(tmp_path, receivers, caplog):
     finally:
         client.close()
         server.stop()
+
+
+def test_delivers_on_a_redis_cluster(cluster_client, redis_cluster, tmp_path, receivers):
+    hook = receivers(500)
+    settings = settings_for(redis_cluster.url, tmp_path, [{"url": hook.url}])
+    assert settings.keys.hash_tags
+    service = WebhookService(cluster_client, settings)
+    with serving(cluster_client, service):
+        write_changes(cluster_client, settings.keys, "cam",
+                      Changes(events=[Change("new", make_event())]))
+        wait_until(lambda: settled(cluster_client))
+    assert hook.seen() == [("new", make_event().id)] * 2
+    assert collect_status(cluster_client, settings.keys).webhooks.delivered == 1
 
 
 def test_webhook_added_while_running_is_picked_up(redis_client, redis_url, tmp_path,
