@@ -46,10 +46,6 @@ class Hook:
                 and (not self.labels or event.get("label") in self.labels)
                 and (not self.zones or bool(self.zones & set(event.get("zones") or ()))))
 
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
 
 def expand_env(url: str, environ: Mapping[str, str]) -> str:
     """``${VAR}`` replaced by the environment's value (HookError naming an unset one)."""

@@ -19,7 +19,7 @@ import urllib.request
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import redis
@@ -101,7 +101,7 @@ class Receiver:
 
 
 @pytest.fixture
-def receivers() -> Iterator[callable]:
+def receivers() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
     def make(*answers: int, hang: bool = False, gate: threading.Event | None = None
