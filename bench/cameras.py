@@ -18,7 +18,7 @@ private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
 Sustained: p99 <= 1 s, no backlog growth, no drops. (A looped file is paced like a camera but, like
 any file, waits for room in its stream rather than dropping: a load too high shows as backlog.)
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
-[--runs busy,still,still-gated]``.
+[--runs busy,still,still-gated] [--precision fp32|int8]``.
 """
 
 from __future__ import annotations
@@ -155,7 +155,8 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "cctv"]
     cpus = os.cpu_count() or 1
-    procs = [subprocess.Popen(cmd + ["worker", "--lanes", str(cpus), "--num-threads", "1"],
+    procs = [subprocess.Popen(cmd + ["worker", "--lanes", str(cpus), "--num-threads", "1",
+                                     "--precision", args.precision],
                               env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL),
              subprocess.Popen(cmd + ["tracker"], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -215,6 +216,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
     parser.add_argument("--fps", type=float, default=5.0, help="detection frames/s per camera")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
+                        help="the worker's detector precision")
     parser.add_argument("--work", default="/tmp/cctv-bench-cameras", help="folder for the files")
     args = parser.parse_args()
     work = Path(args.work)
@@ -226,6 +229,7 @@ def main() -> None:
     server.start()
     client = server.client()
     result: dict = {"cpu_count": os.cpu_count(), "fps_per_camera": args.fps,
+                    "precision": args.precision,
                     "duration_s": args.duration, "runs": {}}
     try:
         for run in args.runs.split(","):
