@@ -94,6 +94,14 @@ class Receiver:
         """(type, event id) of every request, in arrival order."""
         return [(b["type"], b["event"]["id"]) for b in self.bodies()]
 
+    def deliveries(self) -> list[tuple[str, str]]:
+        """:meth:`seen` without repeats of one delivery (``X-CCTV-Delivery``)."""
+        with self.lock:
+            ids = [headers["X-CCTV-Delivery"] for headers, _ in self.requests]
+        firsts = [i for i, ident in enumerate(ids) if ident not in ids[:i]]
+        seen = self.seen()
+        return [seen[i] for i in firsts]
+
     def close(self) -> None:
         self.release.set()
         self.server.shutdown()
@@ -258,7 +266,7 @@ def test_hanging_receiver_stalls_neither_tracking_nor_other_hooks(redis_client, 
                                                                    tmp_path, receivers):
     hanging, good = receivers(hang=True), receivers()
     settings = settings_for(redis_url, tmp_path, [{"url": hanging.url}, {"url": good.url}],
-                            CCTV_WEBHOOK_TIMEOUT_S="1", CCTV_WEBHOOK_RETRIES="1")
+                            CCTV_WEBHOOK_TIMEOUT_S="2", CCTV_WEBHOOK_RETRIES="3")
     last = publish_scene(redis_client)
     with serving(redis_client, WebhookService(redis_client, settings)):
         tracker_settings_ = tracker_settings(redis_url, media_dir=tmp_path / "media",
@@ -273,9 +281,12 @@ def test_hanging_receiver_stalls_neither_tracking_nor_other_hooks(redis_client, 
                    for _, f in redis_client.xrange(KEYS.event_updates)]
         wanted = [c for c in changes if c[0] in ("new", "end")]
         assert len(wanted) == 10  # 5 objects, new and end each
-        wait_until(lambda: len(good.requests) >= len(wanted), what="good receiver's deliveries")
+        wait_until(lambda: len(good.deliveries()) >= len(wanted),
+                   what="good receiver's deliveries")
         assert hanging.requests, "the hanging receiver was tried"
-    assert good.seen() == wanted  # in order, each once, unaffected by the hanging lane
+    # in order, each once (a try that timed out on a loaded machine is the same delivery),
+    # unaffected by the hanging receiver's lane
+    assert good.deliveries() == wanted
 
 
 def test_full_queue_drops_and_counts(redis_client, redis_url, tmp_path, receivers):
