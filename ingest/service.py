@@ -16,6 +16,7 @@ import redis
 
 from common.cameras import list_cameras
 from common.outage import REDIS_FAILED, Outage
+from common.redis_conn import is_cluster
 from common.settings import CameraConfig, IngestSettings, SettingsError
 from common.urls import mask_url
 
@@ -79,7 +80,9 @@ class IngestService:
 
     def _check_restart(self) -> None:
         """A Redis that restarted without the cameras of the file lost its data: seed them
-        again."""
+        again. (Not on a cluster: ``INFO`` answers from one node of several.)"""
+        if is_cluster(self.client):
+            return
         try:
             run_id = self.client.info("server").get("run_id")
         except redis.ResponseError:  # INFO not allowed to this ACL user: restarts go unnoticed
