@@ -299,3 +299,23 @@ def test_a_node_restarted_empty_rejoins_and_nothing_crashes(redis_cluster, servi
     print("redis losses:", report["redis_losses"])
     assert report["cameras"][name]["frames_processed"] == FRAMES
     assert {"worker w1", "worker w2"} & set(report["redis_losses"])  # the failover, as seen
+    readers_on_a_cluster(redis_cluster, client, keys, name)
+
+
+def readers_on_a_cluster(redis_cluster, client, keys, name: str) -> None:
+    """The dashboard's tables, its REST API and live JPEG read the cluster."""
+    import urllib.request
+
+    from dashboard.data import minute_tables
+    from running import dashboard
+
+    classes, _ = minute_tables(client, keys, [name])
+    if number(client, keys.track_stats(name), "det:person"):
+        assert set(classes["camera"]) == {name}, classes
+    with dashboard({"REDIS_URL": redis_cluster.url}) as base:
+        status = json.load(urllib.request.urlopen(f"{base}/api/status", timeout=30))
+        assert status["cameras"][name]["frames_processed"] == FRAMES
+        cameras = json.load(urllib.request.urlopen(f"{base}/api/cameras", timeout=30))
+        assert name in json.dumps(cameras)
+        jpeg = urllib.request.urlopen(f"{base}/cameras/{name}/latest.jpg", timeout=30).read()
+        assert jpeg[:2] == b"\xff\xd8"
