@@ -174,3 +174,62 @@ def test_tracker_store_writes_a_camera_in_one_transaction_on_its_node(redis_clus
     with pytest.raises((redis.RedisError, RedisClusterException)):  # two slots: refused
         script(keys=[settings.keys.tracker_lock("cam0"), settings.keys.tracker_lock("cam1")],
                args=[])
+
+
+def move_slot(cluster, key: str, target) -> None:
+    """Reshard ``key``'s slot to the master ``target`` (its keys moved with ``MIGRATE``), as
+    ``redis-cli --cluster reshard`` does."""
+    slot = key_slot(key.encode())
+    source = cluster.master_for(key)
+    source_id, target_id = source.node_id(), target.node_id()
+    with source.client(10) as src, target.client(10) as dst:
+        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
+        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
+        while names := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+            src.execute_command("MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *names)
+    for node in cluster.nodes:
+        if node.alive() and node.role() == "master":
+            with node.client(10) as client:
+                client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+
+
+def test_a_camera_moved_to_another_master_mid_batch_is_followed(redis_cluster, cluster_client):
+    """A camera's slot resharded while the worker holds frames of it read but not published:
+    the results and acks follow the slot (MOVED), later reads too; every frame once. The live
+    channel reaches a subscriber of the cluster client."""
+    settings = from_env(WorkerSettings, settings_of(redis_cluster, CCTV_BATCH_SIZE="8"))
+    client = connect(settings)
+    keys = settings.keys
+    live = client.pubsub()
+    live.psubscribe(keys.live_pattern)
+    for camera in CAMERAS:
+        client.xgroup_create(keys.frames(camera), GROUP, id="0", mkstream=True)
+        client.sadd(keys.camera_names, camera)
+        for seq in range(4):
+            client.xadd(keys.frames(camera), frame_fields(camera, seq))
+    worker = Worker(client, settings, NoObjects())
+    held = worker.batcher.next_batch()
+    moved = held[0].camera
+    source = redis_cluster.master_for(keys.frames(moved))
+    target = next(n for n in redis_cluster.nodes
+                  if n.alive() and n.role() == "master" and n.port != source.port)
+    move_slot(redis_cluster, keys.frames(moved), target)
+    assert redis_cluster.master_for(keys.frames(moved)).port == target.port
+    worker.process(held)
+    for seq in range(4, 6):
+        client.xadd(keys.frames(moved), frame_fields(moved, seq))
+    deadline = time.monotonic() + 60
+    while sum(int(client.hget(keys.stats(c), "frames_processed") or 0) for c in CAMERAS) < 34 \
+            and time.monotonic() < deadline:
+        worker.process(worker.batcher.next_batch())
+    for camera in CAMERAS:
+        assert int(client.hget(keys.stats(camera), "frames_processed")) == \
+            (6 if camera == moved else 4), camera
+        assert client.xpending(keys.frames(camera), GROUP)["pending"] == 0
+    got, deadline = None, time.monotonic() + 30
+    while got is None and time.monotonic() < deadline:
+        message = live.get_message(timeout=0.5)
+        if message and message["type"] == "pmessage":
+            got = message
+    assert got is not None and got["channel"].startswith(b"cctv:live:{"), got
+    live.close()
