@@ -113,14 +113,15 @@ class WebhookService:
                 pass  # unrecorded outcomes: those deliveries are sent again after a restart
 
     def step(self) -> None:
-        """One pass: the group, the hooks when due, outcomes, then new entries."""
+        """One pass: the hooks when due, the group (and what was pending in it), outcomes, then
+        new entries."""
+        if time.monotonic() >= self._next_poll:  # first of all: pending entries need the hooks
+            self.reload()
+            self._next_poll = time.monotonic() + self.settings.webhook_poll_s
         if not self.ready:
             self._join_group()
             self._read_pending()
             self.ready = True
-        if time.monotonic() >= self._next_poll:
-            self.reload()
-            self._next_poll = time.monotonic() + self.settings.webhook_poll_s
         self._drain()
         self._save()
         reply = self.client.xreadgroup(WEBHOOKS_GROUP, WEBHOOKS_GROUP,
