@@ -2,7 +2,8 @@
 
 At start the YAML cameras are written to ``cctv:cameras`` (a URL with literal credentials is
 stored masked and its real form kept in this process only); then the list is re-read every
-``poll_s`` seconds and cameras are started, restarted (config changed) or stopped (removed).
+``poll_s`` seconds and cameras are started, restarted (capture settings changed; not for lines,
+zones, counting, events or webhooks) or stopped (removed).
 While Redis is away the cameras keep running (see :mod:`ingest.camera`); a Redis that comes back
 restarted without its data (no persistence) gets the YAML cameras again, and says so.
 """
@@ -31,6 +32,16 @@ class _Running:
         self.config, self.runner, self.stop = config, runner, stop
         self.thread = threading.Thread(target=runner.run, name=f"camera-{config.name}",
                                        daemon=True)
+
+
+NOT_CAPTURE = {"lines", "zones", "counting", "events", "webhooks"}
+"""Camera settings of the tracker and the webhooks sender: changing them leaves ingest's capture
+of the camera running (a new setting restarts it unless listed here)."""
+
+
+def same_capture(a: CameraConfig, b: CameraConfig) -> bool:
+    """Whether two configs of a camera capture it alike (no restart needed)."""
+    return a.model_dump(exclude=NOT_CAPTURE) == b.model_dump(exclude=NOT_CAPTURE)
 
 
 class IngestService:
@@ -107,7 +118,7 @@ class IngestService:
         if self.only is not None:
             wanted = {n: c for n, c in wanted.items() if n in self.only}
         for name in list(self.running):
-            if name not in wanted or wanted[name] != self.running[name].config:
+            if name not in wanted or not same_capture(wanted[name], self.running[name].config):
                 log.info("camera %s %s", name, "removed" if name not in wanted else "changed")
                 self._stop(name)
         for name, cam in wanted.items():

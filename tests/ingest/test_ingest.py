@@ -5,7 +5,7 @@ import pytest
 
 from common.cameras import store_camera
 from common.keys import GROUP, KEYS
-from common.settings import CameraConfig, IngestSettings
+from common.settings import CameraConfig, IngestSettings, LineConfig, WebhookConfig
 from ingest.camera import CameraRunner, read_state
 from ingest.publisher import StreamPublisher
 from ingest.service import IngestService
@@ -120,6 +120,28 @@ def test_cameras_added_and_removed_while_running(redis_client, redis_url, small_
         stop.set()
         thread.join(20)
     assert not thread.is_alive()
+
+
+def test_a_change_of_lines_or_webhooks_leaves_the_capture_running(redis_client, redis_url,
+                                                                small_video):
+    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, stream_maxlen=1000)
+    cam = CameraConfig(name="loop", url=str(small_video), loop=True, realtime=True)
+    stop, thread = run_service(redis_client, settings, [cam])
+    try:
+        assert wait_for(lambda: redis_client.xlen(KEYS.frames("loop")) >= 3)
+        seq = lambda: int(redis_client.xrevrange(KEYS.frames("loop"), count=1)[0][1][b"seq"])  # noqa: E731
+        store_camera(redis_client, KEYS, cam.model_copy(update={
+            "lines": [LineConfig(name="door", points=[(0.5, 0.0), (0.5, 1.0)])],
+            "webhooks": [WebhookConfig(url="http://127.0.0.1:9/hook")]}))
+        before = seq()
+        assert wait_for(lambda: seq() >= before + 10)  # 0.5 s at 20 fps
+        seqs = [int(f[b"seq"]) for _, f in redis_client.xrange(KEYS.frames("loop"))]
+        assert seqs == list(range(len(seqs)))  # numbered on: never started again
+        store_camera(redis_client, KEYS, cam.model_copy(update={"fps": 5.0}))
+        assert wait_for(lambda: seq() < before)  # a capture setting: started again from 0
+    finally:
+        stop.set()
+        thread.join(20)
 
 
 def test_credentials_never_reach_redis_or_logs(redis_client, redis_url, caplog):
