@@ -14,6 +14,7 @@ import threading
 import redis
 
 from common.keys import Keys
+from common.outage import REDIS_DOWN
 from common.fields import MessageError
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage
@@ -63,7 +64,7 @@ class Follower:
         while not self.stop.is_set():
             try:
                 reply = self.client.xread(dict(self.positions), count=500, block=200)
-            except redis.ConnectionError as exc:
+            except REDIS_DOWN as exc:  # an outage, or a cluster failing over
                 log.warning("following the replay: %s; retrying", exc)
                 self.stop.wait(0.5)
                 continue

@@ -319,3 +319,34 @@ def readers_on_a_cluster(redis_cluster, client, keys, name: str) -> None:
         assert name in json.dumps(cameras)
         jpeg = urllib.request.urlopen(f"{base}/cameras/{name}/latest.jpg", timeout=30).read()
         assert jpeg[:2] == b"\xff\xd8"
+
+
+@pytest.mark.timeout(600)
+def test_replays_run_on_the_cluster_with_their_queue_on_a_standalone_redis(
+        redis_cluster, services, clips, redis_url, tmp_path):
+    """RQ on the session's single Redis (``CCTV_QUEUE_URL``), the frames on the cluster; without
+    ``CCTV_QUEUE_URL`` a replay is refused in one line."""
+    env = dict(os.environ, REDIS_URL=redis_cluster.url, **ENV)
+    replay = [sys.executable, "-m", "cctv", "replay", str(clips["short"]), "--camera", "replayed"]
+    refused = subprocess.run(replay, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "CCTV_QUEUE_URL" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    env["CCTV_QUEUE_URL"] = redis_url
+    log = open(tmp_path / "rq.log", "w+")
+    rq = subprocess.Popen([sys.executable, "-m", "cctv", "rq-worker"], env=env,
+                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        done = subprocess.run([*replay, "--wait", "--timeout", "240"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert summary["processed"] and summary["result"]["frames"] == FRAMES, summary
+    finally:
+        rq.terminate()
+        rq.wait(30)
+        log.seek(0)
+        print(f"--- rq-worker ---\n{log.read()[-3000:]}")
+        log.close()
+    client = redis_cluster.client()
+    keys = from_env(WorkerSettings, {"REDIS_URL": redis_cluster.url}).keys
+    assert number(client, keys.stats("replayed"), "frames_processed") == FRAMES
