@@ -259,6 +259,9 @@ def cmd_status(args) -> int:
         print(f"webhooks: {hooks.delivered} delivered, {hooks.failed} failed, {hooks.dropped} "
               f"dropped, {hooks.retries} retries, {hooks.pending} pending"
               + (f" (last error: {hooks.last_error})" if hooks.last_error else ""))
+    for node in status.redis_cluster:
+        print(f"redis {node.role} {node.address}: {node.state}"
+              + (f", {node.slots} slots" if node.role == "master" else f", of {node.master}"))
     for service, loss in status.redis_losses.items():
         lost = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loss.lost))
         print(f"{service} last lost Redis at {lost} for {loss.back - loss.lost:.1f}s")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from .cameras import valid_camera_json
 from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
@@ -107,6 +108,36 @@ def webhook_stats(client: redis.Redis, keys: Keys) -> WebhookStats:
                         number("last_error_ts", float))
 
 
+@dataclass(frozen=True)
+class ClusterNodeState:
+    """One node of a Redis Cluster as the cluster sees it (``CLUSTER NODES``): ``state`` is
+    ``ok``, ``fail?`` (unreachable for one node), ``fail`` (agreed failed), ``handshake`` or
+    ``disconnected``; a replica names its master."""
+
+    address: str
+    role: str
+    state: str
+    master: str | None = None
+    slots: int = 0
+
+
+def cluster_state(client) -> list[ClusterNodeState]:
+    """The cluster's nodes by address (empty unless ``client`` is a cluster client)."""
+    if not isinstance(client, RedisCluster):
+        return []
+    nodes = client.cluster_nodes()
+    by_id = {n["node_id"]: address for address, n in nodes.items()}
+    out = []
+    for address, node in sorted(nodes.items()):
+        flags = set(node["flags"].split(","))
+        state = next((f for f in ("fail", "fail?", "handshake", "noaddr") if f in flags),
+                     "ok" if node.get("connected", True) else "disconnected")
+        slots = sum(int(r[-1]) - int(r[0]) + 1 for r in node.get("slots", []) if len(r) <= 2)
+        out.append(ClusterNodeState(address, "master" if "master" in flags else "replica", state,
+                                    by_id.get(node.get("master_id", "-")), slots))
+    return out
+
+
 @dataclass
 class Status:
     """The whole pipeline: cameras by name, live workers, queues, each service's last outage."""
@@ -119,6 +150,8 @@ class Status:
     """Running MQTT bridges (``cctv mqtt``) by client id."""
     webhooks: WebhookStats = field(default_factory=WebhookStats)
     """The webhooks sender's totals (``cctv webhooks``)."""
+    redis_cluster: list[ClusterNodeState] = field(default_factory=list)
+    """The Redis Cluster's nodes (none on one Redis)."""
 
     def labels(self) -> list[str]:
         """Every label any camera has counted, sorted."""
@@ -133,7 +166,8 @@ class Status:
                 "webhooks": asdict(self.webhooks),
                 "redis_losses": {service: {"lost": loss.lost, "back": loss.back}
                                  for service, loss in self.redis_losses.items()},
-                "mqtt": {client_id: state.to_dict() for client_id, state in self.mqtt.items()}}
+                "mqtt": {client_id: state.to_dict() for client_id, state in self.mqtt.items()},
+                "redis_cluster": [asdict(node) for node in self.redis_cluster]}
 
 
 def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
@@ -191,4 +225,5 @@ def collect_status(client: redis.Redis, keys: Keys, queue: redis.Redis | None = 
     return Status(cameras, workers,
                   Queues((queue or client).llen(RQ_QUEUE_KEY), count_dead_letters(client, keys)),
                   dict(sorted(read_losses(client, keys).items())),
-                  read_bridge_states(client, keys), webhooks=webhook_stats(client, keys))
+                  read_bridge_states(client, keys), webhooks=webhook_stats(client, keys),
+                  redis_cluster=cluster_state(client))

@@ -299,6 +299,10 @@ def test_a_node_restarted_empty_rejoins_and_nothing_crashes(redis_cluster, servi
     print("redis losses:", report["redis_losses"])
     assert report["cameras"][name]["frames_processed"] == FRAMES
     assert {"worker w1", "worker w2"} & set(report["redis_losses"])  # the failover, as seen
+    print("redis cluster:", report["redis_cluster"])
+    masters = [n for n in report["redis_cluster"] if n["role"] == "master" and n["slots"]]
+    assert len(masters) == 3 and {n["state"] for n in masters} == {"ok"}
+    assert sum(n["slots"] for n in masters) == 16384
     readers_on_a_cluster(redis_cluster, client, keys, name)
 
 
