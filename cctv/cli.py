@@ -229,7 +229,7 @@ def cmd_status(args) -> int:
     try:
         queue = connect_queue(settings) if settings.queue_url else None
         status = collect_status(client_for(settings), settings.keys, queue)
-    except redis.RedisError as exc:  # down, refusing the password or the database
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:  # down, refused
         error = mask_text(explain(exc)[1])
         if args.json:
             print(json.dumps({"error": error}))
@@ -505,7 +505,8 @@ def explain(exc: Exception) -> tuple[int, str]:
         return 2, str(exc)
     if isinstance(exc, redis.AuthenticationError):
         return 1, f"Redis at {redis_address_or_url()} refused the credentials: {exc}"
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError,
+                        redis.exceptions.RedisClusterException)):  # no cluster node answers
         return 1, f"Redis unreachable at {redis_address_or_url()}: {exc}"
     if isinstance(exc, redis.ResponseError):
         return 1, f"Redis at {redis_address_or_url()} answered: {exc}"

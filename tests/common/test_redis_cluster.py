@@ -233,3 +233,37 @@ def test_a_camera_moved_to_another_master_mid_batch_is_followed(redis_cluster, c
             got = message
     assert got is not None and got["channel"].startswith(b"cctv:live:{"), got
     live.close()
+
+
+def test_the_password_of_a_cluster_url_is_used_and_never_shown(redis_cluster, cluster_client):
+    """Every node with ``requirepass`` (then set back): the URL's password opens the cluster, a
+    wrong one is refused by ``cctv status`` without printing it."""
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    password = "s3cr@t/pw"
+    nodes = [n for n in redis_cluster.nodes if n.alive()]
+    for node in nodes:
+        with node.client() as client:
+            client.config_set("masterauth", password)
+            client.config_set("requirepass", password)
+    try:
+        nodes_part = ",".join(n.address for n in nodes)
+        url = f"redis+cluster://:{quote(password, safe='')}@{nodes_part}"
+        client = connect(from_env(CommonSettings, {"REDIS_URL": url}))
+        client.set("pw-check", "1")
+        assert client.get("pw-check") == b"1"
+        client.close()
+        wrong = f"redis+cluster://:{quote('nope-' + password, safe='')}@{nodes_part}"
+        status = subprocess.run([sys.executable, "-m", "cctv", "status"], capture_output=True,
+                                text=True, timeout=120, env=dict(os.environ, REDIS_URL=wrong))
+        assert status.returncode != 0
+        assert "nope" not in status.stderr and quote(password, safe="") not in status.stderr
+        assert password not in status.stderr, status.stderr
+    finally:
+        for node in nodes:
+            with redis.Redis(node.host, node.port, password=password) as client:
+                client.config_set("requirepass", "")
+                client.config_set("masterauth", "")
