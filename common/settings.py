@@ -727,13 +727,15 @@ class WebhookSettings(ServiceSettings):
     webhook_timeout_s: float = Field(10.0, ge=0.1, le=300,
                                      description="Connect and read timeout of one try.")
     webhook_retries: int = Field(5, ge=0, le=20,
-                                 description="Tries after the first for a 5xx answer, a timeout "
-                                             "or a connection error (a 4xx is not retried).")
+                                 description="Tries after the first for a 5xx, 429 or 408 "
+                                             "answer, a timeout or a connection error (another "
+                                             "4xx is not retried).")
     webhook_backoff_s: float = Field(1.0, ge=0.01, le=600,
                                      description="Wait before the first retry; doubles each "
                                                  "time.")
     webhook_backoff_max_s: float = Field(60.0, ge=0.1, le=3600,
-                                         description="Longest wait between retries.")
+                                         description="Longest wait between retries (a "
+                                                     "receiver's Retry-After included).")
     webhook_queue: int = Field(1000, ge=1, le=100_000,
                                description="Deliveries waiting per receiver URL; beyond, new "
                                            "ones are dropped (counted).")

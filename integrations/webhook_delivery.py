@@ -3,9 +3,10 @@
 A lane is a thread with its own bounded queue: deliveries to one receiver go out in order, one
 at a time, and a receiver that hangs or fails holds up only its own lane (each try is bounded by
 ``webhook_timeout_s``; when its queue is full, new deliveries to it are dropped and counted).
-A 2xx is delivered; a 5xx, a timeout or a connection error is tried again after a backoff
-(``webhook_backoff_s`` doubling up to ``webhook_backoff_max_s``) at most ``webhook_retries``
-times; anything else (4xx, a redirect, a host outside ``webhook_allow``) fails at once.
+A 2xx is delivered; a 5xx, a 429 or 408, a timeout or a connection error is tried again after
+a backoff (``webhook_backoff_s`` doubling up to ``webhook_backoff_max_s``; longer when the
+receiver's ``Retry-After`` asks, within that bound) at most ``webhook_retries`` times; anything
+else (another 4xx, a redirect, a host outside ``webhook_allow``) fails at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import hmac
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -30,6 +33,22 @@ log = logging.getLogger("cctv.webhooks")
 
 SIGNATURE_HEADER = "X-CCTV-Signature"
 USER_AGENT = "cctv-webhooks/1"
+RETRIED_4XX = (408, 429)
+"""Request Timeout and Too Many Requests: the receiver asks to be tried again later."""
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """A ``Retry-After`` header's wait in seconds (delay-seconds or an HTTP date), else None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -76,31 +95,34 @@ class Sender:
             headers[SIGNATURE_HEADER] = sign(self.secret, delivery.body)
         return headers
 
-    def attempt(self, delivery: Delivery) -> tuple[str, str]:
-        """``("delivered", "")``, ``("retry", why)`` or ``("failed", why)``."""
+    def attempt(self, delivery: Delivery) -> tuple[str, str, float | None]:
+        """``("delivered", "", None)``, ``("retry", why, Retry-After s or None)`` or
+        ``("failed", why, None)``."""
         url = delivery.hook.url
         parts = urlsplit(url)
         try:
             refused = self.allow.check(parts.hostname or "",
                                        parts.port or (443 if parts.scheme == "https" else 80))
         except OSError as exc:
-            return "retry", f"cannot resolve {parts.hostname}: {exc}"
+            return "retry", f"cannot resolve {parts.hostname}: {exc}", None
         if refused:
-            return "failed", refused
+            return "failed", refused, None
         try:
             with self.session.post(url, data=delivery.body, headers=self.headers(delivery),
                                    timeout=(self.timeout, self.timeout), allow_redirects=False,
                                    stream=True) as answer:
-                status = answer.status_code
+                status, after = answer.status_code, answer.headers.get("Retry-After")
         except requests.Timeout:
-            return "retry", f"no answer in {self.timeout:g}s"
+            return "retry", f"no answer in {self.timeout:g}s", None
         except requests.ConnectionError as exc:
-            return "retry", f"connection failed: {type(exc).__name__}"
+            return "retry", f"connection failed: {type(exc).__name__}", None
         except requests.RequestException as exc:
-            return "failed", f"{type(exc).__name__}: {exc}"
+            return "failed", f"{type(exc).__name__}: {exc}", None
         if 200 <= status < 300:
-            return "delivered", ""
-        return ("retry" if status >= 500 else "failed"), f"HTTP {status}"
+            return "delivered", "", None
+        if status >= 500 or status in RETRIED_4XX:
+            return "retry", f"HTTP {status}", retry_after_s(after)
+        return "failed", f"HTTP {status}", None
 
     def close(self) -> None:
         self.session.close()
@@ -150,7 +172,7 @@ class Lane(threading.Thread):
         tries = 0
         while True:
             tries += 1
-            result, why = self.sender.attempt(delivery)
+            result, why, asked = self.sender.attempt(delivery)
             if result == "delivered":
                 return Outcome(delivery, "delivered", tries)
             why = mask_text(why)
@@ -159,7 +181,8 @@ class Lane(threading.Thread):
                             delivery.hook.shown, delivery.kind, delivery.entry_id, tries,
                             "y" if tries == 1 else "ies", why)
                 return Outcome(delivery, "failed", tries, why)
-            log.info("webhook %s: %s; retrying in %.1fs", delivery.hook.shown, why, wait)
-            if self.stop.wait(wait):
+            pause = min(max(wait, asked or 0.0), self.settings.webhook_backoff_max_s)
+            log.info("webhook %s: %s; retrying in %.1fs", delivery.hook.shown, why, pause)
+            if self.stop.wait(pause):
                 return None
             wait = min(wait * 2, self.settings.webhook_backoff_max_s)

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 from contextlib import contextmanager
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator
@@ -31,6 +32,7 @@ from common.keys import KEYS, WEBHOOKS_GROUP
 from common.settings import (CameraConfig, SettingsError, WebhookSettings, ZoneConfig, from_env,
                              load_cameras_document, parse_camera)
 from common.status import collect_status
+from integrations.webhook_delivery import retry_after_s
 from integrations.webhook_hooks import AllowList
 from integrations.webhooks import WebhookService
 from tracking.events import Change, Changes, write_changes
@@ -244,6 +246,23 @@ def test_4xx_is_not_retried(redis_client, redis_url, tmp_path, receivers):
     counts = stats(redis_client)
     assert counts["failed"] == "1" and "delivered" not in counts and "retries" not in counts
     assert counts["last_error"].endswith(": HTTP 404")
+
+
+def test_429_and_408_are_retried(redis_client, redis_url, tmp_path, receivers):
+    hook = receivers(429, 408)
+    settings = settings_for(redis_url, tmp_path, [{"url": hook.url}])
+    with serving(redis_client, WebhookService(redis_client, settings)):
+        emit(redis_client, ("new", make_event()))
+        wait_until(lambda: settled(redis_client))
+    assert hook.statuses == [429, 408, 200]
+    counts = stats(redis_client)
+    assert counts["delivered"] == "1" and counts["retries"] == "2" and "failed" not in counts
+
+
+def test_retry_after_header():
+    assert [retry_after_s(v) for v in ("7", "0", None, "soon")] == [7.0, 0.0, None, None]
+    assert retry_after_s(formatdate(time.time() + 30, usegmt=True)) == pytest.approx(30, abs=2)
+    assert retry_after_s(formatdate(time.time() - 30, usegmt=True)) == 0.0
 
 
 def test_filters_by_events_labels_and_zones(redis_client, redis_url, tmp_path, receivers):
