@@ -206,10 +206,12 @@ def read_streams(client, streams: dict[str, str], count: int, block_ms: int,
     blocking up to ``block_ms``; the reply as redis-py gives it, ``[[stream, entries], ...]``.
 
     On one Redis it is one command. On a cluster the streams of different cameras live in
-    different slots, and no command may touch two slots (even on one node): each stream gets its
-    own non-blocking read, all of them in one pipeline (one round trip per node, redis-py
-    grouping them by its slot map and following MOVED/ASK), repeated while nothing arrives
-    until ``block_ms`` has passed.
+    different slots, and no command may touch two slots (even on one node): the streams are
+    grouped by the node that holds their slot (the client's slot map), each gets its own
+    non-blocking read, one pipeline per node, repeated while nothing arrives until ``block_ms``
+    has passed. A stream that moved (``MOVED``, ``ASK``) is read again through the cluster
+    client, which follows it and updates the map; a node that does not answer makes the map be
+    read again from the cluster before the error is raised (a failover).
     """
     if not is_cluster(client):
         if group is None:
@@ -218,18 +220,53 @@ def read_streams(client, streams: dict[str, str], count: int, block_ms: int,
     deadline = time.monotonic() + block_ms / 1000
     wait = POLL_FIRST_S
     while True:
-        pipe = client.pipeline(transaction=False)
-        for stream, after in streams.items():
-            if group is None:
-                pipe.xread({stream: after}, count=count)
-            else:
-                pipe.xreadgroup(group[0], group[1], {stream: after}, count=count)
-        reply = [item for part in pipe.execute() for item in (part or []) if item[1]]
+        reply = _read_by_node(client, streams, count, group)
         left = deadline - time.monotonic()
         if reply or left <= 0 or not streams:
             return reply
         time.sleep(min(wait, left))
         wait = min(wait * 2, POLL_MAX_S)
+
+
+REDIRECTED = (redis.exceptions.MovedError, redis.exceptions.AskError,
+              redis.exceptions.TryAgainError)
+
+
+def _read_by_node(client: RedisCluster, streams: dict[str, str], count: int,
+                  group: tuple[str, str] | None) -> list:
+    """One non-blocking read per stream, pipelined to the node of each stream's slot (redis-py's
+    own cluster pipeline would ask a node for the keys of every ``XREAD``: a round trip each)."""
+    def read(target, stream: str):
+        if group is None:
+            return target.xread({stream: streams[stream]}, count=count)
+        return target.xreadgroup(group[0], group[1], {stream: streams[stream]}, count=count)
+
+    by_node: dict[str, tuple] = {}
+    for stream in streams:
+        node = client.get_node_from_key(stream)
+        by_node.setdefault(node.name, (node, []))[1].append(stream)
+    out, error = [], None
+    try:
+        for node, names in by_node.values():
+            pipe = client.get_redis_connection(node).pipeline(transaction=False)
+            for stream in names:
+                read(pipe, stream)
+            for stream, part in zip(names, pipe.execute(raise_on_error=False)):
+                if isinstance(part, REDIRECTED):
+                    part = read(client, stream)  # followed by the cluster client
+                elif isinstance(part, Exception):
+                    error = error or part
+                    continue
+                out += [item for item in part or [] if item[1]]
+    except (redis.ConnectionError, redis.TimeoutError):
+        try:
+            client.nodes_manager.initialize()
+        except (redis.RedisError, redis.exceptions.RedisClusterException):
+            pass  # the cluster is unreachable as a whole: the caller waits it out
+        raise
+    if error is not None:
+        raise error
+    return out
 
 
 def sentinel_client(url: str) -> redis.Redis:
