@@ -267,3 +267,43 @@ def test_the_password_of_a_cluster_url_is_used_and_never_shown(redis_cluster, cl
             with redis.Redis(node.host, node.port, password=password) as client:
                 client.config_set("requirepass", "")
                 client.config_set("masterauth", "")
+
+
+def test_cctv_up_on_a_cluster_without_a_queue_starts_no_rq_worker(redis_cluster, cluster_client,
+                                                                   tmp_path, monkeypatch, caplog):
+    """``REDIS_URL=redis+cluster://...`` without ``CCTV_QUEUE_URL``: ``cctv up`` runs the
+    services (stand-ins that note their name) but no rq-worker, and says why."""
+    import sys
+    import threading
+
+    from cctv import up as up_module
+
+    script = "import sys, time; open(sys.argv[2], 'w').write('up'); time.sleep(600)"
+    monkeypatch.setattr(up_module, "child_commands", lambda *a, **k: [
+        [sys.executable, "-c", script, name, str(tmp_path / name)]
+        for name in ("ingest", "rq-worker")])
+    started = []
+
+    class Recorded(up_module.Child):
+        def __init__(self, command, *args, **kwargs):
+            started.append(command[3])
+            super().__init__(command, *args, **kwargs)
+    monkeypatch.setattr(up_module, "Child", Recorded)
+    monkeypatch.delenv("CCTV_QUEUE_URL", raising=False)
+    settings = from_env(CommonSettings, settings_of(redis_cluster))
+    stop = threading.Event()
+    result = []
+    thread = threading.Thread(target=lambda: result.append(up_module.up(
+        settings, stop, workers=1, dashboard=False)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ingest").exists():
+            assert thread.is_alive() and time.monotonic() < deadline, "cctv up did not start"
+            time.sleep(0.1)
+        assert started == ["ingest"]
+    finally:
+        stop.set()
+        thread.join(60)
+    assert result == [0]
+    assert "without CCTV_QUEUE_URL: no rq-worker" in caplog.text
