@@ -21,7 +21,7 @@ from common.keys import GROUP, Keys
 from common.redis_conn import LuaScript
 
 from .camera import SnapshotError, TrackedFrame
-from .reorder import NONE_PENDING, OrderKey, order_key
+from .reorder import OrderKey, order_key
 
 FRAME_LUA = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -138,8 +138,8 @@ class TrackStore:
     def settled_below(self, cameras: Sequence[str]) -> dict[str, OrderKey | None]:
         """Per camera, the oldest frame still pending on a worker (every earlier one is
         acknowledged or gone), or with none pending the one after the last frame handed to a
-        worker (a later one may still be handed out and finish before an earlier one);
-        NONE_PENDING when the group never handed out a frame; None when it cannot be read."""
+        worker (a later one may still be handed out and finish before an earlier one, even
+        when none was handed out yet); None when the group cannot be read."""
         pipe = self.client.pipeline(transaction=False)
         for camera in cameras:  # last delivered first: frames handed out after it are pending
             pipe.xinfo_groups(self.keys.frames(camera))
@@ -154,8 +154,7 @@ class TrackStore:
             else:
                 delivered = next((order_key(g["last-delivered-id"].decode()) for g in groups
                                   if g["name"] in (GROUP, GROUP.encode())), (0, 0))
-                out[camera] = NONE_PENDING if delivered == (0, 0) else \
-                    (delivered[0], delivered[1] + 1)
+                out[camera] = (delivered[0], delivered[1] + 1)
         return out
 
     def load(self, camera: str) -> dict | None:

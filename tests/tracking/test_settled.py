@@ -2,7 +2,7 @@
 (two workers may take the next two frames and finish the later one first)."""
 
 from common.keys import GROUP, KEYS
-from tracking.reorder import NONE_PENDING, order_key
+from tracking.reorder import order_key
 from tracking.store import TrackStore
 
 
@@ -11,7 +11,7 @@ def test_frames_not_handed_out_yet_are_not_settled(redis_client):
     stream = KEYS.frames("cam")
     redis_client.xgroup_create(stream, GROUP, id="0", mkstream=True)
     first, second, third = (redis_client.xadd(stream, {"n": str(i)}).decode() for i in range(3))
-    assert store.settled_below(["cam"]) == {"cam": NONE_PENDING}  # nothing ever handed out
+    assert store.settled_below(["cam"]) == {"cam": (0, 1)}  # nothing handed out: nothing settled
     redis_client.xreadgroup(GROUP, "w1", {stream: ">"}, count=1)
     redis_client.xack(stream, GROUP, first)
     bound = store.settled_below(["cam"])["cam"]
