@@ -25,6 +25,7 @@ from common.counts import LineCounts
 from common.keys import Keys
 from common.messages import DetectionMessage, FrameMessage
 from common.outage import REDIS_FAILED, Outage
+from common.redis_conn import read_streams
 from common.settings import CameraConfig
 from common.status import tracking_counts
 from common.tracks import TrackMessage
@@ -117,7 +118,7 @@ class Follower:
                 self.kind = kind
                 newest_entry = self.client.xrevrange(self.stream, count=1)
                 self.last_id = newest_entry[0][0] if newest_entry else "0-0"
-        reply = self.client.xread({self.stream: self.last_id}, count=READ_COUNT, block=block_ms)
+        reply = read_streams(self.client, {self.stream: self.last_id}, READ_COUNT, block_ms)
         entries = reply[0][1] if reply else []
         if entries:
             self.last_id = entries[-1][0]

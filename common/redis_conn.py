@@ -205,18 +205,17 @@ def read_streams(client, streams: dict[str, str], count: int, block_ms: int,
     """``XREAD`` (or ``XREADGROUP`` with ``group`` = (group, consumer)) of several streams,
     blocking up to ``block_ms``; the reply as redis-py gives it, ``[[stream, entries], ...]``.
 
-    On one Redis it is one command. On a cluster the streams of different cameras live in
-    different slots, and no command may touch two slots (even on one node): the streams are
-    grouped by the node that holds their slot (the client's slot map), each gets its own
-    non-blocking read, one pipeline per node, repeated while nothing arrives until ``block_ms``
-    has passed. A stream that moved (``MOVED``, ``ASK``) is read again through the cluster
-    client, which follows it and updates the map; a node that does not answer makes the map be
-    read again from the cluster before the error is raised (a failover).
+    On one Redis it is one command, and on a cluster too when every stream is in one slot (one
+    camera's), sent to the node of that slot. Otherwise, on a cluster, the streams of different
+    cameras live in different slots, and no command may touch two slots (even on one node): the
+    streams are grouped by the node that holds their slot (the client's slot map), each gets its
+    own non-blocking read, one pipeline per node, repeated while nothing arrives until
+    ``block_ms`` has passed. A stream that moved (``MOVED``, ``ASK``) is read again through the
+    cluster client, which follows it and updates the map; a node that does not answer makes the
+    map be read again from the cluster before the error is raised (a failover).
     """
-    if not is_cluster(client):
-        if group is None:
-            return client.xread(streams, count=count, block=block_ms) or []
-        return client.xreadgroup(group[0], group[1], streams, count=count, block=block_ms) or []
+    if not is_cluster(client) or len({client.keyslot(s) for s in streams}) == 1:
+        return _read_one(client, streams, count, block_ms, group)
     deadline = time.monotonic() + block_ms / 1000
     wait = POLL_FIRST_S
     while True:
@@ -230,6 +229,35 @@ def read_streams(client, streams: dict[str, str], count: int, block_ms: int,
 
 REDIRECTED = (redis.exceptions.MovedError, redis.exceptions.AskError,
               redis.exceptions.TryAgainError)
+
+
+def _read_one(client, streams: dict[str, str], count: int, block_ms: int,
+              group: tuple[str, str] | None) -> list:
+    """One blocking read; on a cluster (streams of one slot) on that slot's node directly
+    (redis-py's cluster client would first ask a node for the command's keys), through the
+    cluster client when the slot moved."""
+    def read(target):
+        if group is None:
+            return target.xread(streams, count=count, block=block_ms) or []
+        return target.xreadgroup(group[0], group[1], streams, count=count, block=block_ms) or []
+
+    if not is_cluster(client):
+        return read(client)
+    try:
+        return read(client.get_redis_connection(client.get_node_from_key(next(iter(streams)))))
+    except REDIRECTED:
+        return read(client)
+    except (redis.ConnectionError, redis.TimeoutError):
+        _refresh(client)
+        raise
+
+
+def _refresh(client: RedisCluster) -> None:
+    """Read the slot map again (a node stopped answering: a failover may follow)."""
+    try:
+        client.nodes_manager.initialize()
+    except (redis.RedisError, redis.exceptions.RedisClusterException):
+        pass  # the cluster is unreachable as a whole: the caller waits it out
 
 
 def _read_by_node(client: RedisCluster, streams: dict[str, str], count: int,
@@ -259,10 +287,7 @@ def _read_by_node(client: RedisCluster, streams: dict[str, str], count: int,
                     continue
                 out += [item for item in part or [] if item[1]]
     except (redis.ConnectionError, redis.TimeoutError):
-        try:
-            client.nodes_manager.initialize()
-        except (redis.RedisError, redis.exceptions.RedisClusterException):
-            pass  # the cluster is unreachable as a whole: the caller waits it out
+        _refresh(client)
         raise
     if error is not None:
         raise error

@@ -15,6 +15,7 @@ import redis
 
 from common.keys import Keys
 from common.outage import REDIS_DOWN
+from common.redis_conn import read_streams
 from common.fields import MessageError
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage
@@ -63,7 +64,7 @@ class Follower:
     def _run(self) -> None:
         while not self.stop.is_set():
             try:
-                reply = self.client.xread(dict(self.positions), count=500, block=200)
+                reply = read_streams(self.client, dict(self.positions), 500, 200)
             except REDIS_DOWN as exc:  # an outage, or a cluster failing over
                 log.warning("following the replay: %s; retrying", exc)
                 self.stop.wait(0.5)

@@ -116,6 +116,9 @@ def test_read_streams_reads_every_camera_with_one_call(redis_cluster, cluster_cl
     assert read_streams(cluster_client, streams, 10, 50, group=(GROUP, "c1")) == []
     plain = read_streams(cluster_client, dict.fromkeys(streams, "0"), 10, 0)
     assert len(plain) == 8 and all(len(entries) == 1 for _, entries in plain)
+    one = TAGGED.frames("cam5")  # one slot: one blocking read on its node
+    assert [s for s, _ in read_streams(cluster_client, {one: "0"}, 10, 100)] == [one.encode()]
+    assert read_streams(cluster_client, {one: "$"}, 10, 100) == []
 
 
 def test_worker_on_a_cluster_batches_across_cameras_publishes_once_and_dead_letters_per_camera(
