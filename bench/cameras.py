@@ -17,8 +17,11 @@ private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
 
 Sustained: p99 <= 1 s, no backlog growth, no drops. (A looped file is paced like a camera but, like
 any file, waits for room in its stream rather than dropping: a load too high shows as backlog.)
+All cameras start together by default, so the still scene's walker crosses every camera at once
+(the worst case); ``--stagger`` starts them one by one over the walker's 30 s period, out of step
+as real cameras are.
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
-[--runs busy,still,still-gated] [--precision fp32|int8]``.
+[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger]``.
 """
 
 from __future__ import annotations
@@ -40,13 +43,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.cameras import store_camera  # noqa: E402
 from common.keys import KEYS  # noqa: E402
 from common.messages import DetectionMessage  # noqa: E402
 from common.records import CameraState  # noqa: E402
 from common.redis_conn import EmbeddedRedis  # noqa: E402
+from common.settings import CamerasFile  # noqa: E402
 from media.video import probe  # noqa: E402
 
 SIZE = "1920:1080"
+WALKER_PERIOD_S = 30
+"""The still scene's walker crosses every 30 s (``make_still``)."""
 RUNS = {"busy": ("busy", False), "still": ("still", False), "still-gated": ("still", True)}
 
 
@@ -91,7 +98,8 @@ def make_still(sample: Path, out: Path, folder: Path) -> Path:
     """A still street (1080p25, 60 s) with a person walking (300 px/s) at 8-10 s and 38-40 s."""
     if not out.exists():
         street, person = person_patch(sample, folder)
-        x = "if(between(mod(t,30),8,10),600+(mod(t,30)-8)*300,-2000)"
+        t = f"mod(t,{WALKER_PERIOD_S})"
+        x = f"if(between({t},8,10),600+({t}-8)*300,-2000)"
         ffmpeg("-loop", "1", "-framerate", "25", "-i", str(street), "-loop", "1", "-framerate",
                "25", "-i", str(person), "-filter_complex",
                f"[0]scale={SIZE}[bg];[bg][1]overlay=x='{x}':y=H-h-60:shortest=0", "-t", "60",
@@ -164,10 +172,15 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     try:
         while client.scard(KEYS.workers) < 1:
             time.sleep(0.2)
-        ingest = subprocess.Popen(cmd + ["ingest", "--cameras-file", str(config)],
+        ingest = subprocess.Popen(cmd + ["ingest"] + ([] if args.stagger else
+                                                      ["--cameras-file", str(config)]),
                                   env=dict(env, CCTV_METRICS_PORT=str(port)), cwd=ROOT,
                                   stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(ingest)
+        if args.stagger:  # cameras started one by one over the walker's period: out of step
+            for camera in CamerasFile.model_validate_json(config.read_text()).cameras:
+                store_camera(client, KEYS, camera)
+                time.sleep(WALKER_PERIOD_S / cameras)
         time.sleep(args.warmup)
         start = Snapshot(client, names, ingest.pid, port)
         time.sleep(args.duration)
@@ -216,6 +229,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds measured per run")
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
     parser.add_argument("--fps", type=float, default=5.0, help="detection frames/s per camera")
+    parser.add_argument("--stagger", action="store_true",
+                        help="start the cameras one by one over 30 s, so that their loops (and "
+                             "the still scene's walker) are out of step, as real cameras are")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
                         help="the worker's detector precision")
     parser.add_argument("--work", default="/tmp/cctv-bench-cameras", help="folder for the files")
@@ -229,7 +245,7 @@ def main() -> None:
     server.start()
     client = server.client()
     result: dict = {"cpu_count": os.cpu_count(), "fps_per_camera": args.fps,
-                    "precision": args.precision,
+                    "precision": args.precision, "stagger": args.stagger,
                     "duration_s": args.duration, "runs": {}}
     try:
         for run in args.runs.split(","):
