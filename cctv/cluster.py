@@ -26,7 +26,7 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster, key_slot
 
-from common.redis_conn import redis_server_binary
+from common.redis_conn import redis_server_binary, stop_servers
 
 SLOTS = 16384
 BUS_OFFSET = 10000
@@ -213,17 +213,9 @@ class LocalCluster:
     def stop(self) -> None:
         """Stop every node still running (SIGTERM, then SIGKILL after 10 s); data is not kept
         unless ``appendonly``."""
+        stop_servers(node.proc for node in self.nodes if node.proc is not None)
         for node in self.nodes:
-            if node.alive():
-                node.proc.terminate()
-        for node in self.nodes:
-            if node.proc is not None:
-                try:
-                    node.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    node.proc.kill()
-                    node.proc.wait()
-                node.proc = None
+            node.proc = None
 
     def __enter__(self) -> "LocalCluster":
         return self.start()

