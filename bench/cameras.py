@@ -7,9 +7,11 @@ number of cameras N, every camera loops one file in real time with detection at 
 ``cctv ingest``, one ``cctv worker`` (a single-threaded lane per core), ``cctv tracker`` and a
 private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
 
-- ingest CPU per decoded frame (the ingest process's CPU time / frames it read), against
-  FFmpeg's bare single-thread decode of the same file (``ffmpeg -threads 1 -i F -f null -``),
-  measured in the same run;
+- ingest CPU per decoded frame (the ingest process's CPU time / frames of the file it read,
+  those it left undecoded included: FFmpeg's count), against FFmpeg's bare single-thread decode
+  of the same file (``ffmpeg -threads 1 -i F -f null -``), measured in the same run; also
+  FFmpeg's time per frame with ``-skip_frame noref`` (every frame no other refers to left
+  undecoded, where ingest decodes those that fps keeps);
 - worker frames/s, detection p99 latency from capture, frames dropped, backlog growth (frames
   published but not processed, end minus start of the window, more than one per camera);
 - with motion gating, the share of frames the detector ran on, and frames with a person and the
@@ -107,10 +109,10 @@ def make_still(sample: Path, out: Path, folder: Path) -> Path:
     return out
 
 
-def ffmpeg_floor(video: Path) -> float:
-    """CPU ms per frame of FFmpeg's bare single-thread decode of ``video``."""
+def ffmpeg_floor(video: Path, *options: str) -> float:
+    """CPU ms per frame of FFmpeg's bare single-thread decode of ``video`` (with ``options``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ffmpeg("-threads", "1", "-i", str(video), "-f", "null", "-")
+    ffmpeg("-threads", "1", *options, "-i", str(video), "-f", "null", "-")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return cpu * 1000 / probe(video).frames
@@ -263,6 +265,8 @@ def main() -> None:
     # the floor again after the runs: the ratio is against the mean of both measures
     result["ffmpeg_ms_per_frame"] = {k: round((floors[k] + ffmpeg_floor(v)) / 2, 3)
                                      for k, v in files.items()}
+    result["ffmpeg_noref_ms_per_frame"] = {k: round(ffmpeg_floor(v, "-skip_frame", "noref"), 3)
+                                           for k, v in files.items()}
     sustained = {run: max((r["cameras"] for r in rows if r["sustained"]), default=0)
                  for run, rows in result["runs"].items()}
     result["goals"] = {

@@ -9,6 +9,7 @@ is back), a file waits and goes on from its next unpublished frame.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Callable
@@ -30,6 +31,7 @@ from .latest import LatestFrames
 from .motion import MotionGate
 from .publisher import RateMeter, StreamPublisher
 from .sources import Frame, Source, SourceError, open_source
+from .totals import Totals
 
 log = logging.getLogger("cctv.ingest")
 
@@ -44,7 +46,8 @@ def encode_jpeg(image: np.ndarray, quality: int) -> tuple[bytes, int, int]:
 
 class FpsFilter:
     """Keeps frames at most ``fps`` per second of source time (files: their timestamps; live:
-    the clock at arrival); all of them when ``fps`` is None."""
+    the clock at arrival), all of them when ``fps`` is None: the first frame at or after each
+    multiple of the period."""
 
     def __init__(self, fps: float | None, live: bool):
         self.period, self.live = (1.0 / fps if fps else 0.0), live
@@ -60,7 +63,7 @@ class FpsFilter:
         t = self.time(frame)
         if t < self.next_due - 1e-6:
             return False
-        self.next_due = max(self.next_due, t - self.period) + self.period
+        self.next_due = (math.floor(t / self.period + 1e-6) + 1) * self.period
         return True
 
 
@@ -78,8 +81,7 @@ class CameraRunner:
         self.state, self.error = "starting", ""
         self.live = False  # the open source is a live camera
         self.dropped_offline = 0  # live frames not published while Redis was away
-        # frames_in, frames_dropped, frames_motion, frames_still not written yet (Redis away)
-        self.uncounted = [0, 0, 0, 0]
+        self.totals = Totals()  # frames_in, frames_dropped, frames_motion, frames_still
         self.gate: MotionGate | None = None
         self.last_frame = (0.0, 0.0)  # (time, fps) of the last frame published
         self._redis_at = 0.0  # live: no Redis call before this (monotonic) during an outage
@@ -87,7 +89,7 @@ class CameraRunner:
         self.publisher = StreamPublisher(client, keys, camera.name, settings.stream_maxlen)
         self.rate = RateMeter()
         self.frames_published = 0
-        self.frames_read = 0  # from the source: published or skipped by fps
+        self.frames_read = 0  # from the source: published, skipped by fps or left undecoded
         self.pass_read = 0  # the same, in this pass over the source
         self.last_id: str | None = None
 
@@ -129,13 +131,13 @@ class CameraRunner:
             self._redis_at = time.monotonic() + self.outage.note(exc)
             return
         self.set_state(self.state, self.error)
-        dropped = self.dropped_offline
-        if dropped and self._best_effort(
-                lambda pipe: pipe.hincrby(self.state_key, "frames_dropped", dropped)):
-            self.dropped_offline -= dropped
+        dropped, self.dropped_offline = self.dropped_offline, 0
+        if dropped:
+            self.totals.add("frames_dropped", dropped)
             log.warning("camera %s: %d frames dropped while Redis was away", self.cam.name,
                         dropped)
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
+            self._write_counts()
 
     def run(self) -> str:
         """The camera's loop; returns the final state (finished, stopped or error)."""
@@ -213,13 +215,14 @@ class CameraRunner:
         got = False
         self.live = source.live
         self.pass_read = 0
-        latest = LatestFrames(source.frames(), keep, self._read_one) if source.live else None
+        frames = source.frames(keep.period)
+        latest = LatestFrames(frames, keep, self._read_upto) if source.live else None
         try:
-            for frame in latest if latest is not None else source.frames():
+            for frame in latest if latest is not None else frames:
                 if self.stop.is_set():
                     break
                 if latest is None:
-                    self._read_one()
+                    self._read_upto(frame)
                     if not keep(frame):
                         continue
                 if not got:
@@ -232,21 +235,24 @@ class CameraRunner:
                         break
                 dropped = latest.take_dropped() if latest is not None else 0
                 if dropped:  # kept frames a newer one replaced before ingest took them
-                    self.uncounted[1] += dropped
+                    self.totals.add("frames_dropped", dropped)
                     metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
                 self._publish(frame, t)
         finally:
             if latest is not None:
                 latest.close(self.settings.open_timeout_s + 1)
-        while self.uncounted[0] and not source.live and not self.stop.is_set() \
+        while self.totals.unsent and not source.live and not self.stop.is_set() \
                 and not self._write_counts():  # a file's last counts, before it is finished
             self.stop.wait(max(0.0, self._redis_at - time.monotonic()))
         return got
 
-    def _read_one(self) -> None:
-        metrics.FRAMES_READ.labels(self.cam.name).inc()
-        self.frames_read += 1
-        self.pass_read += 1
+    def _read_upto(self, frame: Frame) -> None:
+        """Count the source's frames up to ``frame``, those it left undecoded included."""
+        read = frame.index + 1 - self.pass_read
+        if read > 0:
+            metrics.FRAMES_READ.labels(self.cam.name).inc(read)
+            self.frames_read += read
+            self.pass_read += read
 
     def _publish(self, frame: Frame, t: float) -> None:
         """Add one frame: a live camera's at once or never, a file's once there is room and Redis
@@ -266,30 +272,27 @@ class CameraRunner:
         metrics.FRAMES_PUBLISHED.labels(self.cam.name).inc()
         if dropped:
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(dropped)
-        self.uncounted[0] += 1
-        self.uncounted[1] += dropped
-        self.uncounted[2] += bool(boxes)
-        self.uncounted[3] += not detect
+        self.totals.add("frames_in")
+        self.totals.add("frames_dropped", dropped)
+        self.totals.add("frames_motion", bool(boxes))
+        self.totals.add("frames_still", not detect)
         self.last_frame = (now, round(self.rate.tick(), 2))
         self._write_counts()
 
     def _write_counts(self) -> bool:
-        """Add the frames published (and dropped) since the last write to the state hash; what
-        Redis does not take now is added with the next frame."""
+        """Write the frame counters (:mod:`ingest.totals`: never twice) and the last frame's time
+        to the state hash; what Redis does not take now is written with the next frame."""
         now, fps = self.last_frame
+        queued: list[dict[str, int]] = []
 
         def count(pipe) -> None:
-            pipe.hincrby(self.state_key, "frames_in", self.uncounted[0])
-            for name, n in zip(("frames_dropped", "frames_motion", "frames_still"),
-                               self.uncounted[1:]):
-                if n:
-                    pipe.hincrby(self.state_key, name, n)
+            queued.append(self.totals.write(pipe, self.state_key))
             pipe.hset(self.state_key, mapping=CameraState(
                 self.state, fps=fps, last_frame_ts=now, updated=now).to_fields(
                     ("last_frame_ts", "fps", "updated")))
         if not self._best_effort(count):
             return False
-        self.uncounted = [0, 0, 0, 0]
+        self.totals.confirmed(queued[0])
         return True
 
     def _add_live(self, fields: dict) -> tuple[str, int] | None:

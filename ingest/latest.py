@@ -15,7 +15,7 @@ class LatestFrames:
     source."""
 
     def __init__(self, frames: Iterator[Frame], keep: Callable[[Frame], bool],
-                 on_read: Callable[[], None]):
+                 on_read: Callable[[Frame], None]):
         self.frames, self.keep, self.on_read = frames, keep, on_read
         self._dropped = 0
         self._slot: Frame | None = None
@@ -30,7 +30,7 @@ class LatestFrames:
             for frame in self.frames:
                 if self._closing.is_set():
                     break
-                self.on_read()
+                self.on_read(frame)
                 if not self.keep(frame):
                     continue
                 with self._ready:

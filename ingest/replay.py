@@ -38,7 +38,7 @@ class FileRunner(CameraRunner):
         self.file_index: list[int] = []
 
     def _publish(self, frame: Frame, t: float) -> None:
-        self.file_index.append(self.frames_read - 1)
+        self.file_index.append(frame.index)
         super()._publish(frame, t)
 
 

@@ -7,10 +7,13 @@ bogus scheme). Messages never contain credentials.
 Video is decoded with PyAV (the FFmpeg its wheel ships): a frame stays in the decoder's format
 until :meth:`Frame.scaled` asks for it, so frames skipped by fps are never converted, and a kept
 frame is scaled and converted to BGR in one libswscale call, straight to the published size.
+Frames that no other frame refers to (most B-frames) and that fps would skip are not even decoded
+(:meth:`AvSource.frames`).
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
 from abc import ABC, abstractmethod
@@ -30,6 +33,8 @@ NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FOLDER_FPS = 10.0
 """Nominal frame rate of an image folder (its frames have no timestamps)."""
+MAX_PENDING = 1024
+"""Timestamps of frames in the decoder kept at most (to count frames it left undecoded)."""
 
 
 class SourceError(Exception):
@@ -48,10 +53,11 @@ def scaled_size(width: int, height: int, max_width: int | None) -> tuple[int, in
 
 
 class Frame:
-    """A decoded frame at ``pos_ms`` (files: their timestamps; live sources: 0)."""
+    """A decoded frame at ``pos_ms`` (files: their timestamps; live sources: 0), the ``index``-th
+    frame of its source (counting frames left undecoded)."""
 
-    def __init__(self, image: np.ndarray, pos_ms: float):
-        self._image, self.pos_ms = image, pos_ms
+    def __init__(self, image: np.ndarray, pos_ms: float, index: int):
+        self._image, self.pos_ms, self.index = image, pos_ms, index
 
     @property
     def image(self) -> np.ndarray:
@@ -70,8 +76,8 @@ class Frame:
 class AvFrame(Frame):
     """A PyAV frame, converted only when asked."""
 
-    def __init__(self, frame: av.VideoFrame, pos_ms: float):
-        self.frame, self.pos_ms = frame, pos_ms
+    def __init__(self, frame: av.VideoFrame, pos_ms: float, index: int):
+        self.frame, self.pos_ms, self.index = frame, pos_ms, index
 
     @property
     def image(self) -> np.ndarray:
@@ -81,6 +87,13 @@ class AvFrame(Frame):
         width, height = scaled_size(self.frame.width, self.frame.height, max_width)
         return self.frame.to_ndarray(width=width, height=height, format="bgr24",
                                      interpolation="AREA")
+
+
+def opens_period(t: float, period: float, frame_s: float) -> bool:
+    """Whether the frame at ``t`` seconds (frames ``frame_s`` apart) is the first at or after a
+    multiple of ``period``."""
+    phase = t % period
+    return phase < frame_s - 1e-6 or period - phase < 1e-6
 
 
 def expand_env(url: str) -> str:
@@ -101,8 +114,9 @@ class Source(ABC):
     """Frames a file's header announces (None: unknown or live)."""
 
     @abstractmethod
-    def frames(self) -> Iterator[Frame]:
-        """Decoded frames in order."""
+    def frames(self, period: float = 0.0) -> Iterator[Frame]:
+        """Decoded frames in order. With ``period`` (seconds), the caller keeps at most one
+        frame per period: a source may leave frames undecoded that it would not keep."""
 
     def close(self) -> None:
         """Release the device or connection (nothing to release by default)."""
@@ -128,25 +142,45 @@ class AvSource(Source):
         self.expected_frames = None if live else (self.stream.frames or None)
         self.bad_packets = 0
 
-    def frames(self) -> Iterator[AvFrame]:
-        rate = self.stream.average_rate or self.stream.guessed_rate or 25
-        index = 0
+    def frames(self, period: float = 0.0) -> Iterator[AvFrame]:
+        """Decoded frames in display order. With ``period``, frames that no other frame refers
+        to are left undecoded (libavcodec's ``skip_frame``: their headers are parsed, nothing
+        else) unless they are the first at or after a multiple of ``period`` on the stream's
+        clock: the frames :class:`~ingest.camera.FpsFilter` keeps of a file. Reference frames are
+        always decoded, so whatever the timestamps, a kept frame is at most the gap between two
+        reference frames late."""
+        rate = float(self.stream.average_rate or self.stream.guessed_rate or 25)
+        context = self.stream.codec_context
+        pending: list[int] = []  # pts of demuxed frames not out of the decoder yet
+        index = 0  # the next frame's index, frames left undecoded counted
+        skipping = "DEFAULT"
         try:
             for packet in self.container.demux(self.stream):
+                if packet.pts is not None:
+                    heapq.heappush(pending, packet.pts)
+                    if len(pending) > MAX_PENDING:  # pts the decoder never returns
+                        heapq.heappop(pending)
+                    if period and self.stream.time_base:
+                        t = float(packet.pts * self.stream.time_base)
+                        mode = "DEFAULT" if opens_period(t, period, 1.0 / rate) else "NONREF"
+                        if mode != skipping:
+                            context.skip_frame = skipping = mode
                 try:
                     decoded = packet.decode()
                 except (av.InvalidDataError, av.error.PatchWelcomeError):
                     self.bad_packets += 1
                     continue
                 for frame in decoded:
+                    while frame.pts is not None and pending and pending[0] <= frame.pts:
+                        index += heapq.heappop(pending) < frame.pts  # left undecoded
                     if self.live:
                         pos = 0.0
                     elif frame.time is not None:
                         pos = frame.time * 1000.0
                     else:
-                        pos = index * 1000.0 / float(rate)
+                        pos = index * 1000.0 / rate
+                    yield AvFrame(frame, pos, index)
                     index += 1
-                    yield AvFrame(frame, pos)
         except av.FFmpegError:
             return
 
@@ -162,11 +196,11 @@ class FolderSource(Source):
         if not self.paths:
             raise SourceError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}", True)
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, period: float = 0.0) -> Iterator[Frame]:
         for i, path in enumerate(self.paths):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
-                yield Frame(image, i * 1000.0 / FOLDER_FPS)
+                yield Frame(image, i * 1000.0 / FOLDER_FPS, i)
 
 
 def open_source(url: str, timeout_s: float = 10.0, hwaccel: str = "none",

@@ -4,6 +4,7 @@ Every service rides it out, nothing is lost or counted twice. The test runs its 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -215,10 +216,10 @@ def test_a_live_camera_stays_open_and_counts_what_it_dropped(tmp_path, caplog, m
     class LiveCamera(Source):
         live = True
 
-        def frames(self):
-            while True:
+        def frames(self, period=0.0):
+            for index in itertools.count():
                 time.sleep(0.02)
-                yield Frame(np.full((120, 160, 3), 90, np.uint8), 0.0)
+                yield Frame(np.full((120, 160, 3), 90, np.uint8), 0.0, index)
 
     monkeypatch.setattr(ingest.camera, "open_source",
                         lambda url, *_, **__: opened.append(url) or LiveCamera())

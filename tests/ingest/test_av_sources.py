@@ -13,6 +13,7 @@ import pytest
 
 from common.settings import MotionConfig
 from ingest import hwaccel
+from ingest.camera import FpsFilter
 from ingest.motion import MotionGate
 from ingest.sources import AvFrame, SourceError, open_source
 from still_scene import still_scene
@@ -60,6 +61,31 @@ def test_frames_are_converted_only_when_asked(small_video):
     assert isinstance(frame, AvFrame)
     assert frame.scaled(80).shape == (60, 80, 3) and frame.scaled(640).shape == (120, 160, 3)
     source.close()
+
+
+@pytest.mark.parametrize("fps", [5, 7])
+def test_frames_fps_skips_are_left_undecoded(sample_video, fps):
+    """bikes.mp4 (H.264 with B-frames) at ``fps``: the frames kept are the same, pixel for
+    pixel, as when every frame is decoded, a third fewer frames are decoded, and indices still
+    count every frame of the file."""
+    def kept(period: float) -> tuple[list[int], list]:
+        source = open_source(str(sample_video), threads=1)
+        keep = FpsFilter(fps, live=False)
+        indices, out = [], []
+        for frame in source.frames(period):
+            indices.append(frame.index)
+            if keep(frame):
+                out.append((frame.index, frame.pos_ms, frame.scaled(None)))
+        source.close()
+        return indices, out
+
+    every_index, every = kept(0.0)
+    decoded_index, skipping = kept(1.0 / fps)
+    assert every_index == list(range(250))
+    assert len(decoded_index) < 0.7 * 250 and decoded_index == sorted(set(decoded_index))
+    assert len(every) == 10 * fps  # 10 s at 25 fps
+    assert [(i, t) for i, t, _ in skipping] == [(i, t) for i, t, _ in every]
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(skipping, every))
 
 
 def _serve(handler) -> tuple[int, threading.Event]:

@@ -6,8 +6,9 @@ import pytest
 from common.cameras import store_camera
 from common.keys import GROUP, KEYS
 from common.settings import CameraConfig, IngestSettings, LineConfig, WebhookConfig
-from ingest.camera import CameraRunner, read_state
+from ingest.camera import CameraRunner, FpsFilter, read_state
 from ingest.publisher import StreamPublisher
+from ingest.sources import Frame
 from ingest.service import IngestService
 
 
@@ -100,6 +101,15 @@ def run_service(redis_client, settings, seed=()):
     thread = threading.Thread(target=service.run, args=(stop,))
     thread.start()
     return stop, thread
+
+
+def test_fps_keeps_the_first_frame_of_each_period_even_after_a_gap():
+    """5 fps of 25 fps timestamps: frames 0, 0.2, 0.4, ...; after a gap of a second in the file the
+    next frame is kept, and the one after it is not."""
+    keep = FpsFilter(5, live=False)
+    times = [i * 0.04 for i in range(25)] + [2.0 + i * 0.04 for i in range(25)]
+    kept = [t for i, t in enumerate(times) if keep(Frame(None, t * 1000, i))]
+    assert kept == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 2.0, 2.2, 2.4, 2.6, 2.8])
 
 
 def test_cameras_added_and_removed_while_running(redis_client, redis_url, small_video):

@@ -12,10 +12,10 @@ def test_newest_frame_wins_and_replaced_ones_are_counted():
     def frames():
         for i in range(60):
             time.sleep(0.002)
-            yield Frame(np.zeros((2, 2, 3), np.uint8), float(i))
+            yield Frame(np.zeros((2, 2, 3), np.uint8), float(i), i)
 
     read = []
-    latest = LatestFrames(frames(), keep=lambda f: f.pos_ms % 2 == 0, on_read=lambda: read.append(1))
+    latest = LatestFrames(frames(), keep=lambda f: f.pos_ms % 2 == 0, on_read=read.append)
     got, dropped = [], 0
     for frame in latest:
         got.append(frame.pos_ms)

@@ -1,0 +1,60 @@
+"""A camera's frame counters in its state hash, added so that a lost reply never counts twice.
+
+A runner keeps its totals since it started and sends them all each time; a script adds to each
+counter the difference from the totals the same runner last sent (kept in the hash's ``counted``
+field as ``"<runner> <total> ..."``). Sending the same totals again, as a retry after a reply
+lost in an outage does, adds nothing. A new runner (ingest restarted) starts from zero, and a
+state hash deleted meanwhile gets this runner's totals again.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+
+FIELDS = ("frames_in", "frames_dropped", "frames_motion", "frames_still")
+
+ADD_TOTALS = """
+local last = {}
+for word in string.gmatch(redis.call('HGET', KEYS[1], 'counted') or '', '%S+') do
+  last[#last + 1] = word
+end
+local mark = ARGV[1]
+for i = 2, #ARGV, 2 do
+  local before = 0
+  if last[1] == ARGV[1] then before = tonumber(last[i / 2 + 1]) or 0 end
+  local more = tonumber(ARGV[i + 1]) - before
+  if more > 0 then redis.call('HINCRBY', KEYS[1], ARGV[i], more) end
+  mark = mark .. ' ' .. ARGV[i + 1]
+end
+redis.call('HSET', KEYS[1], 'counted', mark)
+"""
+
+
+class Totals:
+    """One runner's counters (:data:`FIELDS`) since it started."""
+
+    def __init__(self):
+        self.runner = uuid.uuid4().hex[:12]
+        self.counts = dict.fromkeys(FIELDS, 0)
+        self.sent = dict(self.counts)  # as last confirmed by Redis
+
+    def add(self, field: str, n: int = 1) -> None:
+        self.counts[field] += n
+
+    @property
+    def unsent(self) -> bool:
+        """Whether Redis has not confirmed some of the counts yet."""
+        return self.counts != self.sent
+
+    def write(self, pipe: redis.client.Pipeline, key: str) -> dict[str, int]:
+        """Queue the totals' write to the hash ``key``; returns the totals queued (pass them to
+        :meth:`confirmed` once the pipeline succeeded)."""
+        counts = dict(self.counts)
+        args = [self.runner] + [x for field in FIELDS for x in (field, counts[field])]
+        pipe.eval(ADD_TOTALS, 1, key, *args)
+        return counts
+
+    def confirmed(self, counts: dict[str, int]) -> None:
+        self.sent = counts
