@@ -12,6 +12,7 @@ private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
   of the same file (``ffmpeg -threads 1 -i F -f null -``), measured in the same run; also
   FFmpeg's time per frame with ``-skip_frame noref`` (every frame no other refers to left
   undecoded, where ingest decodes those that fps keeps);
+- the cores each process used (ingest, worker, tracker, Redis);
 - worker frames/s, detection p99 latency from capture, frames dropped, backlog growth (frames
   published but not processed, end minus start of the window, more than one per camera);
 - with motion gating, the share of frames the detector ran on, and frames with a person and the
@@ -139,9 +140,9 @@ def free_port() -> int:
 class Snapshot:
     """Counters of every camera at one moment."""
 
-    def __init__(self, client, names: list[str], ingest_pid: int, port: int):
+    def __init__(self, client, names: list[str], pids: dict[str, int], port: int):
         self.t = time.time()
-        self.cpu = proc_cpu(ingest_pid)
+        self.cpu = {name: proc_cpu(pid) for name, pid in pids.items()}
         self.read = frames_read(port)
         states = [CameraState.from_fields(client.hgetall(KEYS.state(n))) for n in names]
         self.published = sum(s.frames_in for s in states)
@@ -184,9 +185,11 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
                 store_camera(client, KEYS, camera)
                 time.sleep(WALKER_PERIOD_S / cameras)
         time.sleep(args.warmup)
-        start = Snapshot(client, names, ingest.pid, port)
+        pids = {"ingest": ingest.pid, "worker": procs[0].pid, "tracker": procs[1].pid,
+                "redis": int(client.info("server")["process_id"])}
+        start = Snapshot(client, names, pids, port)
         time.sleep(args.duration)
-        end = Snapshot(client, names, ingest.pid, port)
+        end = Snapshot(client, names, pids, port)
         ms = lambda t: f"{int(t * 1000)}-0"  # noqa: E731
         messages = [m for m in (DetectionMessage.from_fields(f) for n in names
                                 for _, f in client.xrange(KEYS.detections(n), ms(start.t)))
@@ -202,8 +205,9 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     p99 = float(np.percentile(latency, 99)) if latency else None  # None: none detected in time
     row = {
         "cameras": cameras,
-        "ingest_cpu_ms_per_decoded_frame": round((end.cpu - start.cpu) * 1000
+        "ingest_cpu_ms_per_decoded_frame": round((end.cpu["ingest"] - start.cpu["ingest"]) * 1000
                                                  / max(1, end.read - start.read), 3),
+        "cores": {name: round((end.cpu[name] - start.cpu[name]) / span, 2) for name in end.cpu},
         "decoded_fps": round((end.read - start.read) / span, 1),
         "published_fps": round((end.published - start.published) / span, 1),
         "worker_fps": round((end.processed - start.processed) / span, 1),
