@@ -79,15 +79,18 @@ def _even(image: np.ndarray) -> np.ndarray:
 class VideoWriter:
     """H.264 (libx264), yuv420p, ``movflags=+faststart`` MP4 of BGR frames at ``fps``.
 
-    Frames all have the first frame's size; odd sizes are padded to even. Use as a context
-    manager: leaving normally finishes the file, an exception closes it unfinished.
+    Frames all have the first frame's size; odd sizes are padded to even. ``threads``: the
+    encoder's (0: libx264's choice, the least latency; 1: the least CPU per frame, for many
+    videos encoded at once). Use as a context manager: leaving normally finishes the file, an
+    exception closes it unfinished.
     """
 
-    def __init__(self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast"):
+    def __init__(self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast",
+                 threads: int = 0):
         if not fps > 0:
             raise VideoError(f"frame rate must be positive, got {fps}")
         self.path, self.rate = Path(path), Fraction(fps).limit_denominator(1001)
-        self.options = {"crf": str(crf), "preset": preset}
+        self.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
         self.size: tuple[int, int] | None = None
         self.frames = 0
         try:

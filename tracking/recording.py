@@ -93,7 +93,7 @@ class Recording:
             os.chmod(name, FILE_MODE)
             self.partial = Path(name)
             self.writer = VideoWriter(self.partial, frame_rate([t for t, _ in self.waiting]),
-                                      preset=self.preset)
+                                      preset=self.preset, threads=1)
         for _, image in self.waiting:
             self.writer.write(image)
         self.waiting.clear()
