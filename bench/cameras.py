@@ -24,7 +24,7 @@ All cameras start together by default, so the still scene's walker crosses every
 (the worst case); ``--stagger`` starts them one by one over the walker's 30 s period, out of step
 as real cameras are.
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
-[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger]``.
+[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips]``.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     motion = {"enabled": gated}
     config.write_text(json.dumps({"cameras": [
         {"name": n, "url": str(video), "fps": args.fps, "loop": True, "realtime": True,
-         "motion": motion} for n in names]}))
+         "motion": motion, "events": {"clips": args.clips}} for n in names]}))
     port = free_port()
     env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "cctv"]
@@ -238,6 +238,8 @@ def main() -> None:
     parser.add_argument("--stagger", action="store_true",
                         help="start the cameras one by one over 30 s, so that their loops (and "
                              "the still scene's walker) are out of step, as real cameras are")
+    parser.add_argument("--no-clips", dest="clips", action="store_false",
+                        help="no event clips (the tracker encodes one per open event)")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
                         help="the worker's detector precision")
     parser.add_argument("--work", default="/tmp/cctv-bench-cameras", help="folder for the files")
@@ -251,7 +253,7 @@ def main() -> None:
     server.start()
     client = server.client()
     result: dict = {"cpu_count": os.cpu_count(), "fps_per_camera": args.fps,
-                    "precision": args.precision, "stagger": args.stagger,
+                    "precision": args.precision, "stagger": args.stagger, "clips": args.clips,
                     "duration_s": args.duration, "runs": {}}
     try:
         for run in args.runs.split(","):

@@ -33,6 +33,9 @@ NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FOLDER_FPS = 10.0
 """Nominal frame rate of an image folder (its frames have no timestamps)."""
+REFERENCES_ONLY = 3
+"""From this many source frames per kept one, only reference frames are decoded (x264's B-frames
+leave at most 3 frames between two references)."""
 MAX_PENDING = 1024
 """Timestamps of frames in the decoder kept at most (to count frames it left undecoded)."""
 
@@ -144,23 +147,30 @@ class AvSource(Source):
 
     def frames(self, period: float = 0.0) -> Iterator[AvFrame]:
         """Decoded frames in display order. With ``period``, frames that no other frame refers
-        to are left undecoded (libavcodec's ``skip_frame``: their headers are parsed, nothing
-        else) unless they are the first at or after a multiple of ``period`` on the stream's
-        clock: the frames :class:`~ingest.camera.FpsFilter` keeps of a file. Reference frames are
-        always decoded, so whatever the timestamps, a kept frame is at most the gap between two
-        reference frames late."""
+        to (B-frames, mostly) are left undecoded (libavcodec's ``skip_frame``: their headers are
+        parsed, nothing else):
+
+        - at :data:`REFERENCES_ONLY` or more source frames per period, all of them: the frame
+          kept of a period is then its first reference frame, a frame or two later than with
+          every frame decoded, unless a whole period goes by without one (references too rare
+          for the rate kept), from when on the next rule applies;
+        - otherwise all but the first at or after each multiple of ``period`` on the stream's
+          clock: the very frames :class:`~ingest.camera.FpsFilter` keeps of a file."""
         rate = float(self.stream.average_rate or self.stream.guessed_rate or 25)
         context = self.stream.codec_context
         pending: list[int] = []  # pts of demuxed frames not out of the decoder yet
         index = 0  # the next frame's index, frames left undecoded counted
-        skipping = "DEFAULT"
+        references_only = period * rate >= REFERENCES_ONLY
+        skipping = "NONREF" if references_only else "DEFAULT"
+        context.skip_frame = skipping
+        silent = 0  # packets since the decoder last returned a frame
         try:
             for packet in self.container.demux(self.stream):
                 if packet.pts is not None:
                     heapq.heappush(pending, packet.pts)
                     if len(pending) > MAX_PENDING:  # pts the decoder never returns
                         heapq.heappop(pending)
-                    if period and self.stream.time_base:
+                    if period and not references_only and self.stream.time_base:
                         t = float(packet.pts * self.stream.time_base)
                         mode = "DEFAULT" if opens_period(t, period, 1.0 / rate) else "NONREF"
                         if mode != skipping:
@@ -170,6 +180,8 @@ class AvSource(Source):
                 except (av.InvalidDataError, av.error.PatchWelcomeError):
                     self.bad_packets += 1
                     continue
+                silent = 0 if decoded else silent + 1
+                references_only = references_only and silent <= period * rate
                 for frame in decoded:
                     while frame.pts is not None and pending and pending[0] <= frame.pts:
                         index += heapq.heappop(pending) < frame.pts  # left undecoded

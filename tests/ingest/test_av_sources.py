@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
 import threading
 import time
 
@@ -63,29 +64,56 @@ def test_frames_are_converted_only_when_asked(small_video):
     source.close()
 
 
-@pytest.mark.parametrize("fps", [5, 7])
-def test_frames_fps_skips_are_left_undecoded(sample_video, fps):
-    """bikes.mp4 (H.264 with B-frames) at ``fps``: the frames kept are the same, pixel for
-    pixel, as when every frame is decoded, a third fewer frames are decoded, and indices still
-    count every frame of the file."""
-    def kept(period: float) -> tuple[list[int], list]:
-        source = open_source(str(sample_video), threads=1)
-        keep = FpsFilter(fps, live=False)
-        indices, out = [], []
-        for frame in source.frames(period):
-            indices.append(frame.index)
-            if keep(frame):
-                out.append((frame.index, frame.pos_ms, frame.scaled(None)))
-        source.close()
-        return indices, out
+def kept_frames(video, fps: float, skip: bool) -> tuple[list[int], list]:
+    """(indices of the frames decoded, (index, pos_ms, image) of those ``FpsFilter`` keeps),
+    with frames left undecoded (``skip``) or not."""
+    source = open_source(str(video), threads=1)
+    keep = FpsFilter(fps, live=False)
+    decoded, kept = [], []
+    for frame in source.frames(1.0 / fps if skip else 0.0):
+        decoded.append(frame.index)
+        if keep(frame):
+            kept.append((frame.index, frame.pos_ms, frame.scaled(None)))
+    source.close()
+    return decoded, kept
 
-    every_index, every = kept(0.0)
-    decoded_index, skipping = kept(1.0 / fps)
-    assert every_index == list(range(250))
-    assert len(decoded_index) < 0.7 * 250 and decoded_index == sorted(set(decoded_index))
-    assert len(every) == 10 * fps  # 10 s at 25 fps
-    assert [(i, t) for i, t, _ in skipping] == [(i, t) for i, t, _ in every]
-    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(skipping, every))
+
+def test_a_third_of_the_kept_rate_or_less_decodes_reference_frames_only(sample_video):
+    """bikes.mp4 (H.264, 25 fps, B-frames) at 5 fps: about half the frames are decoded, one
+    frame is kept per period, at most two frames after the one kept when all are decoded, and
+    it is that frame of the file, pixel for pixel; indices count every frame of the file."""
+    every_index, every = kept_frames(sample_video, 5, skip=False)
+    decoded, kept = kept_frames(sample_video, 5, skip=True)
+    assert every_index == list(range(250)) and len(every) == len(kept) == 50
+    assert len(decoded) < 0.6 * 250 and decoded == sorted(set(decoded))
+    assert all(0 <= k[0] - e[0] <= 2 for k, e in zip(kept, every))
+    frames = {index: image for index, _, image in kept_frames(sample_video, 25, skip=False)[1]}
+    assert all(np.array_equal(image, frames[index]) for index, _, image in kept)
+
+
+def test_above_a_third_of_the_rate_the_kept_frames_are_those_of_a_full_decode(sample_video):
+    """At 10 fps of 25 the frames kept are the same, pixel for pixel, as when every frame is
+    decoded; about a quarter fewer frames are decoded."""
+    _, every = kept_frames(sample_video, 10, skip=False)
+    decoded, kept = kept_frames(sample_video, 10, skip=True)
+    assert len(decoded) < 0.8 * 250 and len(every) == 100
+    assert [(i, t) for i, t, _ in kept] == [(i, t) for i, t, _ in every]
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(kept, every))
+
+
+def test_references_rarer_than_the_kept_rate_fall_back_to_the_kept_frames(sample_video,
+                                                                          tmp_path):
+    """16 B-frames between references (0.68 s apart at 25 fps) at 5 fps: once a period passes
+    without a frame, the frames kept are again those of a full decode (from the first second
+    on: frames that went by undecoded before are not decoded again)."""
+    video = tmp_path / "b16.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(sample_video),
+                    "-vf", "scale=320:-2", "-c:v", "libx264", "-bf", "16", "-x264-params",
+                    "b-adapt=0:b-pyramid=none", str(video)], check=True)
+    _, every = kept_frames(video, 5, skip=False)
+    _, kept = kept_frames(video, 5, skip=True)
+    assert len(every) == 50  # references alone would give 15
+    assert [i for i, _, _ in kept if i >= 25] == [i for i, _, _ in every if i >= 25]
 
 
 def _serve(handler) -> tuple[int, threading.Event]:
