@@ -81,7 +81,7 @@ class CameraRunner:
         self.state, self.error = "starting", ""
         self.live = False  # the open source is a live camera
         self.dropped_offline = 0  # live frames not published while Redis was away
-        self.totals = Totals()  # frames_in, frames_dropped, frames_motion, frames_still
+        self.totals = Totals(client)  # frames_in, frames_dropped, frames_motion, frames_still
         self.gate: MotionGate | None = None
         self.last_frame = (0.0, 0.0)  # (time, fps) of the last frame published
         self._redis_at = 0.0  # live: no Redis call before this (monotonic) during an outage

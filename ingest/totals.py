@@ -13,6 +13,8 @@ import uuid
 
 import redis
 
+from common.redis_conn import LuaScript
+
 FIELDS = ("frames_in", "frames_dropped", "frames_motion", "frames_still")
 
 ADD_TOTALS = """
@@ -33,9 +35,10 @@ redis.call('HSET', KEYS[1], 'counted', mark)
 
 
 class Totals:
-    """One runner's counters (:data:`FIELDS`) since it started."""
+    """One runner's counters (:data:`FIELDS`) since it started, written through ``client``."""
 
-    def __init__(self):
+    def __init__(self, client: redis.Redis):
+        self.script = LuaScript(client, ADD_TOTALS)
         self.runner = uuid.uuid4().hex[:12]
         self.counts = dict.fromkeys(FIELDS, 0)
         self.sent = dict(self.counts)  # as last confirmed by Redis
@@ -53,7 +56,7 @@ class Totals:
         :meth:`confirmed` once the pipeline succeeded)."""
         counts = dict(self.counts)
         args = [self.runner] + [x for field in FIELDS for x in (field, counts[field])]
-        pipe.eval(ADD_TOTALS, 1, key, *args)
+        self.script(keys=[key], args=args, client=pipe)
         return counts
 
     def confirmed(self, counts: dict[str, int]) -> None:

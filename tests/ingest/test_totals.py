@@ -19,7 +19,7 @@ def counters(client) -> dict[str, int]:
 
 def test_a_repeated_write_adds_nothing_and_a_later_one_adds_the_difference(redis_client):
     redis_client.hset(KEY, mapping={"frames_in": 100, "frames_dropped": 3})  # an earlier run's
-    totals = Totals()
+    totals = Totals(redis_client)
     totals.add("frames_in", 5)
     totals.add("frames_still", 2)
     pipe = redis_client.pipeline(transaction=False)
@@ -34,7 +34,7 @@ def test_a_repeated_write_adds_nothing_and_a_later_one_adds_the_difference(redis
 
 
 def test_a_new_runner_counts_from_zero_and_a_deleted_hash_gets_the_totals_again(redis_client):
-    first, second = Totals(), Totals()
+    first, second = Totals(redis_client), Totals(redis_client)
     first.add("frames_in", 4)
     send(redis_client, first)
     second.add("frames_in", 4)
