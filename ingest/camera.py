@@ -283,16 +283,15 @@ class CameraRunner:
         """Write the frame counters (:mod:`ingest.totals`: never twice) and the last frame's time
         to the state hash; what Redis does not take now is written with the next frame."""
         now, fps = self.last_frame
-        queued: list[dict[str, int]] = []
 
         def count(pipe) -> None:
-            queued.append(self.totals.write(pipe, self.state_key))
+            self.totals.write(pipe, self.state_key)
             pipe.hset(self.state_key, mapping=CameraState(
                 self.state, fps=fps, last_frame_ts=now, updated=now).to_fields(
                     ("last_frame_ts", "fps", "updated")))
         if not self._best_effort(count):
             return False
-        self.totals.confirmed(queued[0])
+        self.totals.confirmed()
         return True
 
     def _add_live(self, fields: dict) -> tuple[str, int] | None:

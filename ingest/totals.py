@@ -42,6 +42,7 @@ class Totals:
         self.runner = uuid.uuid4().hex[:12]
         self.counts = dict.fromkeys(FIELDS, 0)
         self.sent = dict(self.counts)  # as last confirmed by Redis
+        self.queued = dict(self.counts)  # as last queued
 
     def add(self, field: str, n: int = 1) -> None:
         self.counts[field] += n
@@ -51,13 +52,13 @@ class Totals:
         """Whether Redis has not confirmed some of the counts yet."""
         return self.counts != self.sent
 
-    def write(self, pipe: redis.client.Pipeline, key: str) -> dict[str, int]:
-        """Queue the totals' write to the hash ``key``; returns the totals queued (pass them to
-        :meth:`confirmed` once the pipeline succeeded)."""
-        counts = dict(self.counts)
-        args = [self.runner] + [x for field in FIELDS for x in (field, counts[field])]
+    def write(self, pipe: redis.client.Pipeline, key: str) -> None:
+        """Queue the totals' write to the hash ``key``; call :meth:`confirmed` once the pipeline
+        succeeded."""
+        self.queued = dict(self.counts)
+        args = [self.runner] + [x for field in FIELDS for x in (field, self.queued[field])]
         self.script(keys=[key], args=args, client=pipe)
-        return counts
 
-    def confirmed(self, counts: dict[str, int]) -> None:
-        self.sent = counts
+    def confirmed(self) -> None:
+        """Redis took the totals last queued."""
+        self.sent = self.queued

@@ -7,9 +7,9 @@ KEY = "cctv:state:cam"
 
 def send(client, totals: Totals) -> None:
     pipe = client.pipeline(transaction=False)
-    queued = totals.write(pipe, KEY)
+    totals.write(pipe, KEY)
     pipe.execute()
-    totals.confirmed(queued)
+    totals.confirmed()
 
 
 def counters(client) -> dict[str, int]:
