@@ -72,8 +72,10 @@ def test_takeover_after_a_crash_continues_exactly(redis_client, redis_url, caplo
     assert redis_client.get(KEYS.tracker_lock("cam")) == b"first"
 
     caplog.set_level(logging.INFO, logger="cctv.tracker")
+    # the second's lock outlives the checks below (at 300 ms, on a loaded machine, it could
+    # expire before the first wakes up, and the first take the camera back)
     second = Tracker(redis_client, tracker_settings(redis_url, tracker_id="second",
-                                                    lock_ttl_ms=300), read_count=15)
+                                                    lock_ttl_ms=60_000), read_count=15)
     step_until(second, lambda: tracked_frame_id(redis_client) == last)
     assert f"camera cam: tracking from frame {crashed_at}" in caplog.text
     assert results(redis_client) == expected
@@ -84,7 +86,7 @@ def test_takeover_after_a_crash_continues_exactly(redis_client, redis_url, caplo
         stale.add(entry_id.decode(), fields)
     frames = stale.ready()
     assert frames and not first.store.write("cam", frames, stale.snapshot(), {})
-    first.step()  # ...and its next pass finds the lock gone and lets the camera go
+    first.step()  # ...and its next pass finds the lock taken and lets the camera go
     assert "cam" not in first.cameras
     assert results(redis_client) == expected
     assert redis_client.hget(KEYS.tracker_state("cam"), "owner") == b"second"
