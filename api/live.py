@@ -20,19 +20,28 @@ from dataclasses import dataclass
 
 import redis
 
-from common.cameras import stored_camera
+from common.cameras import CameraConfig
 from common.counts import LineCounts
 from common.keys import Keys
 from common.messages import DetectionMessage, FrameMessage
-from common.outage import REDIS_FAILED, Outage
-from common.redis_conn import read_streams
-from common.settings import CameraConfig
-from common.status import tracking_counts
 from common.tracks import TrackMessage
 from media.draw import annotate_jpeg
+from runtime.camera_list import stored_camera
+from runtime.outage import REDIS_FAILED, Outage
+from runtime.redis_conn import read_streams
+from runtime.status import tracking_counts
 
-from .scene import (TRACK_LAG_S, Scene, newest, newest_scene, overlays, parse, scene_of,
-                    tracker_current, visible)
+from .scene import (
+    TRACK_LAG_S,
+    Scene,
+    newest,
+    newest_scene,
+    overlays,
+    parse,
+    scene_of,
+    tracker_current,
+    visible,
+)
 
 log = logging.getLogger("cctv.api.live")
 

@@ -22,12 +22,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from common.cameras import list_cameras, remove_camera, store_camera
-from common.events import EVENT_ID_PATTERN, Event, Query, load_event, parse_cursor, query_events
+from common.cameras import parse_camera
+from common.events import EVENT_ID_PATTERN, Event
 from common.keys import Keys
-from common.settings import SettingsError, parse_camera
-from common.status import collect_status
+from common.schema import SettingsError
 from common.urls import mask_url
+from runtime.camera_list import list_cameras, remove_camera, store_camera
+from runtime.event_store import Query, load_event, parse_cursor, query_events
+from runtime.status import collect_status
 
 from .auth import CHALLENGE, authorized
 from .openapi import SCHEMA

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from common.cameras import CAMERA_NAME_PATTERN
 from common.keys import Keys
-from common.settings import CAMERA_NAME_PATTERN
 
 from .auth import CHALLENGE, authorized
 from .live import LiveHub, Part, View, overlay_state, render

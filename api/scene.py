@@ -13,12 +13,12 @@ from typing import Iterable, Literal, Sequence, TypeVar
 
 import redis
 
+from common.cameras import CameraConfig
 from common.counts import LineCounts
-from common.keys import Keys
 from common.fields import MessageError
+from common.keys import Keys
 from common.messages import DetectedObject, DetectionMessage, FrameMessage
 from common.tracks import TrackedObject, TrackMessage
-from common.settings import CameraConfig
 from media.draw import Overlay, place_overlays
 
 TRACK_LAG_S = 3.0

@@ -46,13 +46,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.cameras import store_camera  # noqa: E402
+from common.cameras import CamerasFile
 from common.keys import KEYS  # noqa: E402
 from common.messages import DetectionMessage  # noqa: E402
 from common.records import CameraState  # noqa: E402
-from common.redis_conn import EmbeddedRedis  # noqa: E402
-from common.settings import CamerasFile  # noqa: E402
 from media.video import probe  # noqa: E402
+from runtime.camera_list import store_camera
+from runtime.redis_conn import EmbeddedRedis
 
 SIZE = "1920:1080"
 WALKER_PERIOD_S = 30

@@ -28,12 +28,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.cameras import store_camera  # noqa: E402
+from common.cameras import CameraConfig, LineConfig
 from common.keys import KEYS  # noqa: E402
 from common.messages import DetectedObject, DetectionMessage, FrameMessage  # noqa: E402
-from common.redis_conn import EmbeddedRedis  # noqa: E402
-from common.settings import CameraConfig, LineConfig, TrackerSettings  # noqa: E402
+from runtime.camera_list import store_camera
+from runtime.redis_conn import EmbeddedRedis
 from tracking.service import Tracker  # noqa: E402
+from tracking.settings import TrackerSettings
 
 WIDTH, HEIGHT, BOX = 640, 360, (40, 100)
 
@@ -98,9 +99,9 @@ def run(frames: list[tuple[bytes, DetectionMessage]], folder: Path, events: bool
 
 
 def snapshot_ms(frames: list[tuple[bytes, DetectionMessage]], repeat: int = 50) -> float:
+    from common.tracks import TrackedObject
     from tracking.event_media import snapshot_jpegs
     from tracking.events import SnapshotJob
-    from common.tracks import TrackedObject
 
     jpeg, msg = next((j, m) for j, m in frames if m.objects)
     obj = msg.objects[0]

@@ -29,12 +29,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.cameras import CameraConfig
 from common.keys import KEYS  # noqa: E402
 from common.messages import DetectionMessage  # noqa: E402
-from common.redis_conn import EmbeddedRedis  # noqa: E402
-from common.settings import CameraConfig, IngestSettings  # noqa: E402
 from ingest.camera import CameraRunner  # noqa: E402
 from ingest.publisher import ensure_group  # noqa: E402
+from ingest.settings import IngestSettings
+from runtime.redis_conn import EmbeddedRedis
 
 
 def clip(sample: Path, frames: int, out: Path) -> Path:

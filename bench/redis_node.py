@@ -38,8 +38,9 @@ import redis  # noqa: E402
 
 from common.keys import Keys  # noqa: E402
 from common.messages import DetectedObject, DetectionMessage, FrameMessage  # noqa: E402
-from common.redis_conn import EmbeddedRedis, redis_server_binary  # noqa: E402
-from common.settings import IngestSettings, WorkerSettings  # noqa: E402
+from ingest.settings import IngestSettings
+from runtime.redis_conn import EmbeddedRedis, redis_server_binary
+from workers.settings import WorkerSettings
 
 KEYS = Keys("bench", hash_tags=True)  # the cluster layout (one node here: same commands)
 

@@ -26,14 +26,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common.cameras import store_camera  # noqa: E402
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.keys import KEYS  # noqa: E402
 from common.messages import DetectedObject, DetectionMessage  # noqa: E402
-from common.redis_conn import EmbeddedRedis  # noqa: E402
-from common.settings import (CameraConfig, LineConfig, TrackerSettings,  # noqa: E402
-                             ZoneConfig)
+from runtime.camera_list import store_camera
+from runtime.redis_conn import EmbeddedRedis
 from tracking.bytetrack import ByteTrack  # noqa: E402
 from tracking.service import Tracker  # noqa: E402
+from tracking.settings import TrackerSettings
 
 WIDTH, HEIGHT = 640, 360
 

@@ -19,11 +19,15 @@ from pathlib import Path
 
 import redis
 
-from common.logging_setup import setup_logging
-from common.settings import (CommonSettings, IngestSettings, ServiceSettings, SettingsError,
-                             TrackerSettings, WorkerSettings, from_env, parse_camera)
+from common.cameras import parse_camera
+from common.schema import SettingsError
 from common.urls import mask_text, mask_url
 from dashboard.cli import register as register_dashboard
+from ingest.settings import IngestSettings
+from runtime.logging_setup import setup_logging
+from runtime.settings import CommonSettings, ServiceSettings, from_env
+from tracking.settings import TrackerSettings
+from workers.settings import WorkerSettings
 
 log = logging.getLogger("cctv")
 
@@ -37,7 +41,7 @@ def stop_on_signals() -> threading.Event:
 
 
 def client_for(settings: CommonSettings) -> redis.Redis:
-    from common.redis_conn import connect
+    from runtime.redis_conn import connect
 
     return connect(settings)
 
@@ -45,7 +49,7 @@ def client_for(settings: CommonSettings) -> redis.Redis:
 def start_metrics(settings: ServiceSettings, client: redis.Redis) -> None:
     """Serve Prometheus metrics when ``metrics_port`` is set."""
     if settings.metrics_port:
-        from common.metrics import serve_metrics
+        from runtime.metrics import serve_metrics
 
         serve_metrics(settings.metrics_host, settings.metrics_port, client, settings.keys)
 
@@ -60,7 +64,7 @@ def cmd_up(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from common.settings import load_cameras_file
+    from common.cameras import load_cameras_file
     from ingest.service import IngestService
 
     settings = from_env(IngestSettings, cameras_file=args.cameras_file,
@@ -128,8 +132,8 @@ def cmd_tracker(args) -> int:
 
 
 def cmd_mqtt(args) -> int:
-    from common.settings import MqttSettings
     from integrations.mqtt import bridge_health, run_bridge
+    from integrations.settings import MqttSettings
 
     settings = from_env(MqttSettings, mqtt_url=args.url)
     if args.check:  # the compose healthcheck
@@ -144,7 +148,7 @@ def cmd_mqtt(args) -> int:
 
 
 def cmd_webhooks(args) -> int:
-    from common.settings import WebhookSettings
+    from integrations.settings import WebhookSettings
     from integrations.webhooks import WebhookService
 
     settings = from_env(WebhookSettings, cameras_file=args.cameras_file)
@@ -156,9 +160,9 @@ def cmd_webhooks(args) -> int:
 
 
 def cmd_rq_worker(args) -> int:
-    from .rq_worker import serve
+    from runtime.redis_conn import connect_queue
 
-    from common.redis_conn import connect_queue
+    from .rq_worker import serve
 
     settings = from_env(CommonSettings)
     serve(connect_queue(settings), settings.keys, args.burst,
@@ -168,8 +172,8 @@ def cmd_rq_worker(args) -> int:
 
 # -- replays -------------------------------------------------------------------------------------
 def cmd_replay(args) -> int:
-    from common.redis_conn import connect_queue
-    from common.replays import enqueue
+    from replay.queue import enqueue
+    from runtime.redis_conn import connect_queue
 
     from .replay import wait
 
@@ -193,8 +197,8 @@ def cmd_replay(args) -> int:
 def cmd_job(args) -> int:
     from rq.exceptions import NoSuchJobError
 
-    from common.redis_conn import connect_queue
-    from common.replays import fetch, job_summary
+    from replay.queue import fetch, job_summary
+    from runtime.redis_conn import connect_queue
 
     client = connect_queue(from_env(CommonSettings))
     try:
@@ -206,7 +210,7 @@ def cmd_job(args) -> int:
 
 # -- inspection and cameras ----------------------------------------------------------------------
 def cmd_config_check(args) -> int:
-    from common.config_check import check_file
+    from .config_check import check_file
 
     failed = False
     for path in args.files:
@@ -222,8 +226,8 @@ def cmd_config_check(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from common.redis_conn import connect_queue
-    from common.status import collect_status
+    from runtime.redis_conn import connect_queue
+    from runtime.status import collect_status
 
     settings = from_env(CommonSettings)
     try:
@@ -288,7 +292,7 @@ def tracking_line(tracking: dict) -> str:
 
 
 def cmd_camera(args) -> int:
-    from common.cameras import list_cameras, remove_camera, store_camera
+    from runtime.camera_list import list_cameras, remove_camera, store_camera
 
     settings = from_env(CommonSettings)
     client = client_for(settings)
@@ -328,7 +332,7 @@ def duration_s(text: str) -> float:
 
 
 def cmd_events(args) -> int:
-    from common.events import Query, query_events
+    from runtime.event_store import Query, query_events
 
     settings = from_env(CommonSettings)
     query = Query(args.camera, args.label, args.zone,
@@ -517,7 +521,7 @@ def explain(exc: Exception) -> tuple[int, str]:
 
 def redis_address_or_url() -> str:
     """Where the settings point, without credentials (``REDIS_URL`` when they are invalid)."""
-    from common.redis_conn import redis_address
+    from runtime.redis_conn import redis_address
 
     try:
         return redis_address(from_env(CommonSettings))

@@ -26,7 +26,7 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster, key_slot
 
-from common.redis_conn import redis_server_binary, stop_servers
+from runtime.redis_conn import redis_server_binary, stop_servers
 
 SLOTS = 16384
 BUS_OFFSET = 10000

@@ -11,8 +11,8 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Job
 
 from common.keys import Keys
-from common.outage import REDIS_DOWN, Outage
-from common.replays import job_summary, processed_through
+from replay.queue import job_summary, processed_through
+from runtime.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger("cctv.replay")
 

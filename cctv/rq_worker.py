@@ -18,9 +18,9 @@ from rq.job_lifecycle import call_exception_handlers
 from rq.serializers import JSONSerializer
 
 from common.keys import Keys
-from common.outage import REDIS_DOWN, Outage
-from common.replays import queue
-from ingest.replay import ReplayError
+from replay.job import ReplayError
+from replay.queue import queue
+from runtime.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger("cctv.rq-worker")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from common.redis_conn import redis_server_binary, stop_servers
+from runtime.redis_conn import redis_server_binary, stop_servers
 
 SERVICE = "cctv"
 

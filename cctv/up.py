@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from common.cameras import list_cameras, store_camera
-from common.redis_conn import connect, embedded_for
-from common.settings import (CameraConfig, CommonSettings, LineConfig, SettingsError,
-                             ZoneConfig)
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.schema import SettingsError
+from runtime.camera_list import list_cameras, store_camera
+from runtime.redis_conn import connect, embedded_for
+from runtime.settings import CommonSettings
 
 log = logging.getLogger("cctv.up")
 

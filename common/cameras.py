@@ -1,66 +1,366 @@
-"""The camera list in Redis (``cctv:cameras``): what the running ingest should capture.
+"""The cameras file's schema: what a camera is (source, rate, lines, zones, counting, events,
+webhooks), validated the same way wherever a camera comes from (YAML file, CLI, the camera
+list in Redis, the REST API). Any unknown key, wrong type or out-of-range value raises
+:class:`SettingsError` whose message names the file, the key path and what is wrong::
 
-Any tool (``cctv camera add``, the dashboard) edits it; ingest re-reads it every few seconds.
-Values are the camera config as JSON. Literal credentials are refused here, because the hash is
-readable by every client: write ``rtsp://admin:${LOBBY_PASSWORD}@host/...`` and set the variable
-in the ingest process's environment (or put the camera in ingest's private YAML file).
+    cameras:
+      - name: lobby
+        url: rtsp://user:${LOBBY_PASSWORD}@10.0.0.5/stream1
+        fps: 5
 """
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
+from typing import Any, Literal, Mapping
+from urllib.parse import urlsplit
 
-import redis
+import yaml
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from .keys import Keys
-from .settings import CameraConfig, SettingsError, parse_camera
+from .schema import SettingsError, Strict, describe_errors
 from .urls import has_literal_secret, mask_url
 
-
-def store_camera(client: redis.Redis, keys: Keys, camera: CameraConfig) -> None:
-    """Add or replace a camera, refusing literal credentials."""
-    if has_literal_secret(camera.url):
-        raise SettingsError(f"camera {camera.name}: the URL holds credentials "
-                            f"({mask_url(camera.url)}); write them as ${{VAR}} placeholders and "
-                            "set the variables in ingest's environment")
-    client.hset(keys.cameras, camera.name, camera.model_dump_json(exclude_defaults=True))
+CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-def remove_camera(client: redis.Redis, keys: Keys, name: str) -> None:
-    """Remove a camera from the list; its streams and counts stay for the dashboard."""
-    if not client.hdel(keys.cameras, name):
-        known = ", ".join(sorted(list_cameras(client, keys))) or "none"
-        raise SettingsError(f"unknown camera {name!r} (configured: {known})")
+SHAPE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
 
-def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:
-    """Every configured camera by name (invalid entries raise SettingsError naming the camera)."""
-    cameras = {}
-    for name, raw in client.hgetall(keys.cameras).items():
-        name = name.decode()
-        cameras[name] = parse_camera_json(raw, f"{keys.cameras}[{name}]")
-    return cameras
+Point = tuple[float, float]
 
 
-def stored_camera(client: redis.Redis, keys: Keys, name: str) -> CameraConfig | None:
-    """One camera's stored config; None when absent or invalid (for readers that must go on)."""
-    return valid_camera_json(client.hget(keys.cameras, name), name)
+def _check_points(points: list[Point]) -> list[Point]:
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point [{x}, {y}] is outside the frame: coordinates are fractions "
+                             "of the frame width and height, from 0 to 1")
+    return points
 
 
-def valid_camera_json(raw: bytes | str | None, name: str) -> CameraConfig | None:
-    """A stored camera's JSON as its config; None when absent or invalid."""
+class LineConfig(Strict):
+    """A counting line between two points, as fractions of the frame (0..1, y down)."""
+
+    name: str = Field(pattern=SHAPE_NAME_PATTERN,
+                      description="Line id: letters, digits, '_', '.', '-'; at most 32 chars.")
+    points: list[Point] = Field(description="[[x1, y1], [x2, y2]] in 0..1; 'in' is a crossing "
+                                            "towards the side 90 degrees counter-clockwise of "
+                                            "the direction first -> second point on screen.")
+
+    @field_validator("points")
+    @classmethod
+    def _two_points(cls, points: list[Point]) -> list[Point]:
+        if len(points) != 2:
+            raise ValueError(f"a line needs exactly 2 points [[x1, y1], [x2, y2]], "
+                             f"got {len(points)}")
+        if points[0] == points[1]:
+            raise ValueError("a line needs 2 different points")
+        return _check_points(points)
+
+
+class ZoneConfig(Strict):
+    """A polygon zone, its corners as fractions of the frame (0..1, y down)."""
+
+    name: str = Field(pattern=SHAPE_NAME_PATTERN,
+                      description="Zone id: letters, digits, '_', '.', '-'; at most 32 chars.")
+    points: list[Point] = Field(description="3 to 64 corners [[x, y], ...] in 0..1.")
+
+    @field_validator("points")
+    @classmethod
+    def _polygon(cls, points: list[Point]) -> list[Point]:
+        if not 3 <= len(points) <= 64:
+            raise ValueError(f"a zone needs 3 to 64 points [[x, y], ...], got {len(points)}")
+        area2 = sum(x1 * y2 - x2 * y1
+                    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]))
+        if abs(area2) < 1e-9:
+            raise ValueError("a zone's points enclose no area")
+        return _check_points(points)
+
+
+class CountRules(Strict):
+    """When a tracked object counts (per camera, overridable per class); sizes are fractions of
+    the frame."""
+
+    min_frames: int = Field(3, ge=1, le=1000,
+                            description="Frames (at or above count_min_score) before a track "
+                                        "counts as an object; also frames on a line's new side "
+                                        "before a crossing counts, and inside a zone before the "
+                                        "object occupies it.")
+    line_margin: float = Field(0.02, ge=0.0, le=0.5,
+                               description="How far past a line (fraction of the frame) an "
+                                           "object must be before its side counts.")
+    count_min_score: float = Field(0.5, ge=0.0, le=1.0,
+                                   description="Lowest detection score that counts (weaker "
+                                               "boxes only keep tracks alive).")
+    min_area: float = Field(0.0, ge=0.0, le=1.0,
+                            description="Smallest box area (fraction of the frame) kept.")
+    max_area: float = Field(1.0, gt=0.0, le=1.0,
+                            description="Largest box area (fraction of the frame) kept.")
+    max_ratio: float | None = Field(None, gt=0.0, le=100.0,
+                                    description="Widest box kept, width / height; None = any.")
+    masks: list[ZoneConfig] = Field(default_factory=list, max_length=32,
+                                    description="Polygons where detections are ignored (their "
+                                                "box's bottom centre inside): a poster, a tree.")
+
+    @model_validator(mode="after")
+    def _areas(self) -> "CountRules":
+        if self.min_area > self.max_area:
+            raise ValueError(f"min_area {self.min_area} is above max_area {self.max_area}")
+        return self
+
+
+class CountingConfig(CountRules):
+    """A camera's counting rules, with overrides per class."""
+
+    classes: dict[str, CountRules] = Field(default_factory=dict, max_length=256,
+                                           description="Per class label: the rules set here "
+                                                       "replace the camera's.")
+    _rules: dict[str, CountRules] = PrivateAttr(default_factory=dict)
+
+    @field_serializer("classes")
+    def _as_set(self, classes: dict[str, CountRules]) -> dict[str, dict[str, Any]]:
+        """A class entry keeps only what it sets, even a default: the rest is the camera's."""
+        return {label: rules.model_dump(exclude_unset=True) for label, rules in classes.items()}
+
+    @model_validator(mode="after")
+    def _merge(self) -> "CountingConfig":
+        base = {name: getattr(self, name) for name in CountRules.model_fields}
+        self._rules[""] = CountRules(**base)
+        for label, own in self.classes.items():
+            try:
+                self._rules[label] = CountRules(**base | own.model_dump(exclude_unset=True))
+            except ValidationError as exc:
+                raise ValueError(f"classes.{label}: {exc.errors()[0]['msg']}") from exc
+        return self
+
+    def rules(self, label: str) -> CountRules:
+        """The rules of ``label``: the camera's, with what its class entry sets."""
+        return self._rules.get(label, self._rules[""])
+
+
+def _unique_names(kind: str, items: list) -> list:
+    names = [item.name for item in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {kind} names: {', '.join(dupes)}")
+    return items
+
+
+class MotionConfig(Strict):
+    """Motion gating: frames where nothing moves skip the detector."""
+
+    enabled: bool | None = Field(None, description="Measure motion; None = live cameras only "
+                                                    "(files and replays when set true).")
+    method: Literal["diff", "mog2"] = Field("diff", description="Frame differencing with the "
+                                            "previous kept frame, or OpenCV's MOG2 background.")
+    threshold: int = Field(25, ge=1, le=255, description="Grey-level change (diff) or MOG2 "
+                                                         "variance threshold of a moving pixel.")
+    min_area: float = Field(0.002, ge=0, le=1, description="Smallest moving region, as a "
+                                                           "fraction of the frame.")
+    width: int = Field(160, ge=32, le=1920, description="Width of the grey copy motion is "
+                                                        "measured on.")
+    keepalive_s: float = Field(2.0, ge=0.1, le=3600, description="A full detection at least "
+                                                                 "this often, motion or not.")
+
+
+class ClipRules(Strict):
+    """Which events of a camera (or of one class) get a clip (all get a snapshot)."""
+
+    clips: bool | None = Field(None, description="Write clips; None = the camera's setting "
+                                                 "(a camera's None is true).")
+    required_zones: list[str] | None = Field(None, max_length=32,
+                                             description="Clip only events that entered one "
+                                                         "of these zones; None or [] = any.")
+
+
+class EventsConfig(ClipRules):
+    """A camera's event clip rules, with overrides per class."""
+
+    classes: dict[str, ClipRules] = Field(default_factory=dict, max_length=256,
+                                          description="Per class label: what is set here "
+                                                      "replaces the camera's.")
+
+    def wants_clip(self, label: str, zones: list[str] | None) -> bool:
+        """Does an event of ``label`` that entered ``zones`` get a clip? (``zones`` None: not
+        known yet, only ``clips`` is read.)"""
+        own = self.classes.get(label, ClipRules())
+        clips = own.clips if own.clips is not None else self.clips
+        required = own.required_zones if own.required_zones is not None else self.required_zones
+        return clips is not False and (zones is None or not required
+                                       or bool(set(required) & set(zones)))
+
+
+WEBHOOK_EVENTS = ("new", "update", "end")
+
+
+def check_http_url(url: str) -> None:
+    """ValueError unless ``url`` is ``http[s]://host[:port][/path]``; the message never repeats
+    the URL (it may hold a token). A URL that starts with a ``${VAR}`` is checked once expanded,
+    by its user."""
+    if url.startswith("${"):
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must start with http:// or https://")
     try:
-        return parse_camera_json(raw, name) if raw is not None else None
-    except SettingsError:
-        return None
+        port = parts.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if not parts.hostname or port == 0 or any(c.isspace() for c in url):
+        raise ValueError("needs a host and no spaces (https://host[:port]/path)")
 
 
-def parse_camera_json(raw: bytes | str, source: str) -> CameraConfig:
-    """Validate one camera stored as JSON."""
+class WebhookConfig(Strict):
+    """A webhook: each event change that passes its filters is POSTed to ``url`` as JSON."""
+
+    url: str = Field(min_length=1, max_length=2048,
+                     description="http:// or https:// address; a token or password in it as "
+                                 "${VAR}, expanded from the webhooks service's environment.")
+    events: list[Literal["new", "update", "end"]] = Field(
+        default_factory=lambda: ["new", "end"], min_length=1, max_length=3,
+        description="Changes sent: new (the object first counts), update (entered a zone, "
+                    "crossed a line, better snapshot), end.")
+    labels: list[str] = Field(default_factory=list, max_length=256,
+                              description="Only events of these classes; [] = all.")
+    zones: list[str] = Field(default_factory=list, max_length=32,
+                             description="Only events whose object entered one of these zones "
+                                         "(so far); [] = any.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        check_http_url(url)
+        return url
+
+
+class CameraConfig(Strict):
+    """One camera or recorded source."""
+
+    name: str = Field(pattern=CAMERA_NAME_PATTERN,
+                      description="Unique id: letters, digits, '_', '.', '-'; at most 64 chars.")
+    url: str = Field(min_length=1, max_length=4096,
+                     description="Video file path, rtsp://, http(s):// (MJPEG, HLS), a webcam "
+                                 "index ('0'), or an image folder.")
+    fps: float | None = Field(None, ge=0.01, le=120,
+                              description="Target frames/s (frames are skipped), at least one "
+                                          "frame per 100 s; None = all.")
+    max_width: int = Field(640, ge=32, le=7680,
+                           description="Frames wider than this are resized down (aspect kept).")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames.")
+    loop: bool = Field(False, description="Files only: start again at the end.")
+    realtime: bool = Field(False, description="Files only: pace frames by their timestamps "
+                                              "instead of as fast as workers keep up.")
+    hwaccel: Literal["auto", "none", "cuda", "vaapi", "qsv"] = Field(
+        "auto", description="Hardware decoding: auto = the first device that works, else "
+                            "software (one log line).")
+    rtsp_transport: Literal["tcp", "udp"] = Field("tcp", description="RTP over the RTSP "
+                                                                     "connection, or UDP.")
+    motion: MotionConfig = Field(default_factory=MotionConfig,
+                                 description="Motion gating of detection.")
+    lines: list[LineConfig] = Field(default_factory=list, max_length=32,
+                                    description="Counting lines (in/out per class).")
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=32,
+                                    description="Polygon zones (occupancy per class).")
+    counting: CountingConfig = Field(default_factory=CountingConfig,
+                                     description="When tracked objects count: min_frames, "
+                                                 "line_margin, count_min_score, object filters "
+                                                 "and masks; per class under 'classes'.")
+    events: EventsConfig = Field(default_factory=EventsConfig,
+                                 description="Which events get clips: clips, required_zones; "
+                                             "per class under 'classes'.")
+    webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=32,
+                                          description="Webhooks of this camera's events: url, "
+                                                      "events, labels, zones.")
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_lines(cls, lines: list[LineConfig]) -> list[LineConfig]:
+        return _unique_names("line", lines)
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        return _unique_names("zone", zones)
+
+    @model_validator(mode="after")
+    def _known_required_zones(self) -> "CameraConfig":
+        names = {zone.name for zone in self.zones}
+        for rules in (self.events, *self.events.classes.values()):
+            unknown = sorted(set(rules.required_zones or ()) - names)
+            if unknown:
+                raise ValueError(f"events: required_zones names unknown zones: "
+                                 f"{', '.join(unknown)}")
+        for i, hook in enumerate(self.webhooks):
+            unknown = sorted(set(hook.zones) - names)
+            if unknown:
+                raise ValueError(f"webhooks.{i}.zones names unknown zones: {', '.join(unknown)}")
+            if has_literal_secret(hook.url):
+                raise ValueError(f"webhooks.{i}.url holds a credential ({mask_url(hook.url)}): "
+                                 "write it as ${VAR} and set the variable in the environment of "
+                                 "cctv webhooks (the camera list in Redis is readable by every "
+                                 "client)")
+        return self
+
+
+class CamerasFile(Strict):
+    """The cameras YAML file."""
+
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=1024,
+                                        description="Cameras ingest runs at start.")
+    webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=64,
+                                          description="Webhooks of every camera's events.")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        names = [c.name for c in cameras]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera names: {', '.join(dupes)}")
+        return cameras
+
+
+def read_config_text(path: Path) -> str:
+    """A configuration file's text (UTF-8), or SettingsError saying why not."""
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"{source}: not JSON: {exc.msg}") from exc
+        return path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
+                            f"{exc.start}): save it as UTF-8") from exc
+
+
+def load_cameras_file(path: str | Path) -> list[CameraConfig]:
+    """Read and validate a cameras YAML file."""
+    return load_cameras_document(path).cameras
+
+
+def load_cameras_document(path: str | Path) -> CamerasFile:
+    """Read and validate a cameras YAML file, with its top-level keys (``webhooks``)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(read_config_text(path)) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
-        raise SettingsError(f"{source}: not a JSON object")
-    return parse_camera(data, source)
+        raise SettingsError(f"{path}: top level must be a mapping with a 'cameras' list")
+    try:
+        return CamerasFile.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc, str(path))) from exc
+
+
+def parse_camera(data: Mapping[str, Any], source: str = "camera") -> CameraConfig:
+    """Validate one camera mapping (from the CLI or the ``cctv:cameras`` hash)."""
+    try:
+        return CameraConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc, source)) from exc

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
+from .cameras import CountingConfig
 from .messages import DetectedObject
-from .settings import CountingConfig
 
 FRAMES_PROCESSED = "frames_processed"
 """Workers' ``cctv:stats:{cam}``: frames processed."""

@@ -8,10 +8,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import redis
-
 from .fields import Fields, MessageError, field_float, field_int, field_text
-from .keys import Keys
 
 BRIDGE_STATES = ("connecting", "online", "offline", "refused")
 """``connecting`` (first try), ``online``, ``offline`` (the broker went away or cannot be
@@ -98,28 +95,3 @@ class BridgeState:
                    field_float(data, "ts", 0.0), field_int(data, "published", 0),
                    field_int(data, "dropped", 0), field_int(data, "buffered", 0),
                    field_int(data, "connects", 0))
-
-
-def write_bridge_state(client: redis.Redis, keys: Keys, state: BridgeState) -> None:
-    """Store a bridge's state with its TTL and list it."""
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(keys.mqtt_bridge(state.client_id), mapping=state.to_fields())
-    pipe.expire(keys.mqtt_bridge(state.client_id), STATE_TTL_S)
-    pipe.sadd(keys.mqtt_bridges, state.client_id)
-    pipe.execute()
-
-
-def read_bridge_states(client: redis.Redis, keys: Keys) -> dict[str, BridgeState]:
-    """Every running bridge's state by client id (expired ones are forgotten)."""
-    states = {}
-    for raw in sorted(client.smembers(keys.mqtt_bridges)):
-        client_id = raw.decode() if isinstance(raw, bytes) else raw
-        data = client.hgetall(keys.mqtt_bridge(client_id))
-        if not data:
-            client.srem(keys.mqtt_bridges, client_id)
-            continue
-        try:
-            states[client_id] = BridgeState.from_fields(data)
-        except MessageError:
-            continue
-    return states

@@ -15,17 +15,20 @@ import pandas as pd
 import redis
 import streamlit as st
 
-from common.cameras import list_cameras, remove_camera, store_camera
-from common.redis_conn import connect
-from common.settings import (CameraConfig, CommonSettings, DashboardSettings, SettingsError,
-                             from_env, parse_camera)
+from common.cameras import CameraConfig, parse_camera
 from common.counts import TrackingCounts
-from common.status import Status, collect_status
+from common.schema import SettingsError
 from common.urls import mask_text
 from dashboard import auth, data
 from dashboard.events import events_view
 from dashboard.live import live_view
 from dashboard.replays import replay_view
+from runtime.camera_list import list_cameras, remove_camera, store_camera
+from runtime.redis_conn import connect
+from runtime.settings import CommonSettings, from_env
+from runtime.status import Status, collect_status
+
+from .settings import DashboardSettings
 
 VIEWS = ("Live", "Events", "Counts", "Health", "Replay", "Cameras")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from common.settings import DashboardSettings, SettingsError
+from common.schema import SettingsError
+
+from .settings import DashboardSettings
+
 
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""

@@ -11,9 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-from common.settings import DashboardSettings, from_env
+from runtime.settings import from_env
 
 from .auth import check_bind
+from .settings import DashboardSettings
 
 SERVER = Path(__file__).with_name("server.py")
 

@@ -15,8 +15,8 @@ import redis
 
 from common.counts import MinuteCounts
 from common.keys import Keys
-from common.status import Status
 from media.files import PendingFiles
+from runtime.status import Status
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
 """Files the replay form offers (anything OpenCV's FFmpeg opens also works from the CLI)."""

@@ -10,8 +10,10 @@ from pathlib import Path
 import redis
 import streamlit as st
 
-from common.events import Event, Query, query_events
-from common.settings import DashboardSettings
+from common.events import Event
+from runtime.event_store import Query, query_events
+
+from .settings import DashboardSettings
 
 COLUMNS = 4
 SINCE = {"last hour": 3600, "last day": 86_400, "last week": 7 * 86_400, "all": None}

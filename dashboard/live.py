@@ -17,8 +17,9 @@ import streamlit as st
 
 from api.auth import stream_token
 from api.scene import count_labels, newest_messages, visible
-from common.settings import DashboardSettings
-from common.status import camera_status
+from runtime.status import camera_status
+
+from .settings import DashboardSettings
 
 PLAYER_JS = Path(__file__).with_name("live_player.js").read_text(encoding="utf-8")
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,

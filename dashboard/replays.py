@@ -10,11 +10,14 @@ import pandas as pd
 import redis
 import streamlit as st
 
+from common.cameras import parse_camera
 from common.replay_report import Recording, list_recordings
-from common.redis_conn import connect_queue
-from common.replays import enqueue, recent_jobs
-from common.settings import DashboardSettings, SettingsError, parse_camera
+from common.schema import SettingsError
 from dashboard import data
+from replay.queue import enqueue, recent_jobs
+from runtime.redis_conn import connect_queue
+
+from .settings import DashboardSettings
 
 JOB_TIMEOUT_S = 3600
 

@@ -18,18 +18,19 @@ import cv2
 import numpy as np
 import redis
 
-from common import metrics
+from common.cameras import CameraConfig
 from common.keys import Keys
-from common.logging_setup import bind
 from common.messages import FrameMessage
 from common.records import CameraState
-from common.outage import REDIS_FAILED, Outage
-from common.settings import CameraConfig, IngestSettings
 from common.urls import mask_text, mask_url
+from runtime import metrics
+from runtime.logging_setup import bind
+from runtime.outage import REDIS_FAILED, Outage
 
 from .latest import LatestFrames
 from .motion import MotionGate
 from .publisher import RateMeter, StreamPublisher
+from .settings import IngestSettings
 from .sources import Frame, Source, SourceError, open_source
 from .totals import Totals
 

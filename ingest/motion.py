@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from common.settings import MotionConfig
+from common.cameras import MotionConfig
 
 Box = tuple[int, int, int, int]
 

@@ -15,13 +15,15 @@ import threading
 
 import redis
 
-from common.cameras import list_cameras
-from common.outage import REDIS_FAILED, Outage
-from common.redis_conn import is_cluster
-from common.settings import CameraConfig, IngestSettings, SettingsError
+from common.cameras import CameraConfig
+from common.schema import SettingsError
 from common.urls import mask_url
+from runtime.camera_list import list_cameras
+from runtime.outage import REDIS_FAILED, Outage
+from runtime.redis_conn import is_cluster
 
 from .camera import CameraRunner
+from .settings import IngestSettings
 from .sources import SourceError, expand_env
 
 log = logging.getLogger("cctv.ingest")

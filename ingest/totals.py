@@ -13,7 +13,7 @@ import uuid
 
 import redis
 
-from common.redis_conn import LuaScript
+from runtime.redis_conn import LuaScript
 
 FIELDS = ("frames_in", "frames_dropped", "frames_motion", "frames_still")
 

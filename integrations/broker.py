@@ -23,8 +23,10 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 
 from common.mqtt import BridgeState, Topics
-from common.settings import MqttSettings, SettingsError
+from common.schema import SettingsError
 from common.urls import mask_text, mask_url
+
+from .settings import MqttSettings
 
 log = logging.getLogger("cctv.mqtt")
 

@@ -30,16 +30,17 @@ from pathlib import Path
 
 import redis
 
-from common.cameras import valid_camera_json
-from common.events import Query, load_event, query_events
 from common.keys import Keys
-from common.mqtt import Topics, read_bridge_states, write_bridge_state
-from common.outage import REDIS_FAILED, Outage
-from common.settings import MqttSettings
-from common.status import collect_status, tracking_counts
+from common.mqtt import Topics
+from runtime.bridge_state import read_bridge_states, write_bridge_state
+from runtime.camera_list import valid_camera_json
+from runtime.event_store import Query, load_event, query_events
+from runtime.outage import REDIS_FAILED, Outage
+from runtime.status import collect_status, tracking_counts
 
 from .broker import Outbox, broker_from_url
 from .homeassistant import Discovery
+from .settings import MqttSettings
 
 log = logging.getLogger("cctv.mqtt")
 

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from common.settings import WebhookSettings
 from common.urls import mask_text
 
+from .settings import WebhookSettings
 from .webhook_hooks import AllowList, Hook
 
 log = logging.getLogger("cctv.webhooks")

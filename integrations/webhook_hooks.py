@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from common.settings import CameraConfig, WebhookConfig
+from common.cameras import CameraConfig, WebhookConfig
 from common.urls import mask_url
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

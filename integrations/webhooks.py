@@ -30,13 +30,14 @@ from urllib.parse import quote
 
 import redis
 
-from common import metrics
-from common.cameras import valid_camera_json
+from common.cameras import WebhookConfig, load_cameras_document
 from common.keys import WEBHOOKS_GROUP
-from common.outage import REDIS_FAILED, Outage
-from common.settings import (SettingsError, WebhookConfig, WebhookSettings,
-                             load_cameras_document)
+from common.schema import SettingsError
+from runtime import metrics
+from runtime.camera_list import valid_camera_json
+from runtime.outage import REDIS_FAILED, Outage
 
+from .settings import WebhookSettings
 from .webhook_delivery import Delivery, Lane, Outcome
 from .webhook_hooks import AllowList, Hook, build_hooks
 

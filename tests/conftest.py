@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from common.redis_conn import EmbeddedRedis
+from runtime.redis_conn import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")

@@ -8,22 +8,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"common", "media", "detector", "ingest", "workers", "api", "dashboard", "training", "tracking",
-        "cctv", "integrations"}
+OURS = {"common", "runtime", "media", "detector", "ingest", "workers", "replay", "api", "dashboard",
+        "training", "tracking", "cctv", "integrations"}
 ALLOWED = {
-    "common": set(),
+    "common": set(),  # the contract: keys, messages, records, schemas
+    "runtime": {"common"},  # what services share at run time: Redis, outages, logs, metrics
     "media": set(),  # decode, encode, draw: the bottom floor, beside common/
     "detector": {"media"},
-    "ingest": {"common", "media"},
-    "workers": {"common", "detector", "media"},
-    "api": {"common", "media"},  # HTTP routes (video streams, REST), mounted by the dashboard
-    "dashboard": {"common", "media", "api"},
+    "ingest": {"common", "runtime", "media"},
+    "workers": {"common", "runtime", "detector", "media"},
+    "replay": {"common", "runtime", "media", "ingest"},  # a file played through ingest's runner
+    "api": {"common", "runtime", "media"},  # HTTP routes (video streams, REST), mounted by the dashboard
+    "dashboard": {"common", "runtime", "media", "api", "replay"},
     "training": {"detector"},
-    "tracking": {"common", "media"},
-    "integrations": {"common"},  # MQTT and webhooks: consumers of common/ only
+    "tracking": {"common", "runtime", "media"},
+    "integrations": {"common", "runtime"},  # MQTT and webhooks: consumers of events and counts
     "cctv": OURS,  # the launcher starts every service (lazily, per subcommand)
 }
-NO_TORCH = {"common", "media", "ingest", "api", "dashboard", "tracking", "integrations"}
+NO_TORCH = {"common", "runtime", "media", "ingest", "replay", "api", "dashboard", "tracking",
+            "integrations"}
+CONTRACT_ONLY = {"redis", "rq", "requests", "paho", "prometheus_client", "streamlit", "starlette",
+                 "uvicorn", "av", "cv2", "numpy", "torch", "threading", "subprocess", "socket",
+                 "multiprocessing", "asyncio", "concurrent", "wsgiref", "http", "fcntl"}
+"""What common/ never imports: no client library, server, thread or subprocess."""
 
 
 def imported_top_levels(path: Path) -> set[str]:
@@ -47,3 +54,10 @@ def test_package_imports_only_what_it_may(package):
         if wrong:
             offending[str(path.relative_to(ROOT))] = sorted(wrong)
     assert not offending, f"imports against docs/architecture.md: {offending}"
+
+
+def test_common_is_the_contract_only():
+    offending = {str(p.relative_to(ROOT)): sorted(imported_top_levels(p) & CONTRACT_ONLY)
+                 for p in sorted((ROOT / "common").rglob("*.py"))
+                 if imported_top_levels(p) & CONTRACT_ONLY}
+    assert not offending, f"common/ is the contract only: {offending}"

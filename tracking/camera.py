@@ -8,16 +8,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from common import metrics
+from common.cameras import CountingConfig, LineConfig, ZoneConfig
 from common.counts import counted_detections
 from common.fields import Fields, MessageError
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage
-from common.settings import CountingConfig, LineConfig, TrackerSettings, ZoneConfig
+from runtime import metrics
 
 from .bytetrack import ByteTrack
 from .counting import Counted, Counter, kept
 from .reorder import OrderKey, ReorderBuffer, before, order_key
+from .settings import TrackerSettings
 
 log = logging.getLogger("cctv.tracker")
 

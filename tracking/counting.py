@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+from common.cameras import CountingConfig, CountRules, LineConfig, ZoneConfig
 from common.messages import DetectedObject
-from common.settings import CountingConfig, CountRules, LineConfig, ZoneConfig
 from common.tracks import Crossing, Stay, TrackedObject
 
 from .geometry import Point, anchor, inside

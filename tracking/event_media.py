@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 import redis
 
-from common.events import load_event, prune, save_event
 from common.keys import Keys
 from media.draw import draw_scene
 from media.video import VideoWriter
+from runtime.event_store import load_event, prune, save_event
 
 from .events import ClipJob, ClipStart, SnapshotJob
 from .recording import FILE_MODE, Recording, frame_rate

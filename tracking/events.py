@@ -16,10 +16,11 @@ from typing import Callable
 
 import redis
 
-from common.events import Crossing, Event, event_id, load_event, queue_save
+from common.cameras import EventsConfig
+from common.events import Crossing, Event, event_id
 from common.keys import Keys
-from common.settings import EventsConfig
-from common.tracks import TrackMessage, TrackedObject
+from common.tracks import TrackedObject, TrackMessage
+from runtime.event_store import load_event, queue_save
 
 UPDATES_MAXLEN = 10_000
 MAX_PATH = 600

@@ -18,18 +18,20 @@ from typing import Callable
 
 import redis
 
-from common import metrics
-from common.cameras import list_cameras
-from common.logging_setup import bind
+from common.cameras import CameraConfig, EventsConfig
 from common.records import DeadLetter
-from common.redis_conn import read_streams
-from common.outage import REDIS_FAILED, Outage
-from common.settings import CameraConfig, EventsConfig, SettingsError, TrackerSettings
+from common.schema import SettingsError
+from runtime import metrics
+from runtime.camera_list import list_cameras
+from runtime.logging_setup import bind
+from runtime.outage import REDIS_FAILED, Outage
+from runtime.redis_conn import read_streams
 
 from .camera import CameraTracker, SnapshotError, TrackedFrame
 from .event_media import EventMedia
 from .events import EventBuilder, Rules, open_events, write_changes
 from .reorder import OrderKey
+from .settings import TrackerSettings
 from .store import TrackStore
 
 log = logging.getLogger("cctv.tracker")

@@ -18,7 +18,7 @@ import redis
 
 from common.counts import FRAMES, FRAMES_TRACKED, CountField, FrameCounts, occupancy_field
 from common.keys import GROUP, Keys
-from common.redis_conn import LuaScript
+from runtime.redis_conn import LuaScript
 
 from .camera import SnapshotError, TrackedFrame
 from .reorder import OrderKey, order_key

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import redis
 
 from common.keys import GROUP, Keys
-from common.redis_conn import read_streams
+from runtime.redis_conn import read_streams
 
 log = logging.getLogger("cctv.worker")
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import redis
 
-from common.redis_conn import LuaScript
 from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED
 from common.keys import GROUP, Keys
 from common.messages import DetectionMessage
 from common.records import DeadLetter
+from runtime.redis_conn import LuaScript
 
 PUBLISH_LUA = """
 local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])

@@ -16,19 +16,19 @@ import cv2
 import numpy as np
 import redis
 
-from common import metrics
-from common.logging_setup import bind
 from common.fields import MessageError
 from common.messages import DetectedObject, DetectionMessage, FrameMessage
 from common.records import DeadLetter, WorkerHeartbeat
-from common.outage import REDIS_DOWN, REDIS_FAILED, Outage
-from common.settings import WorkerSettings
 from common.urls import mask_text
+from runtime import metrics
+from runtime.logging_setup import bind
+from runtime.outage import REDIS_DOWN, REDIS_FAILED, Outage
 
 from .batcher import Batcher, Entry
 from .carry import CarryOver
 from .jpeg import jpeg_size
 from .publish import Publisher
+from .settings import WorkerSettings
 
 log = logging.getLogger("cctv.worker")
 

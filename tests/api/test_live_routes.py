@@ -21,10 +21,10 @@ from starlette.applications import Starlette
 from api.auth import stream_token
 from api.live import LiveHub
 from api.routes import live_routes
-from media.draw import label_color
 from common.keys import KEYS
-from common.redis_conn import EmbeddedRedis
 from common.messages import DetectedObject, DetectionMessage, FrameMessage
+from media.draw import label_color
+from runtime.redis_conn import EmbeddedRedis
 
 WIDTH, HEIGHT = 320, 240
 

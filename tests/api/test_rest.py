@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from test_live_routes import free_port, get
 
 from api.rest import rest_routes
-from common.events import Crossing, Event, event_id, save_event
+from common.events import Crossing, Event, event_id
 from common.keys import KEYS
 from common.urls import mask_url
-from test_live_routes import free_port, get
+from runtime.event_store import save_event
 
 PASSWORD = "door-s3cret"
 

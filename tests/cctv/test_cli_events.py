@@ -8,8 +8,9 @@ import time
 import pytest
 
 from cctv.cli import main
-from common.events import Crossing, Event, event_id, save_event
+from common.events import Crossing, Event, event_id
 from common.keys import KEYS
+from runtime.event_store import save_event
 
 
 def test_events_lists_newest_first_with_filters(redis_client, redis_url, monkeypatch, capsys):

@@ -132,9 +132,9 @@ def test_cctv_up_with_cluster_runs_the_services_on_a_local_cluster(tmp_path, mon
     from running import free_port
 
     from cctv import up as up_module
-    from common.cameras import list_cameras
-    from common.redis_conn import connect
-    from common.settings import CommonSettings
+    from runtime.camera_list import list_cameras
+    from runtime.redis_conn import connect
+    from runtime.settings import CommonSettings
 
     seen = tmp_path / "env.json"
     script = ("import json, os, sys, time; json.dump({k: os.environ.get(k) for k in "
@@ -184,7 +184,8 @@ def test_cctv_up_with_cluster_ports_in_use_is_one_error_and_leaves_nothing_runni
     from running import free_port
 
     from cctv import up as up_module
-    from common.settings import CommonSettings, SettingsError
+    from common.schema import SettingsError
+    from runtime.settings import CommonSettings
 
     base = free_base_port(6)
     monkeypatch.setattr(up_module, "CLUSTER_PORT", base)

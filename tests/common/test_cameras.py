@@ -5,9 +5,10 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from common.cameras import list_cameras, remove_camera, store_camera
+from common.cameras import CameraConfig
 from common.keys import Keys
-from common.settings import CameraConfig, SettingsError
+from common.schema import SettingsError
+from runtime.camera_list import list_cameras, remove_camera, store_camera
 
 KEYS = Keys(prefix="t")
 

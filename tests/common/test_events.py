@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.events import (Crossing, Event, Query, event_id, load_event, parse_cursor, prune,
-                           query_events, save_event)
+from common.events import Crossing, Event, event_id
 from common.fields import MessageError
 from common.keys import KEYS
+from runtime.event_store import Query, load_event, parse_cursor, prune, query_events, save_event
 
 
 def make(camera: str, n: int, label: str = "person", zones=(), end: bool = True) -> Event:

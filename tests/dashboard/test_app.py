@@ -10,15 +10,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from common.cameras import list_cameras
 from common.keys import KEYS
 from common.records import WorkerHeartbeat
-from common.tracks import TrackMessage
-from common.redis_conn import EmbeddedRedis
 from common.replay_report import ReplayReport
-from common.replays import fetch, queue
-from common.status import collect_status
+from common.tracks import TrackMessage
 from media.video import VideoWriter
+from replay.queue import fetch, queue
+from runtime.camera_list import list_cameras
+from runtime.redis_conn import EmbeddedRedis
+from runtime.status import collect_status
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -116,8 +116,8 @@ def test_health_tells_a_live_worker_from_one_that_stopped_beating(redis_url, red
 
 def test_health_shows_when_each_service_last_lost_redis(redis_url, redis_client, page,
                                                         monkeypatch):
-    from common.outage import record_loss
     from common.records import RedisLoss
+    from runtime.outage import record_loss
 
     now = time.time()
     record_loss(redis_client, KEYS, RedisLoss("worker-a", now - 60, now - 57.5))

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from cluster import cluster_client, redis_cluster  # noqa: F401 (fixtures)
 from streamlit.testing.v1 import AppTest
 
-from cluster import cluster_client, redis_cluster  # noqa: F401 (fixtures)
-from common.cameras import store_camera
-from common.replays import queue
-from common.settings import CameraConfig, CommonSettings, from_env
+from common.cameras import CameraConfig
+from replay.queue import queue
+from runtime.camera_list import store_camera
+from runtime.settings import CommonSettings, from_env
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 

@@ -7,11 +7,12 @@ import time
 
 import cv2
 import numpy as np
+from test_app import page, show, texts  # noqa: F401 (page is a fixture)
 
-from common.events import Crossing, Event, event_id, save_event
+from common.events import Crossing, Event, event_id
 from common.keys import KEYS
 from media.video import VideoWriter
-from test_app import page, show, texts  # noqa: F401 (page is a fixture)
+from runtime.event_store import save_event
 
 
 def store(client, media, camera: str, n: int, label: str, clip: bool) -> Event:

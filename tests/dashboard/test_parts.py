@@ -11,11 +11,12 @@ import pytest
 
 from common.messages import DetectedObject
 from common.records import WorkerHeartbeat
+from common.schema import SettingsError
 from common.tracks import TrackedObject
-from common.settings import DashboardSettings, SettingsError
-from common.status import CameraStatus, Status
 from dashboard import auth, data
+from dashboard.settings import DashboardSettings
 from media.draw import LINE_COLOR, Overlay, annotate_jpeg, draw_scene
+from runtime.status import CameraStatus, Status
 
 
 def test_scene_scales_boxes_and_draws_lines_and_zones_where_they_are():

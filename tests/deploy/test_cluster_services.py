@@ -27,14 +27,17 @@ from pathlib import Path
 import cv2
 import pytest
 import redis
-
 from cluster import WAIT_S, redis_cluster  # noqa: F401 (fixture)
-from common.cameras import store_camera
+
+from common.cameras import CameraConfig
 from common.keys import GROUP
 from common.messages import DetectionMessage
-from common.settings import (CameraConfig, IngestSettings, TrackerSettings, WorkerSettings,
-                             from_env)
+from ingest.settings import IngestSettings
+from runtime.camera_list import store_camera
+from runtime.settings import from_env
 from tracking.reorder import order_key
+from tracking.settings import TrackerSettings
+from workers.settings import WorkerSettings
 
 pytestmark = pytest.mark.slow
 
@@ -310,8 +313,9 @@ def readers_on_a_cluster(redis_cluster, client, keys, name: str) -> None:
     """The dashboard's tables, its REST API and live JPEG read the cluster."""
     import urllib.request
 
-    from dashboard.data import minute_tables
     from running import dashboard
+
+    from dashboard.data import minute_tables
 
     classes, _ = minute_tables(client, keys, [name])
     if number(client, keys.track_stats(name), "det:person"):

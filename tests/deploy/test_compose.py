@@ -20,11 +20,15 @@ import pytest
 import redis
 import yaml
 
-from common.config_check import check_file
-from common.redis_conn import redis_server_binary
-from common.settings import (DashboardSettings, IngestSettings, MqttSettings, SettingsError,
-                             TrackerSettings, WebhookSettings, WorkerSettings, env_name,
-                             from_env)
+from cctv.config_check import check_file
+from common.schema import SettingsError
+from dashboard.settings import DashboardSettings
+from ingest.settings import IngestSettings
+from integrations.settings import MqttSettings, WebhookSettings
+from runtime.redis_conn import redis_server_binary
+from runtime.settings import env_name, from_env
+from tracking.settings import TrackerSettings
+from workers.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

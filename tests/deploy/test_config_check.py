@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from common.config_check import check_file, check_text
+from cctv.config_check import check_file, check_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CCTV = Path(sys.executable).with_name("cctv")

@@ -11,11 +11,12 @@ import time
 
 import pytest
 import redis
-
-from common.keys import KEYS
-from common.settings import CameraConfig, IngestSettings
-from ingest.camera import CameraRunner
 from test_redis_outage import FRAMES, cctv, count, wait_until, write_video
+
+from common.cameras import CameraConfig
+from common.keys import KEYS
+from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.slow
 

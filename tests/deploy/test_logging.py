@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from common.logging_setup import ContextFilter, JsonFormatter, TextFormatter, bind
+from runtime.logging_setup import ContextFilter, JsonFormatter, TextFormatter, bind
 
 
 @pytest.fixture

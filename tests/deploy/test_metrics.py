@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.cameras import CameraConfig
 from common.keys import KEYS
-from common.metrics import serve_metrics
-from common.settings import CameraConfig, IngestSettings, WorkerSettings
 from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
+from runtime.metrics import serve_metrics
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 CCTV = Path(sys.executable).with_name("cctv")
 

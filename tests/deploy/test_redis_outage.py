@@ -20,8 +20,8 @@ import pytest
 import redis
 
 from common.keys import KEYS
-from common.outage import read_losses
-from common.redis_conn import redis_server_binary
+from runtime.outage import read_losses
+from runtime.redis_conn import redis_server_binary
 
 pytestmark = pytest.mark.slow
 
@@ -171,8 +171,9 @@ def test_a_restart_without_persistence_is_said_and_cameras_are_seeded_again(tmp_
     again and its camera goes on publishing into a new stream."""
     import threading
 
-    from common.settings import CameraConfig, IngestSettings
+    from common.cameras import CameraConfig
     from ingest.service import IngestService
+    from ingest.settings import IngestSettings
 
     server = RedisProcess(tmp_path, aof=False)
     server.start()
@@ -207,8 +208,9 @@ def test_a_live_camera_stays_open_and_counts_what_it_dropped(tmp_path, caplog, m
     import threading
 
     import ingest.camera
-    from common.settings import CameraConfig, IngestSettings
+    from common.cameras import CameraConfig
     from ingest.camera import CameraRunner
+    from ingest.settings import IngestSettings
     from ingest.sources import Frame, Source
 
     opened = []

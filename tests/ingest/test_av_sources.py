@@ -11,13 +11,13 @@ import time
 
 import numpy as np
 import pytest
+from still_scene import still_scene
 
-from common.settings import MotionConfig
+from common.cameras import MotionConfig
 from ingest import hwaccel
 from ingest.camera import FpsFilter
 from ingest.motion import MotionGate
 from ingest.sources import AvFrame, SourceError, open_source
-from still_scene import still_scene
 
 
 def test_hwaccel_auto_falls_back_with_one_line(small_video, caplog, monkeypatch):

@@ -3,13 +3,14 @@ import time
 
 import pytest
 
-from common.cameras import store_camera
+from common.cameras import CameraConfig, LineConfig, WebhookConfig
 from common.keys import GROUP, KEYS
-from common.settings import CameraConfig, IngestSettings, LineConfig, WebhookConfig
 from ingest.camera import CameraRunner, FpsFilter, read_state
 from ingest.publisher import StreamPublisher
-from ingest.sources import Frame
 from ingest.service import IngestService
+from ingest.settings import IngestSettings
+from ingest.sources import Frame
+from runtime.camera_list import store_camera
 
 
 def wait_for(predicate, timeout=20.0, step=0.05):
@@ -172,7 +173,7 @@ def test_credentials_never_reach_redis_or_logs(redis_client, redis_url, caplog):
 
 @pytest.mark.parametrize("url", ["rtsp://a:pw@h/x", "http://h/x?token=abc"])
 def test_camera_list_refuses_literal_secrets(redis_client, url):
-    from common.settings import SettingsError
+    from common.schema import SettingsError
 
     with pytest.raises(SettingsError, match=r"\$\{VAR\}"):
         store_camera(redis_client, KEYS, CameraConfig(name="x", url=url))

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from common.cameras import CameraConfig
 from common.keys import KEYS
-from common.settings import CameraConfig, IngestSettings
 from ingest.camera import CameraRunner, read_state
+from ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None,
                                 reason="ffmpeg not on PATH (scripts/test installs it as root)")

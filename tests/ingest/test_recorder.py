@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.messages import DetectedObject, DetectionMessage
 from common.tracks import Crossing, Stay, TrackedObject, TrackMessage
-from common.settings import CameraConfig, LineConfig, ZoneConfig
-from ingest.recorder import Recorder
 from media.video import VideoWriter, probe, read_frames
+from replay.recorder import Recorder
 
 BOX = (40.0, 40.0, 120.0, 160.0)
 

@@ -9,17 +9,19 @@ from pathlib import Path
 import cv2
 import pandas as pd
 import pytest
+from ffprobe import probe_stream
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from common.cameras import store_camera
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.keys import KEYS
 from common.replay_report import ReplayReport
-from common.replays import enqueue, job_summary, queue
-from common.settings import CameraConfig, LineConfig, TrackerSettings, WorkerSettings, ZoneConfig
-from common.status import collect_status
-from ffprobe import probe_stream
 from media.video import VideoWriter
+from replay.queue import enqueue, job_summary, queue
+from runtime.camera_list import store_camera
+from runtime.status import collect_status
+from tracking.settings import TrackerSettings
+from workers.settings import WorkerSettings
 
 CLIP = range(95, 125)
 """Frames of bikes.mp4 (640x272, 25 fps): pedestrians walk by from frame ~105."""

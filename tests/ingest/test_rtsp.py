@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from common.cameras import CameraConfig
 from common.keys import KEYS
-from common.settings import CameraConfig, IngestSettings
 from ingest.camera import CameraRunner, read_state
+from ingest.settings import IngestSettings
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = Path(__file__).with_name("rtsp_server.py")

@@ -15,18 +15,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from mqtt_broker import PASSWORD, USER, Mosquitto, Subscriber, retained, wait_until
 
-from common.cameras import store_camera
-from common.events import Crossing, Event, save_event
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.events import Crossing, Event
 from common.keys import KEYS
 from common.mqtt import BridgeState, Topics, topic_level
-from common.redis_conn import EmbeddedRedis
-from common.settings import (CameraConfig, LineConfig, MqttSettings, SettingsError,
-                             ZoneConfig, from_env)
-from common.status import collect_status
+from common.schema import SettingsError
 from integrations.broker import Outbox, broker_from_url
 from integrations.mqtt import run_bridge
-from mqtt_broker import PASSWORD, USER, Mosquitto, Subscriber, retained, wait_until
+from integrations.settings import MqttSettings
+from runtime.camera_list import store_camera
+from runtime.redis_conn import EmbeddedRedis
+from runtime.settings import from_env
+from runtime.status import collect_status
 from tracking.events import Change, Changes, write_changes
 
 CLIENT_ID = "test-bridge"

@@ -13,7 +13,9 @@ import pytest
 import yaml
 
 from cctv.up import child_commands
-from common.settings import MqttSettings, SettingsError, env_name, from_env
+from common.schema import SettingsError
+from integrations.settings import MqttSettings
+from runtime.settings import env_name, from_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CCTV = Path(sys.executable).with_name("cctv")

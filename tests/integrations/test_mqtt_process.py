@@ -13,11 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-from common.keys import KEYS
-from common.mqtt import Topics
-from common.status import collect_status
 from mqtt_broker import PASSWORD, USER, Subscriber, retained, wait_until
 from test_mqtt import change, person_event, seed_camera
+
+from common.keys import KEYS
+from common.mqtt import Topics
+from runtime.status import collect_status
 
 CLIENT_ID = "process-bridge"
 OUTAGE_S = 10

@@ -13,19 +13,21 @@ import sys
 import threading
 
 import pytest
-
-from common.cameras import store_camera
-from common.events import Query, query_events
-from common.keys import KEYS
-from common.mqtt import Topics
-from common.settings import (CameraConfig, IngestSettings, LineConfig, TrackerSettings,
-                             WorkerSettings, ZoneConfig)
-from common.status import collect_status
-from ingest.camera import CameraRunner
 from mqtt_broker import PASSWORD, USER, Subscriber, retained, wait_until
 from running import run_until
+
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.keys import KEYS
+from common.mqtt import Topics
+from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
+from runtime.camera_list import store_camera
+from runtime.event_store import Query, query_events
+from runtime.status import collect_status
 from tracking.service import Tracker
+from tracking.settings import TrackerSettings
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 
 def tracked_frame_id(client) -> str | None:

@@ -26,15 +26,17 @@ import pytest
 import redis
 import yaml
 
-from common.cameras import store_camera
+from common.cameras import CameraConfig, ZoneConfig, load_cameras_document, parse_camera
 from common.events import Event, event_id
 from common.keys import KEYS, WEBHOOKS_GROUP
-from common.settings import (CameraConfig, SettingsError, WebhookSettings, ZoneConfig, from_env,
-                             load_cameras_document, parse_camera)
-from common.status import collect_status
+from common.schema import SettingsError
+from integrations.settings import WebhookSettings
 from integrations.webhook_delivery import retry_after_s
 from integrations.webhook_hooks import AllowList
 from integrations.webhooks import WebhookService
+from runtime.camera_list import store_camera
+from runtime.settings import from_env
+from runtime.status import collect_status
 from tracking.events import Change, Changes, write_changes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tracking"))

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from common.cameras import store_camera
+from common.cameras import CameraConfig
 from common.keys import KEYS
-from common.settings import CameraConfig, SettingsError
+from common.schema import SettingsError
+from runtime.camera_list import store_camera
 
 CCTV = Path(sys.executable).with_name("cctv")
 ENV_SECRET = "env-s3cr3t-7421"

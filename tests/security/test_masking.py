@@ -13,11 +13,12 @@ import time
 
 import pytest
 
+from common.cameras import CameraConfig
 from common.keys import KEYS
-from common.logging_setup import JsonFormatter, TextFormatter
-from common.settings import CameraConfig, IngestSettings
 from common.urls import has_literal_secret, mask_text, mask_url
 from ingest.service import IngestService
+from ingest.settings import IngestSettings
+from runtime.logging_setup import JsonFormatter, TextFormatter
 
 SECRET = "hun@terZ"
 URLS = [

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from common.cameras import CameraConfig
 from common.keys import KEYS
-from common.settings import CameraConfig, IngestSettings, WorkerSettings
 from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("common", "ingest", "workers", "dashboard", "cctv")
@@ -73,7 +75,7 @@ def detector():
 
 def test_no_value_in_redis_or_on_pub_sub_is_a_pickle(redis_client, redis_url, small_video,
                                                       detector, dump_redis):
-    from common.replays import enqueue
+    from replay.queue import enqueue
 
     pubsub = redis_client.pubsub()
     pubsub.psubscribe(KEYS.live_pattern)
@@ -106,7 +108,7 @@ def test_no_value_in_redis_or_on_pub_sub_is_a_pickle(redis_client, redis_url, sm
     assert redis_client.xlen(KEYS.detections("cam")) == 40
     assert redis_client.xlen(KEYS.dead_letter) == 1
     job_data = redis_client.hget(f"rq:job:{job.id}", "data")
-    assert json.loads(zlib.decompress(job_data))[0] == "ingest.replay.replay_file"
+    assert json.loads(zlib.decompress(job_data))[0] == "replay.job.replay_file"
     values += [zlib.decompress(job_data)]
     assert len(values) > 200
     pickles = [v[:60] for v in values + live if parses_as_pickle(v)]

@@ -22,8 +22,8 @@ from urllib.parse import quote
 import pytest
 import redis
 
-from common.redis_conn import connect, redis_server_binary
-from common.settings import CommonSettings
+from runtime.redis_conn import connect, redis_server_binary
+from runtime.settings import CommonSettings
 
 CCTV = Path(sys.executable).with_name("cctv")
 PASSWORD = "p@ss:w/rd%42"  # characters a URL must percent-encode

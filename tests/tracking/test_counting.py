@@ -3,10 +3,10 @@ zone inertia, dwell, and the object filters."""
 
 import pytest
 
+from common.cameras import CountingConfig, LineConfig, ZoneConfig
 from common.counts import counted_detections
 from common.messages import DetectedObject
 from common.tracks import Crossing, Stay, TrackedObject
-from common.settings import CountingConfig, LineConfig, ZoneConfig
 from tracking.counting import Counted, Counter, kept
 
 W, H = 200, 100

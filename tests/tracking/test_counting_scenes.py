@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from common.cameras import CameraConfig, CountingConfig, LineConfig, ZoneConfig
 from common.messages import DetectedObject, DetectionMessage
-from common.settings import CameraConfig, CountingConfig, LineConfig, TrackerSettings, ZoneConfig
 from tracking.camera import CameraTracker
+from tracking.settings import TrackerSettings
 
 W, H, FRAMES = 320, 240, 60
 DOOR = LineConfig(name="door", points=[(0.5, 0.0), (0.5, 1.0)])  # left -> right is "in"

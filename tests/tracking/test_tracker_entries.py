@@ -4,16 +4,23 @@ logged and counted once (also across a takeover); tracking goes on."""
 import json
 import logging
 
-from common.cameras import store_camera
+from running import run_until
+from tracking_scene import (
+    EXPECTED,
+    FRAMES,
+    scene_camera,
+    scene_detections,
+    tracked_frame_id,
+    tracker_settings,
+)
+
 from common.keys import KEYS
 from common.records import DeadLetter
-from common.settings import TrackerSettings
+from runtime.camera_list import store_camera
 from tracking.camera import CameraTracker
 from tracking.reorder import before
 from tracking.service import Tracker
-from running import run_until
-from tracking_scene import (EXPECTED, FRAMES, scene_camera, scene_detections, tracked_frame_id,
-                            tracker_settings)
+from tracking.settings import TrackerSettings
 
 BAD = [
     ({"v": "1", "camera": "cam", "frame_id": "1-0", "detections": "{nope"}, "not JSON"),

@@ -10,20 +10,31 @@ from collections import defaultdict
 import cv2
 import numpy as np
 import pytest
+from running import run_until
+from test_tracker_takeover import step_until
+from tracking_scene import (
+    BGR,
+    EXPECTED,
+    FRAMES,
+    HEIGHT,
+    WIDTH,
+    scene_boxes,
+    scene_camera,
+    scene_detections,
+    tracked_frame_id,
+    tracker_settings,
+)
 
-from common.events import Query, query_events
+from common.cameras import ClipRules, EventsConfig, parse_camera
 from common.keys import KEYS
 from common.messages import DetectionMessage, FrameMessage
-from common.tracks import TrackMessage, TrackedObject
+from common.schema import SettingsError
+from common.tracks import TrackedObject, TrackMessage
 from media.video import probe
+from runtime.camera_list import store_camera
+from runtime.event_store import Query, query_events
 from tracking.events import MAX_PATH, EventBuilder, Rules
 from tracking.service import Tracker
-from running import run_until
-from tracking_scene import (BGR, EXPECTED, FRAMES, HEIGHT, WIDTH, scene_boxes, scene_detections,
-                            scene_camera, tracked_frame_id, tracker_settings)
-from test_tracker_takeover import step_until
-from common.cameras import store_camera
-from common.settings import ClipRules, EventsConfig, SettingsError, parse_camera
 
 TAIL = 20
 """Frames without objects after the scene, so that every event ends."""

@@ -7,19 +7,21 @@ import threading
 
 import cv2
 import pytest
-
-from common.cameras import store_camera
-from common.events import Query, query_events
-from common.keys import KEYS
-from common.settings import CameraConfig, IngestSettings, LineConfig, WorkerSettings
-from common.status import collect_status
 from ffprobe import probe_stream
-from ingest.camera import CameraRunner
-from tracking.service import Tracker
 from running import run_until
 from test_tracker_events import updates
 from tracking_scene import tracked_frame_id, tracker_settings
+
+from common.cameras import CameraConfig, LineConfig
+from common.keys import KEYS
+from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
+from runtime.camera_list import store_camera
+from runtime.event_store import Query, query_events
+from runtime.status import collect_status
+from tracking.service import Tracker
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 PRE_S = POST_S = 0.1
 

@@ -5,19 +5,28 @@ import threading
 
 import cv2
 import numpy as np
+from running import run_until
+from tracking_scene import (
+    BGR,
+    EXPECTED,
+    EXPECTED_PEAK,
+    FRAMES,
+    LABELS,
+    scene_camera,
+    tracked_frame_id,
+    tracker_settings,
+)
 
-from common.cameras import store_camera
 from common.keys import KEYS
 from common.messages import DetectedObject
 from common.tracks import TrackMessage
-from common.settings import IngestSettings, WorkerSettings
-from common.status import collect_status
 from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
+from runtime.camera_list import store_camera
+from runtime.status import collect_status
 from tracking.service import Tracker
-from running import run_until
-from tracking_scene import (BGR, EXPECTED, EXPECTED_PEAK, FRAMES, LABELS, scene_camera,
-                            tracked_frame_id, tracker_settings)
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 
 class ColourDetector:

@@ -5,12 +5,19 @@ import json
 import logging
 import time
 
-from common.cameras import store_camera
-from common.keys import KEYS
-from tracking.service import Tracker
 from running import run_until
-from tracking_scene import (EXPECTED, FRAMES, scene_camera, scene_detections, tracked_frame_id,
-                            tracker_settings)
+from tracking_scene import (
+    EXPECTED,
+    FRAMES,
+    scene_camera,
+    scene_detections,
+    tracked_frame_id,
+    tracker_settings,
+)
+
+from common.keys import KEYS
+from runtime.camera_list import store_camera
+from tracking.service import Tracker
 
 TRACKING_KEYS = ("tracks", "track_stats", "zones", "tracker_lock", "tracker_state")
 

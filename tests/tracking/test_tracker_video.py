@@ -5,18 +5,20 @@ import threading
 from itertools import groupby
 
 import pytest
+from running import run_until
+from tracking_scene import tracked_frame_id, tracker_settings
 
-from common.cameras import store_camera
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.keys import KEYS
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage
-from common.settings import CameraConfig, IngestSettings, LineConfig, WorkerSettings, ZoneConfig
-from common.status import collect_status
 from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
+from runtime.camera_list import store_camera
+from runtime.status import collect_status
 from tracking.service import Tracker
-from running import run_until
-from tracking_scene import tracked_frame_id, tracker_settings
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 
 @pytest.fixture(scope="module")

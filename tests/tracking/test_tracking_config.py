@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from common.config_check import check_text
-from common.settings import load_cameras_file
+from cctv.config_check import check_text
+from common.cameras import load_cameras_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,8 +62,8 @@ def test_bad_counting_rules_are_reported(counting, line, message):
 
 
 def test_class_rules_override_the_cameras_and_survive_storing():
-    from common.cameras import parse_camera_json
-    from common.settings import parse_camera
+    from common.cameras import parse_camera
+    from runtime.camera_list import parse_camera_json
 
     camera = parse_camera({"name": "a", "url": "x.mp4", "counting": {
         "min_frames": 5, "classes": {"car": {"min_frames": 3, "count_min_score": 0.7}}}})

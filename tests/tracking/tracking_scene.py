@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.keys import KEYS
 from common.messages import DetectedObject, DetectionMessage
-from common.settings import CameraConfig, LineConfig, TrackerSettings, ZoneConfig
+from tracking.settings import TrackerSettings
 
 WIDTH, HEIGHT, FRAMES, SIZE = 320, 240, 100, 28
 LABELS = {"red": ("person", 1), "green": ("person", 1), "blue": ("car", 3)}

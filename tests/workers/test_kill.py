@@ -9,10 +9,11 @@ import time
 
 import pytest
 
+from common.cameras import CameraConfig
 from common.keys import GROUP, KEYS
 from common.messages import DetectionMessage
-from common.settings import CameraConfig, IngestSettings
 from ingest.camera import CameraRunner
+from ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.slow
 

@@ -9,15 +9,17 @@ from typing import NamedTuple
 
 import numpy as np
 from prometheus_client import REGISTRY
-
-from common.keys import KEYS
-from common.messages import DetectionMessage
-from common.settings import CameraConfig, IngestSettings, MotionConfig, WorkerSettings
-from ingest.camera import CameraRunner, read_state
-from media.video import VideoWriter
 from running import run_until
 from still_scene import still_scene
+
+from common.cameras import CameraConfig, MotionConfig
+from common.keys import KEYS
+from common.messages import DetectionMessage
+from ingest.camera import CameraRunner, read_state
+from ingest.settings import IngestSettings
+from media.video import VideoWriter
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 FRAMES, MOVER = 50, range(20, 30)
 

@@ -6,15 +6,15 @@ the wrong type is left out."""
 import cv2
 import numpy as np
 import pytest
+from running import run_until
+from test_worker import detection_ids, ingest_file, processed
 
 from common.keys import GROUP, KEYS
 from common.messages import FrameMessage
 from common.records import DeadLetter
-from common.settings import WorkerSettings
-from running import run_until
-from test_worker import detection_ids, ingest_file, processed
 from workers.jpeg import jpeg_size
 from workers.service import Worker
+from workers.settings import WorkerSettings
 
 POISON_VALUE = 7
 

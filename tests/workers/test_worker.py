@@ -1,15 +1,17 @@
 import threading
 
 import pytest
+from running import run_until
 
+from common.cameras import CameraConfig
 from common.counts import FRAMES_PROCESSED, MinuteCounts
 from common.keys import GROUP, KEYS
 from common.messages import DetectionMessage
 from common.records import DeadLetter
-from common.settings import CameraConfig, IngestSettings, WorkerSettings
 from ingest.camera import CameraRunner
-from running import run_until
+from ingest.settings import IngestSettings
 from workers.service import Worker, plan_lanes
+from workers.settings import WorkerSettings
 
 
 @pytest.fixture(scope="module")

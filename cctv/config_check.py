@@ -17,8 +17,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .settings import CamerasFile, SettingsError, read_config_text
-from .urls import has_literal_secret, mask_text, mask_url
+from common.cameras import CamerasFile, read_config_text
+from common.schema import SettingsError
+from common.urls import has_literal_secret, mask_text, mask_url
 
 
 @dataclass(frozen=True)

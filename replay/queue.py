@@ -12,9 +12,9 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from .keys import GROUP, RQ_QUEUE, Keys
+from common.keys import GROUP, RQ_QUEUE, Keys
 
-REPLAY_FUNCTION = "ingest.replay.replay_file"
+REPLAY_FUNCTION = "replay.job.replay_file"
 """Dotted name of the job function: ``replay_file(path, camera, fps, realtime, out)``; ``out``
 (a folder or None) asks for the recording: annotated video, per-second CSV and JSON report."""
 

@@ -18,9 +18,9 @@ from typing import Callable, Iterator
 
 import redis
 
-from .keys import Keys
-from .fields import MessageError
-from .records import RedisLoss
+from common.fields import MessageError
+from common.keys import Keys
+from common.records import RedisLoss
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
               redis.exceptions.RedisClusterException)

@@ -13,15 +13,17 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
-from .cameras import valid_camera_json
-from .counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
-from .keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
-from .fields import MessageError
-from .mqtt import BridgeState, read_bridge_states
-from .records import CameraState, RedisLoss, WorkerHeartbeat, count_dead_letters
+from common.cameras import CameraConfig
+from common.counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
+from common.fields import MessageError
+from common.keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
+from common.mqtt import BridgeState
+from common.records import CameraState, RedisLoss, WorkerHeartbeat, count_dead_letters
+from common.urls import mask_text, mask_url
+
+from .bridge_state import read_bridge_states
+from .camera_list import valid_camera_json
 from .outage import read_losses
-from .settings import CameraConfig
-from .urls import mask_text, mask_url
 
 
 def _text(value: bytes | str) -> str:

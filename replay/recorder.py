@@ -21,18 +21,18 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import redis
 
+from common.cameras import CameraConfig, CountingConfig, LineConfig, ZoneConfig
 from common.counts import Dwell, counted_detections
-from common.keys import Keys
 from common.fields import MessageError
+from common.keys import Keys
 from common.records import WorkerHeartbeat
 from common.replay_report import CSV_COLUMNS, ReplayReport
-from common.replays import processed_through
-from common.settings import CameraConfig, CountingConfig, LineConfig, ZoneConfig
 from media.draw import draw_scene, place_overlays
 from media.files import PendingFiles
 from media.video import VideoError, VideoInfo, VideoWriter, probe, read_frames
 
 from .follower import Follower, last_id
+from .queue import processed_through
 
 log = logging.getLogger("ingest.recorder")
 

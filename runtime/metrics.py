@@ -12,12 +12,18 @@ from typing import Iterator
 from wsgiref.simple_server import WSGIServer
 
 import redis
-from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               start_http_server)
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .keys import GROUP, Keys
+from common.keys import GROUP, Keys
 
 log = logging.getLogger("cctv.metrics")
 

@@ -14,7 +14,7 @@ import sys
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-from .urls import mask_text
+from common.urls import mask_text
 
 CONTEXT_FIELDS = ("camera", "worker")
 _context: ContextVar[dict[str, str]] = ContextVar("cctv_log_context", default={})

@@ -14,16 +14,18 @@ from pathlib import Path
 
 import redis
 
-from common.cameras import stored_camera
+from common.cameras import parse_camera
 from common.keys import Keys
-from common.redis_conn import connect
-from common.settings import IngestSettings, from_env, parse_camera
+from ingest.camera import CameraRunner, read_state
+from ingest.settings import IngestSettings
+from ingest.sources import Frame
 from media.video import VideoError, VideoInfo
+from runtime.camera_list import stored_camera
+from runtime.redis_conn import connect
+from runtime.settings import from_env
 
-from .camera import CameraRunner, read_state
 from .follower import Follower
 from .recorder import Recorder, check_video, record, wait_for_results
-from .sources import Frame
 
 
 class ReplayError(RuntimeError):

@@ -31,9 +31,8 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-from .settings import (CommonSettings, cluster_nodes, is_cluster_url, is_sentinel_url,
-                       sentinel_parts)
-
+from .redis_url import cluster_nodes, is_cluster_url, is_sentinel_url, sentinel_parts
+from .settings import CommonSettings
 
 SOCKET_TIMEOUT_S = 5.0
 """Longest wait for a reply: a stopped (SIGSTOP) or hung server is an outage, not a hang."""

@@ -13,12 +13,12 @@ import threading
 
 import redis
 
-from common.keys import Keys
-from common.outage import REDIS_DOWN
-from common.redis_conn import read_streams
 from common.fields import MessageError
+from common.keys import Keys
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage
+from runtime.outage import REDIS_DOWN
+from runtime.redis_conn import read_streams
 
 log = logging.getLogger("ingest.follower")
 
