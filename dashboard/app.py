@@ -23,16 +23,14 @@ from dashboard import auth, data
 from dashboard.events import events_view
 from dashboard.live import live_view
 from dashboard.replays import replay_view
+from dashboard.settings import DashboardSettings
 from runtime.camera_list import list_cameras, remove_camera, store_camera
+from runtime.outage import REDIS_DOWN
 from runtime.redis_conn import connect
 from runtime.settings import CommonSettings, from_env
 from runtime.status import Status, collect_status
 
-from .settings import DashboardSettings
-
 VIEWS = ("Live", "Events", "Counts", "Health", "Replay", "Cameras")
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
-              redis.exceptions.RedisClusterException)
 EMPTY = ("No cameras yet. Add one in **Cameras** (or `cctv camera add NAME URL`), replay a file "
          "in **Replay**, or run `cctv up` for the sample video.")
 

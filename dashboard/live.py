@@ -17,13 +17,12 @@ import streamlit as st
 
 from api.auth import stream_token
 from api.scene import count_labels, newest_messages, visible
+from runtime.outage import REDIS_DOWN
 from runtime.status import camera_status
 
 from .settings import DashboardSettings
 
 PLAYER_JS = Path(__file__).with_name("live_player.js").read_text(encoding="utf-8")
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
-              redis.exceptions.RedisClusterException)
 
 
 def stream_url(settings: DashboardSettings, cameras: list[str], labels: list[str] | None,
