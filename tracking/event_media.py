@@ -12,9 +12,7 @@ the job (logged): memory stays bounded whatever the load.
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -28,9 +26,11 @@ from common.keys import Keys
 from media.draw import draw_scene
 from media.video import VideoWriter
 from runtime.event_store import load_event, prune, save_event
+from runtime.files import atomic_write, replacing
+from runtime.paths import confined
 
 from .events import ClipJob, ClipStart, SnapshotJob
-from .recording import FILE_MODE, Recording, frame_rate
+from .recording import Recording, frame_rate
 
 log = logging.getLogger("cctv.tracker.events")
 
@@ -51,16 +51,6 @@ class Advance:
 
     camera: str
     ts: float
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.chmod(partial, FILE_MODE)
-    os.replace(partial, path)
 
 
 def snapshot_jpegs(jpeg: bytes, job: SnapshotJob) -> tuple[bytes, bytes]:
@@ -153,14 +143,14 @@ class EventMedia:
                      job.camera, job.frame_id, job.name)
             return
         full, crop = snapshot_jpegs(entries[0][1][b"jpeg"], job)
-        write_atomic(self.media_dir / job.name, full)
-        write_atomic(self.media_dir / (job.name[:-len(".jpg")] + "-crop.jpg"), crop)
+        atomic_write(confined(self.media_dir, job.name), full)
+        atomic_write(confined(self.media_dir, job.name[:-len(".jpg")] + "-crop.jpg"), crop)
 
     def start(self, job: ClipStart) -> None:
         if len(self.recordings) < MAX_RECORDINGS:
-            self.recordings[job.event_id] = Recording(self.client, self.keys, job.camera,
-                                                      self.media_dir / job.name, job.from_ts,
-                                                      job.hold_s, CLIP_PRESET)
+            path = confined(self.media_dir, job.name)
+            self.recordings[job.event_id] = Recording(self.client, self.keys, job.camera, path,
+                                                      job.from_ts, job.hold_s, CLIP_PRESET)
 
     def end(self, job: ClipJob) -> None:
         recording = self.recordings.get(job.event_id)
@@ -204,18 +194,13 @@ class EventMedia:
             event.clip, event.clip_complete = None, False
             save_event(self.client, self.keys, event)
             return
-        path = self.media_dir / job.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-        os.close(fd)
-        os.chmod(partial, FILE_MODE)
         rate = frame_rate([ts for ts, _ in chosen])
-        with VideoWriter(partial, rate, preset=CLIP_PRESET, threads=1) as writer:
+        with replacing(confined(self.media_dir, job.name)) as partial, \
+                VideoWriter(partial, rate, preset=CLIP_PRESET, threads=1) as writer:
             for _, jpeg in chosen:
                 image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
                 if image is not None:
                     writer.write(image)
-        os.replace(partial, path)
         event.clip_complete = frames[0][0] <= job.start_ts and frames[-1][0] >= job.end_ts
         save_event(self.client, self.keys, event)
         self.clip_seconds += chosen[-1][0] - chosen[0][0]

@@ -13,7 +13,6 @@ stream must hold ``hold_s`` of frames.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import deque
 from pathlib import Path
 
@@ -23,10 +22,9 @@ import redis
 
 from common.keys import Keys
 from media.video import VideoWriter
+from runtime.files import sibling_temp
 
 READ_COUNT = 20
-FILE_MODE = 0o644
-"""Event files are readable by the dashboard's user (mkstemp makes them 0600)."""
 RATE_FRAMES = 10
 """Frames whose capture times set a clip's frame rate."""
 
@@ -86,12 +84,7 @@ class Recording:
 
     def _flush(self) -> None:
         if self.writer is None and self.waiting:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mp4",
-                                        dir=self.path.parent)
-            os.close(fd)
-            os.chmod(name, FILE_MODE)
-            self.partial = Path(name)
+            self.partial = sibling_temp(self.path)
             self.writer = VideoWriter(self.partial, frame_rate([t for t, _ in self.waiting]),
                                       preset=self.preset, threads=1)
         for _, image in self.waiting:
