@@ -6,9 +6,9 @@ one folder per node under ``folder``.
 The cluster is created through redis-py, as ``redis-cli --cluster create --cluster-replicas R``
 does it: slots split evenly between the masters, ``CLUSTER MEET``, then ``CLUSTER REPLICATE``;
 ``start`` returns once every node reports ``cluster_state:ok`` with all 16384 slots assigned and
-every replica attached. ``kill`` (SIGKILL), ``restart`` (empty or with its ``nodes.conf``) and
-``wait_ok`` are there for failover tests. ``python -m cctv.cluster`` (``scripts/cluster``) runs one
-in the foreground until Ctrl-C.
+every replica attached. ``python -m cctv.cluster`` (``scripts/cluster``) runs one in the
+foreground until Ctrl-C; ``cctv up --cluster`` runs one beside the services. The failover helpers
+(kill a node, restart it, wait for its replica to take over) are the tests' (tests/cluster.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from redis.cluster import RedisCluster, key_slot
+from redis.cluster import RedisCluster
 
 from runtime.redis_conn import redis_server_binary, stop_servers
 
@@ -139,9 +139,6 @@ class LocalCluster:
         kwargs.setdefault("socket_timeout", 5)
         return RedisCluster(startup_nodes=startup, **kwargs)
 
-    def node(self, port: int) -> Node:
-        return next(n for n in self.nodes if n.port == port)
-
     # -- processes -------------------------------------------------------------------------------
     def _launch(self, node: Node, empty: bool) -> None:
         if empty and node.folder.exists():
@@ -223,86 +220,6 @@ class LocalCluster:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    # -- failures --------------------------------------------------------------------------------
-    def kill(self, node: Node) -> None:
-        """SIGKILL one node (no shutdown, no goodbye to the others)."""
-        if node.alive():
-            node.proc.send_signal(signal.SIGKILL)
-            node.proc.wait()
-        node.proc = None
-
-    def restart(self, node: Node, empty: bool = False, timeout: float = 60.0) -> None:
-        """Start a killed node again. With its folder (``empty=False``) it rejoins by itself from
-        ``nodes.conf`` (a former master whose slots were failed over becomes a replica). Empty, it
-        is a new node: the others forget the old id, it is introduced with ``CLUSTER MEET`` and
-        becomes a replica of the master with the fewest replicas (a killed master's replica is
-        promoted first: this waits for that failover)."""
-        if node.alive():
-            raise ClusterError(f"node {node.address} is running")
-        deadline = time.monotonic() + timeout
-        if empty and node.address in self.slot_owners().values():
-            # forgetting a master that still holds slots would orphan them: failover first
-            self.wait_failover(node, timeout)
-        old_id = self._id_in_conf(node) if empty else None
-        self._launch(node, empty)
-        self._wait_answering(node, deadline)
-        if not empty:
-            return
-        others = [n for n in self.nodes if n is not node and n.alive()]
-        if old_id:
-            for other in others:
-                try:
-                    with other.client() as client:
-                        client.execute_command("CLUSTER FORGET", old_id)
-                except redis.ResponseError:
-                    pass  # already forgotten, or it is (wrongly) that node's own master
-        with others[0].client() as client:
-            client.execute_command("CLUSTER MEET", node.host, node.port)
-        self._wait(lambda: self._known(node) >= len(self.nodes), deadline,
-                   f"{node.address} to meet every node")
-        master = self._fewest_replicas(others)
-        self._wait(lambda: self._replicate(node, master), deadline,
-                   f"{node.address} to replicate {master}")
-
-    @staticmethod
-    def _id_in_conf(node: Node) -> str | None:
-        conf = node.folder / "nodes.conf"
-        if not conf.exists():
-            return None
-        for line in conf.read_text().splitlines():
-            if "myself" in line:
-                return line.split()[0]
-        return None
-
-    @staticmethod
-    def _replicate(node: Node, master_id: str) -> bool:
-        try:
-            with node.client() as client:
-                client.execute_command("CLUSTER REPLICATE", master_id)
-            return True
-        except redis.ResponseError:
-            return False  # the new node does not know that master yet
-
-    def _fewest_replicas(self, live: list[Node]) -> str:
-        """The id of the master (with slots) that has the fewest replicas."""
-        with live[0].client() as client:
-            lines = client.execute_command("CLUSTER NODES")
-        if isinstance(lines, dict):  # redis-py may parse it
-            rows = [(k, v) for k, v in lines.items()]
-            masters = {v["node_id"]: 0 for _, v in rows
-                       if "master" in v["flags"] and "fail" not in v["flags"] and v["slots"]}
-            for _, v in rows:
-                if v["master_id"] in masters and "fail" not in v["flags"]:
-                    masters[v["master_id"]] += 1
-        else:
-            rows = [line.split() for line in lines.splitlines()]
-            masters = {r[0]: 0 for r in rows if "master" in r[2] and "fail" not in r[2]
-                       and len(r) > 8}
-            for r in rows:
-                if r[3] in masters and "fail" not in r[2]:
-                    masters[r[3]] += 1
-        return min(masters, key=masters.get)
-
     # -- waiting ---------------------------------------------------------------------------------
     @staticmethod
     def _wait(predicate, deadline: float, what: str) -> None:
@@ -323,13 +240,6 @@ class LocalCluster:
                 continue
             return slot_map(ranges)
         return {}
-
-    def master_for(self, key: str | bytes) -> Node:
-        """The node that holds ``key``'s slot now."""
-        owner = self.slot_owners().get(key_slot(key.encode() if isinstance(key, str) else key))
-        if owner is None:
-            raise ClusterError(f"no master holds the slot of {key!r}")
-        return next(n for n in self.nodes if n.address == owner)
 
     def whole(self) -> bool:
         """Every live node says ``cluster_state:ok``, all slots covered by live masters, and every
@@ -360,14 +270,6 @@ class LocalCluster:
         """Wait until ``whole()``: after a start, a failover (a killed master's replica took its
         slots) or a restart."""
         self._wait(self.whole, time.monotonic() + timeout, "cluster_state:ok on every node")
-
-    def wait_failover(self, killed: Node, timeout: float = 60.0) -> None:
-        """Wait until other nodes hold every slot ``killed`` held and the cluster is whole."""
-        deadline = time.monotonic() + timeout
-        self._wait(lambda: killed.address not in self.slot_owners().values()
-                   and len(self.slot_owners()) == SLOTS, deadline,
-                   f"the slots of {killed.address} to fail over")
-        self._wait(self.whole, deadline, "cluster_state:ok after the failover")
 
 
 def slot_map(ranges) -> dict[int, str]:

@@ -1,5 +1,5 @@
 """Redis Sentinel (``redis+sentinel://``): a real primary, replica and three sentinels
-(cctv/sentinel.py); ingest publishes through ``connect``, the primary is SIGKILLed, the sentinels
+(tests/sentinel.py); ingest publishes through ``connect``, the primary is SIGKILLed, the sentinels
 promote the replica and ingest carries on by itself on the new primary."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from sentinel import LocalSentinel
 
 from common.keys import KEYS
 from common.schema import SettingsError
@@ -58,7 +59,6 @@ def test_a_bad_sentinel_url_is_one_clear_error_without_the_password(url, message
 
 
 def test_ingest_carries_on_through_a_sentinel_failover(tmp_path, small_video):
-    from cctv.sentinel import LocalSentinel
     from common.cameras import CameraConfig
     from ingest.service import IngestService
     from runtime.redis_conn import connect, connect_queue, redis_address

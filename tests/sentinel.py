@@ -1,10 +1,11 @@
-"""A local Redis Sentinel set-up for tests and trials: one primary, ``replicas`` replicas and
+"""A local Redis Sentinel set-up for tests: one primary, ``replicas`` replicas and
 ``sentinels`` sentinels (quorum: a majority), all from the same ``redis-server`` binary
 (``--sentinel`` with a ``sentinel.conf``), on free loopback ports, one folder per process.
 
-``url`` is the ``redis+sentinel://host:port,.../SERVICE`` that ``common.redis_conn.connect``
+``url`` is the ``redis+sentinel://host:port,.../SERVICE`` that ``runtime.redis_conn.connect``
 follows through redis-py's ``Sentinel.master_for``. ``kill_primary`` (SIGKILL) and
-``wait_promoted`` are there for failover tests.
+``wait_promoted`` are there for failover tests. Imported by tests as ``sentinel`` (pytest puts
+this folder on sys.path for tests/conftest.py).
 """
 
 from __future__ import annotations
