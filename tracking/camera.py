@@ -16,7 +16,7 @@ from common.tracks import TrackMessage
 from runtime import metrics
 
 from .bytetrack import ByteTrack
-from .counting import Counted, Counter, kept
+from .counting import CameraCounting, Counted, kept
 from .reorder import OrderKey, ReorderBuffer, before, order_key
 from .settings import TrackerSettings
 
@@ -54,7 +54,7 @@ class CameraTracker:
         self.camera = camera
         self.tracker = ByteTrack(settings.track_threshold, settings.match_threshold,
                                  settings.lost_track_frames, settings.min_track_frames)
-        self.counter = Counter()
+        self.counter = CameraCounting()
         last_key = last_seq = None
         self.read_id = self.counted_id = STREAM_START
         if snapshot is not None:
@@ -63,7 +63,7 @@ class CameraTracker:
                     raise SnapshotError(f"snapshot version {snapshot['v']!r}")
                 self.tracker.load(snapshot["bytetrack"])
                 if snapshot["v"] == SNAPSHOT_VERSION:
-                    self.counter = Counter.load(snapshot["objects"])
+                    self.counter = CameraCounting.load(snapshot["objects"])
                 if snapshot["frame_id"]:
                     last_key, last_seq = order_key(snapshot["frame_id"]), snapshot["seq"]
                 self.read_id, self.counted_id = snapshot["resume_id"], snapshot["read_id"]

@@ -9,7 +9,7 @@ zones and masks drawn on the camera image keep their meaning at any frame size.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from common.cameras import CountingConfig, CountRules, LineConfig, ZoneConfig
@@ -40,21 +40,62 @@ def kept(objects: Sequence[DetectedObject], width: int, height: int,
     return found
 
 
-@dataclass
-class ObjectState:
-    """What the rules remember of one track (plain JSON in the tracker's snapshot).
+@dataclass(slots=True)
+class LineState:
+    """One object's side of one line. In the snapshot: ``[side, candidate, frames]``."""
 
-    ``lines``: line -> [confirmed side (-1 in, +1 out, 0 unknown), candidate side, frames on
-    it]; ``zones``: zone -> [inside (0/1), frames on the other side, since (capture time the
-    object entered), first (capture time of the first frame on the other side)]."""
+    side: int = 0
+    """Confirmed side: -1 in, +1 out, 0 not known yet."""
+    candidate: int = 0
+    """The other side the object is on now (0: none)."""
+    frames: int = 0
+    """Frames in a row on ``candidate``."""
+
+    def to_list(self) -> list[int]:
+        return [self.side, self.candidate, self.frames]
+
+
+@dataclass(slots=True)
+class ZoneState:
+    """One object's stay in one zone. In the snapshot: ``[inside, frames, since, first]``."""
+
+    inside: int = 0
+    """1 while the object occupies the zone, else 0."""
+    frames: int = 0
+    """Frames in a row on the other side (inside when out, outside when in)."""
+    since: float = 0.0
+    """Capture time the object entered (its stay's start)."""
+    first: float = 0.0
+    """Capture time of the first of those ``frames`` (when the object entered or left)."""
+
+    def to_list(self) -> list[float]:
+        return [self.inside, self.frames, self.since, self.first]
+
+
+@dataclass(slots=True)
+class ObjectState:
+    """What the rules remember of one track; :meth:`to_dict` is its JSON in the tracker's
+    snapshot."""
 
     label: str
     frames: int = 0
     """Frames seen at or above ``count_min_score``."""
     counted: bool = False
     last_ts: float = 0.0
-    lines: dict[str, list[int]] = field(default_factory=dict)
-    zones: dict[str, list[float]] = field(default_factory=dict)
+    lines: dict[str, LineState] = field(default_factory=dict)
+    zones: dict[str, ZoneState] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "frames": self.frames, "counted": self.counted,
+                "last_ts": self.last_ts,
+                "lines": {name: sides.to_list() for name, sides in self.lines.items()},
+                "zones": {name: stay.to_list() for name, stay in self.zones.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ObjectState":
+        return cls(data["label"], data["frames"], data["counted"], data["last_ts"],
+                   {name: LineState(*sides) for name, sides in data["lines"].items()},
+                   {name: ZoneState(*stay) for name, stay in data["zones"].items()})
 
 
 @dataclass
@@ -105,20 +146,21 @@ class LineCrossings:
 
     def update(self, track: TrackedObject, point: Point, state: ObjectState, rules: CountRules,
                out: Counted) -> None:
-        sides = state.lines.setdefault(self.line.name, [0, 0, 0])
+        sides = state.lines.setdefault(self.line.name, LineState())
         now = self.side(point, rules.line_margin)
         if now is None:
-            sides[:] = [0, 0, 0]
+            sides.side = sides.candidate = sides.frames = 0
         elif now == 0:
             return
-        elif sides[0] == 0:
-            sides[:] = [now, 0, 0]
-        elif now == sides[0]:
-            sides[1:] = [0, 0]
+        elif sides.side == 0:
+            sides.side, sides.candidate, sides.frames = now, 0, 0
+        elif now == sides.side:
+            sides.candidate = sides.frames = 0
         else:
-            sides[1:] = [now, sides[2] + 1 if sides[1] == now else 1]
-            if sides[2] >= rules.min_frames:
-                sides[:] = [now, 0, 0]
+            sides.frames = sides.frames + 1 if sides.candidate == now else 1
+            sides.candidate = now
+            if sides.frames >= rules.min_frames:
+                sides.side, sides.candidate, sides.frames = now, 0, 0
                 if state.counted:
                     out.crossings.append(Crossing(self.line.name, "in" if now < 0 else "out",
                                                   track.label, track.track_id))
@@ -134,30 +176,33 @@ class ZoneOccupancy:
 
     def update(self, track: TrackedObject, point: Point, ts: float, state: ObjectState,
                rules: CountRules, out: Counted) -> None:
-        stay = state.zones.setdefault(self.zone.name, [0, 0, 0.0, 0.0])
-        if inside(self.zone.points, point) == bool(stay[0]):
-            stay[1] = 0
+        stay = state.zones.setdefault(self.zone.name, ZoneState())
+        if inside(self.zone.points, point) == bool(stay.inside):
+            stay.frames = 0
         else:
-            stay[1], stay[3] = stay[1] + 1, stay[3] if stay[1] else ts
-            if stay[1] >= rules.min_frames:
-                if stay[0] and state.counted:
+            stay.first = stay.first if stay.frames else ts
+            stay.frames += 1
+            if stay.frames >= rules.min_frames:
+                if stay.inside and state.counted:
                     out.stays.append(Stay(self.zone.name, track.label, track.track_id,
-                                          round(stay[3] - stay[2], 3)))
-                stay[:] = [0, 0, 0.0, 0.0] if stay[0] else [1, 0, stay[3], 0.0]
-        if stay[0] and state.counted:
+                                          round(stay.first - stay.since, 3)))
+                stay.inside, stay.since = (0, 0.0) if stay.inside else (1, stay.first)
+                stay.frames, stay.first = 0, 0.0
+        if stay.inside and state.counted:
             labels = out.occupancy[self.zone.name]
             labels[track.label] = labels.get(track.label, 0) + 1
 
     def end(self, track_id: int, state: ObjectState, out: Counted) -> None:
         """A track the tracker dropped: a stay it had in the zone ends at its last sighting."""
         stay = state.zones.get(self.zone.name)
-        if stay and stay[0] and state.counted:
+        if stay and stay.inside and state.counted:
             out.stays.append(Stay(self.zone.name, state.label, track_id,
-                                  round(state.last_ts - stay[2], 3)))
+                                  round(state.last_ts - stay.since, 3)))
 
 
-class Counter:
-    """The rules of one camera over its tracks; :meth:`count` gives one frame's counts."""
+class CameraCounting:
+    """The counting rules of one camera run over its tracks, with each track's
+    :class:`ObjectState`; :meth:`count` gives one frame's counts."""
 
     def __init__(self, states: dict[int, ObjectState] | None = None):
         self.states: dict[int, ObjectState] = dict(states or {})
@@ -187,9 +232,15 @@ class Counter:
                 ZoneOccupancy(zone).end(track_id, self.states[track_id], out)
             del self.states[track_id]
 
+    def occupied_zones(self, track_id: int) -> list[str]:
+        """The zones the track occupies now (none for a track without counting state)."""
+        state = self.states.get(track_id)
+        return [name for name, stay in state.zones.items() if stay.inside] if state else []
+
     def to_dict(self) -> dict[str, Any]:
-        return {str(i): asdict(s) for i, s in self.states.items()}
+        """Every track's state, as the snapshot's ``objects``."""
+        return {str(i): s.to_dict() for i, s in self.states.items()}
 
     @classmethod
-    def load(cls, data: dict[str, Any]) -> "Counter":
-        return cls({int(i): ObjectState(**s) for i, s in data.items()})
+    def load(cls, data: dict[str, Any]) -> "CameraCounting":
+        return cls({int(i): ObjectState.from_dict(s) for i, s in data.items()})

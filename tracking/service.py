@@ -245,12 +245,11 @@ class Tracker:
 
     def _events(self, camera: str, frames: list[TrackedFrame]) -> None:
         """The events of frames just written (we held the camera's lock): records, then media."""
-        states = self.cameras[camera].counter.states
+        occupied_zones = self.cameras[camera].counter.occupied_zones
         config = self.configs.get(camera)
         for frame in frames:
             changes = self.events[camera].frame(
-                frame.message, lambda i: [z for z, st in states[i].zones.items() if st[0]]
-                if i in states else [], config.events if config else EventsConfig())
+                frame.message, occupied_zones, config.events if config else EventsConfig())
             write_changes(self.client, self.keys, camera, changes)
             for job in changes.snapshots + changes.clips:
                 self.media.submit(job)

@@ -7,7 +7,7 @@ from common.cameras import CountingConfig, LineConfig, ZoneConfig
 from common.counts import counted_detections
 from common.messages import DetectedObject
 from common.tracks import Crossing, Stay, TrackedObject
-from tracking.counting import Counted, Counter, kept
+from tracking.counting import CameraCounting, Counted, kept
 
 W, H = 200, 100
 GATE = LineConfig(name="gate", points=[(0.5, 0.1), (0.5, 0.9)])  # top to bottom: in = rightwards
@@ -23,7 +23,7 @@ def at(track_id: int, x: float, y: float, label: str = "person",
 
 def run(frames, rules: CountingConfig = RULES) -> list[Counted]:
     """Each frame's counts, frames 1 s apart."""
-    counter = Counter()
+    counter = CameraCounting()
     return [counter.count(tracks, W, H, float(i), [GATE], [PEN], rules)
             for i, tracks in enumerate(frames)]
 
@@ -87,7 +87,7 @@ def test_zone_inertia_and_dwell():
 
 
 def test_a_stay_ends_with_the_track():
-    counter = Counter()
+    counter = CameraCounting()
     for t in range(5):
         counter.count([at(1, 30, 80), at(2, 150, 50)], W, H, float(t), [GATE], [PEN], RULES)
     out = Counted()
