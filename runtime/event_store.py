@@ -6,6 +6,7 @@ removes the oldest events of a camera with their files, by age and by total size
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,10 @@ import redis
 from common.events import EVENT_ID_PATTERN, Event
 from common.fields import MessageError
 from common.keys import Keys
+
+from .paths import OutsideFolder, confined
+
+log = logging.getLogger("cctv.events")
 
 SCAN_CHUNK = 200
 """Ids read from an index at once while filtering."""
@@ -47,8 +52,8 @@ def load_event(client: redis.Redis, keys: Keys, event_id_: str) -> Event | None:
 def delete_events(client: redis.Redis, keys: Keys, events: list[Event], media_dir: Path) -> None:
     """Remove events with their files."""
     for event in events:
-        for name in event.files():
-            (media_dir / name).unlink(missing_ok=True)
+        for path in media_files(event, media_dir):
+            path.unlink(missing_ok=True)
     if events:
         pipe = client.pipeline(transaction=not keys.hash_tags)
         pipe.hdel(keys.events, *[e.id for e in events])
@@ -141,14 +146,36 @@ def camera_events(client: redis.Redis, keys: Keys, camera: str) -> Iterator[Even
             try:
                 if raw is not None:
                     yield Event.from_json(raw)
-            except MessageError:
-                continue
+            except MessageError as exc:
+                _refuse(f"{keys.events}: {exc}")
         offset += len(ids)
+
+
+def media_files(event: Event, media_dir: Path) -> list[Path]:
+    """The event's files, each confined to ``media_dir`` (a name outside it is logged once and
+    left out: retention never deletes what the record does not own)."""
+    paths = []
+    for name in event.files():
+        try:
+            paths.append(confined(media_dir, name))
+        except OutsideFolder as exc:
+            _refuse(f"event {event.id}: {exc}")
+    return paths
 
 
 def size_of(event: Event, media_dir: Path) -> int:
     """Bytes of the event's files on disk."""
-    return sum((media_dir / n).stat().st_size for n in event.files() if (media_dir / n).exists())
+    return sum(p.stat().st_size for p in media_files(event, media_dir) if p.exists())
+
+
+_refused: set[str] = set()
+
+
+def _refuse(reason: str) -> None:
+    """Log a bad record once (a bounded number of distinct ones)."""
+    if reason not in _refused and len(_refused) < 10_000:
+        _refused.add(reason)
+        log.warning("%s: ignored", reason)
 
 
 def prune(client: redis.Redis, keys: Keys, camera: str, media_dir: Path, *, now: float,

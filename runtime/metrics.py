@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 
 from common.keys import GROUP, Keys
 
+from .camera_list import published_camera_names
+
 log = logging.getLogger("cctv.metrics")
 
 FRAMES_READ = Counter("cctv_frames_read", "Frames read from a camera source by ingest.",
@@ -81,7 +83,7 @@ class StreamDepthCollector(Collector):
         pending = GaugeMetricFamily("cctv_stream_pending", "Frames handed to a worker and not "
                                     "acknowledged yet.", labels=["camera"])
         try:
-            cameras = sorted(c.decode() for c in self.client.smembers(self.keys.camera_names))
+            cameras = published_camera_names(self.client, self.keys)
             pipe = self.client.pipeline(transaction=False)
             for camera in cameras:
                 pipe.xlen(self.keys.frames(camera))

@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from redis.cluster import RedisCluster
 
-from common.cameras import CameraConfig
+from common.cameras import CameraConfig, is_camera_name
 from common.counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from common.fields import MessageError
 from common.keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
@@ -22,7 +22,7 @@ from common.records import CameraState, RedisLoss, WorkerHeartbeat, count_dead_l
 from common.urls import mask_text, mask_url
 
 from .bridge_state import read_bridge_states
-from .camera_list import valid_camera_json
+from .camera_list import published_camera_names, valid_camera_json
 from .outage import read_losses
 
 
@@ -205,7 +205,8 @@ def collect_status(client: redis.Redis, keys: Keys, queue: redis.Redis | None = 
     """Cameras (configured or with a stream), live workers and queue depths (replays in
     ``queue``, the Redis of replay jobs when it is another one, as on a cluster)."""
     configured = {_text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
-    names = sorted(configured.keys() | {_text(n) for n in client.smembers(keys.camera_names)})
+    names = sorted({n for n in configured if is_camera_name(n)}
+                   | set(published_camera_names(client, keys)))
     workers = []
     for worker_id in sorted(_text(w) for w in client.smembers(keys.workers)):
         fields = client.hgetall(keys.worker(worker_id))

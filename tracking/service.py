@@ -22,7 +22,7 @@ from common.cameras import CameraConfig, EventsConfig
 from common.records import DeadLetter
 from common.schema import SettingsError
 from runtime import metrics
-from runtime.camera_list import list_cameras
+from runtime.camera_list import list_cameras, published_camera_names
 from runtime.logging_setup import bind
 from runtime.outage import REDIS_FAILED, Outage
 from runtime.redis_conn import read_streams
@@ -181,7 +181,7 @@ class Tracker:
             log.error("camera list (lines and zones kept as they were): %s", exc)
 
     def _take_free_cameras(self) -> None:
-        names = sorted(n.decode() for n in self.client.smembers(self.keys.camera_names))
+        names = published_camera_names(self.client, self.keys)
         for camera in names:
             full = self.settings.max_cameras is not None \
                 and len(self.cameras) >= self.settings.max_cameras

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import redis
 
 from common.keys import GROUP, Keys
+from runtime.camera_list import published_camera_names
 from runtime.redis_conn import read_streams
 
 log = logging.getLogger("cctv.worker")
@@ -58,8 +59,7 @@ class Batcher:
 
     def refresh_streams(self) -> None:
         """Join the group on every camera stream ingest has registered."""
-        for raw in self.client.smembers(self.keys.camera_names):
-            camera = raw.decode()
+        for camera in published_camera_names(self.client, self.keys):
             stream = self.keys.frames(camera)
             if stream in self.streams:
                 continue
