@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from .event_changes import ChangeKind
 from .schema import SettingsError, Strict, describe_errors
 from .urls import has_literal_secret, mask_url
 
@@ -197,7 +198,9 @@ class EventsConfig(ClipRules):
                                        or bool(set(required) & set(zones)))
 
 
-WEBHOOK_EVENTS = ("new", "update", "end")
+WEBHOOK_EVENTS = tuple(kind.value for kind in ChangeKind)
+"""The event changes a webhook may ask for: the wire values of :class:`ChangeKind`."""
+
 
 
 def check_http_url(url: str) -> None:
@@ -223,8 +226,9 @@ class WebhookConfig(Strict):
     url: str = Field(min_length=1, max_length=2048,
                      description="http:// or https:// address; a token or password in it as "
                                  "${VAR}, expanded from the webhooks service's environment.")
-    events: list[Literal["new", "update", "end"]] = Field(
-        default_factory=lambda: ["new", "end"], min_length=1, max_length=3,
+    events: list[Literal[WEBHOOK_EVENTS]] = Field(
+        default_factory=lambda: [ChangeKind.NEW.value, ChangeKind.END.value], min_length=1,
+        max_length=len(ChangeKind),
         description="Changes sent: new (the object first counts), update (entered a zone, "
                     "crossed a line, better snapshot), end.")
     labels: list[str] = Field(default_factory=list, max_length=256,

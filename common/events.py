@@ -23,8 +23,9 @@ def event_id(camera: str, track_id: int, start_ts: float) -> str:
 
 
 @dataclass(frozen=True)
-class Crossing:
-    """A line the object crossed and which way (``in`` or ``out``)."""
+class EventCrossing:
+    """A line the event's object crossed and which way (``in`` or ``out``); the tracked frame's
+    crossing is :class:`common.tracks.Crossing`."""
 
     name: str
     direction: str
@@ -41,7 +42,7 @@ class Event:
     end_ts: float | None = None
     top_score: float = 0.0
     zones: list[str] = field(default_factory=list)
-    lines: list[Crossing] = field(default_factory=list)
+    lines: list[EventCrossing] = field(default_factory=list)
     path: list[tuple[float, float, float]] = field(default_factory=list)
     """``(ts, x, y)`` of the anchor, x and y as fractions of the frame, a few a second."""
     snapshot: str | None = None
@@ -79,7 +80,7 @@ class Event:
         """Parse a stored record (MessageError when it is not one)."""
         try:
             data = json.loads(raw)
-            data["lines"] = [Crossing(**c) for c in data.get("lines", [])]
+            data["lines"] = [EventCrossing(**c) for c in data.get("lines", [])]
             data["path"] = [tuple(p) for p in data.get("path", [])]
             event = cls(**data)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

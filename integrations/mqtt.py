@@ -30,6 +30,8 @@ from pathlib import Path
 
 import redis
 
+from common.event_changes import ChangeKind, EventChange
+from common.fields import MessageError
 from common.keys import Keys
 from common.mqtt import Topics
 from runtime.bridge_state import read_bridge_states, write_bridge_state
@@ -44,7 +46,6 @@ from .settings import MqttSettings
 
 log = logging.getLogger("cctv.mqtt")
 
-CHANGE_TYPES = ("new", "update", "end")
 READ_COUNT = 500
 """Most event changes read from the stream at once."""
 STATE_EVERY_S = 5.0
@@ -159,28 +160,23 @@ class Bridge:
     def publish_change(self, entry_id: str, fields: dict) -> None:
         """One ``cctv:event-updates`` entry as ``<prefix>/events``; a bad one is one log line."""
         try:
-            kind = _text(fields[b"type"])
-            after = json.loads(fields[b"event"])
-            ident, camera, label = after["id"], after["camera"], after["label"]
-            start_ts = float(after["start_ts"])
-            if kind not in CHANGE_TYPES or not all(isinstance(v, str)
-                                                   for v in (ident, camera, label)):
-                raise ValueError(f"type {kind[:20]!r}")
-        except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+            change = EventChange.from_fields(fields)
+        except MessageError as exc:
             log.warning("event change %s skipped: not an event change (%s)", entry_id,
                         str(exc)[:200])
             return
+        ident, camera, label, after = change.event_id, change.camera, change.label, change.event
         before = self.last.pop(ident, after)
-        if kind != "end":
+        if change.kind != ChangeKind.END:
             self.last[ident] = after
             while len(self.last) > MAX_TRACKED:
                 self.last.popitem(last=False)
-        self.outbox.event(self.topics.events,
-                          json.dumps({"type": kind, "before": before, "after": after}))
+        self.outbox.event(self.topics.events, json.dumps(
+            {"type": change.kind.value, "before": before, "after": after}))
         self.labels.setdefault(camera, set()).add(label)
         latest = self.latest.get((camera, label))
-        if after.get("has_snapshot") and (latest is None or latest[0] <= start_ts):
-            self.latest[(camera, label)] = (start_ts, ident)
+        if after.get("has_snapshot") and (latest is None or latest[0] <= change.start_ts):
+            self.latest[(camera, label)] = (change.start_ts, ident)
 
     def publish_snapshots(self) -> None:
         """The latest event's snapshot of each camera and class, when its file changed (the

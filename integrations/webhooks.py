@@ -25,12 +25,14 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 from urllib.parse import quote
 
 import redis
 
 from common.cameras import WebhookConfig, load_cameras_document
+from common.event_changes import EventChange
+from common.fields import MessageError
 from common.keys import WEBHOOKS_GROUP
 from common.schema import SettingsError
 from runtime import metrics
@@ -49,12 +51,12 @@ SENT_TTL_S = 7 * 86_400
 """A record of finished deliveries outlives an entry that is never acknowledged (safety)."""
 
 
-def payload(kind: str, event: dict[str, Any], public_url: str | None) -> bytes:
+def payload(change: EventChange, public_url: str | None) -> bytes:
     """The POST body: ``{"v", "type", "event", "snapshot_url", "clip_url"}`` (compact JSON; the
     signature is over these exact bytes)."""
-    base = f"{public_url}/api/events/{quote(str(event.get('id', '')), safe='')}" \
-        if public_url else None
-    body = {"v": 1, "type": kind, "event": event,
+    event = change.event
+    base = f"{public_url}/api/events/{quote(change.event_id, safe='')}" if public_url else None
+    body = {"v": 1, "type": change.kind.value, "event": event,
             "snapshot_url": f"{base}/snapshot.jpg" if base and event.get("has_snapshot") else None,
             "clip_url": f"{base}/clip.mp4" if base and event.get("has_clip") else None}
     return json.dumps(body, separators=(",", ":")).encode()
@@ -201,23 +203,19 @@ class WebhookService:
     def dispatch(self, entry_id: str, fields: dict, sent: set[str] | tuple = ()) -> None:
         """Hand an entry to the lanes of the hooks that want it and have not had it yet."""
         try:
-            kind = _text(fields[b"type"])
-            camera = _text(fields[b"camera"])
-            event = json.loads(fields[b"event"])
-            if not isinstance(event, dict):
-                raise ValueError("event is not a JSON object")
-        except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            change = EventChange.from_fields(fields)
+        except MessageError as exc:
             log.warning("webhooks: entry %s skipped: not an event change (%s)", entry_id, exc)
             self._ack(entry_id)
             return
-        hooks = [h for h in self.hooks if h.id not in sent and h.wants(kind, camera, event)]
+        hooks = [h for h in self.hooks if h.id not in sent and h.wants(change)]
         if not hooks:
             self._ack(entry_id)
             return
-        body = payload(kind, event, self.settings.public_url)
+        body = payload(change, self.settings.public_url)
         self.remaining[entry_id] = len(hooks)
         for hook in hooks:
-            delivery = Delivery(entry_id, kind, hook, body)
+            delivery = Delivery(entry_id, change.kind, hook, body)
             metrics.WEBHOOK_QUEUED.inc()
             if not self._lane(hook).offer(delivery):
                 self.outcomes.put(Outcome(delivery, "dropped", 0, "queue full"))

@@ -9,7 +9,6 @@ snapshot and clip jobs for :mod:`tracking.event_media`. Its open events are kept
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -17,7 +16,8 @@ from typing import Callable
 import redis
 
 from common.cameras import EventsConfig
-from common.events import Crossing, Event, event_id
+from common.event_changes import ChangeKind, EventChange
+from common.events import Event, EventCrossing, event_id
 from common.keys import Keys
 from common.tracks import TrackedObject, TrackMessage
 from runtime.event_store import load_event, queue_save
@@ -68,9 +68,9 @@ class ClipJob:
 
 @dataclass
 class Change:
-    """One lifecycle message: ``kind`` is ``new``, ``update`` or ``end``."""
+    """One lifecycle message about an open event (written as an :class:`EventChange`)."""
 
-    kind: str
+    kind: ChangeKind
     event: Event
 
 
@@ -128,15 +128,15 @@ class EventBuilder:
         occupies now (a stay in a zone that ended in the frame counts too); ``config`` says
         which events get clips."""
         out = Changes()
-        crossed: dict[int, list[Crossing]] = {}
+        crossed: dict[int, list[EventCrossing]] = {}
         for c in msg.crossings:
-            crossed.setdefault(c.track_id, []).append(Crossing(c.line, c.direction))
+            crossed.setdefault(c.track_id, []).append(EventCrossing(c.line, c.direction))
         left: dict[int, list[str]] = {}
         for stay in msg.stays:
             left.setdefault(stay.track_id, []).append(stay.zone)
         for track_id in left.keys() - {obj.track_id for obj in msg.tracks}:
             if track_id in self.open and self._zones(self.open[track_id], left[track_id]):
-                out.events.append(Change("update", self.open[track_id].event))
+                out.events.append(Change(ChangeKind.UPDATE, self.open[track_id].event))
         for obj in msg.tracks:
             state = self.open.get(obj.track_id)
             q = quality(obj, msg.width, msg.height)
@@ -156,7 +156,7 @@ class EventBuilder:
                         max(0.0, self.rules.end_after_s - self.rules.post_s)))
                 self._zones(state, zones_of(obj.track_id) + left.get(obj.track_id, []))
                 event.lines.extend(crossed.get(obj.track_id, []))
-                out.events.append(Change("new", event))
+                out.events.append(Change(ChangeKind.NEW, event))
                 continue
             event = state.event
             event.last_ts, event.top_score = msg.ts, max(event.top_score, obj.score)
@@ -174,7 +174,7 @@ class EventBuilder:
                 news = True
             if news:
                 state.saved_ts = msg.ts
-                out.events.append(Change("update", event))
+                out.events.append(Change(ChangeKind.UPDATE, event))
         self._end_quiet(out, msg.ts, config)
         return out
 
@@ -208,7 +208,7 @@ class EventBuilder:
             event.clip = media_name(self.camera, event.id, event.start_ts, ".mp4")
         out.clips.append(ClipJob(event.id, self.camera, event.start_ts - self.rules.pre_s,
                                  event.end_ts + self.rules.post_s, event.clip))
-        out.events.append(Change("end", event))
+        out.events.append(Change(ChangeKind.END, event))
 
 
 def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
@@ -225,12 +225,10 @@ def write_changes(client: redis.Redis, keys: Keys, camera: str, changes: Changes
     for change in changes.events:
         event = change.event
         queue_save(pipe, keys, event)
-        if change.kind == "end":
+        if change.kind == ChangeKind.END:
             pipe.srem(keys.open_events(camera), event.id)
         else:
             pipe.sadd(keys.open_events(camera), event.id)
-        pipe.xadd(keys.event_updates, {"v": "1", "type": change.kind, "id": event.id,
-                                       "camera": camera,
-                                       "event": json.dumps(event.to_dict())},
+        pipe.xadd(keys.event_updates, EventChange.of(change.kind, event).to_fields(),
                   maxlen=UPDATES_MAXLEN, approximate=True)
     pipe.execute()

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from test_live_routes import free_port, get
 
 from api.rest import rest_routes
-from common.events import Crossing, Event, event_id
+from common.events import Event, EventCrossing, event_id
 from common.keys import KEYS
 from common.urls import mask_url
 from runtime.event_store import save_event
@@ -35,7 +35,7 @@ def api(redis_client, tmp_path):
                                                                        np.uint8))[1].tobytes())
     (tmp_path / "gate/a.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom")
     first = Event(event_id("gate", 1, 100.0), "gate", "person", 100.0, 104.0, 0.91, ["queue"],
-                  [Crossing("door", "in")], snapshot="gate/a.jpg", clip="gate/a.mp4")
+                  [EventCrossing("door", "in")], snapshot="gate/a.jpg", clip="gate/a.mp4")
     second = Event(event_id("gate", 2, 200.0), "gate", "car", 200.0, None, 0.7)
     for event in (first, second):
         save_event(redis_client, KEYS, event)

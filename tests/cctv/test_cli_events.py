@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cctv.cli import main
-from common.events import Crossing, Event, event_id
+from common.events import Event, EventCrossing, event_id
 from common.keys import KEYS
 from runtime.event_store import save_event
 
@@ -18,7 +18,7 @@ def test_events_lists_newest_first_with_filters(redis_client, redis_url, monkeyp
     now = time.time()
     old = Event(event_id("gate", 1, now - 7200), "gate", "person", now - 7200, now - 7190, 0.8)
     new = Event(event_id("lobby", 2, now - 60), "lobby", "car", now - 60, None, 0.9, ["queue"],
-                [Crossing("door", "out")], clip="lobby/x.mp4")
+                [EventCrossing("door", "out")], clip="lobby/x.mp4")
     for event in (old, new):
         save_event(redis_client, KEYS, event)
     assert main(["events", "--json"]) == 0

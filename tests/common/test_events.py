@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.events import Crossing, Event, event_id
+from common.events import Event, EventCrossing, event_id
 from common.fields import MessageError
 from common.keys import KEYS
 from runtime.event_store import Query, load_event, parse_cursor, prune, query_events, save_event
@@ -14,7 +14,7 @@ from runtime.event_store import Query, load_event, parse_cursor, prune, query_ev
 def make(camera: str, n: int, label: str = "person", zones=(), end: bool = True) -> Event:
     start = 1_000.0 + n
     return Event(event_id(camera, n, start), camera, label, start, start + 0.5 if end else None,
-                 0.9, list(zones), [Crossing("door", "in")], [(start, 0.5, 0.9)], track_id=n)
+                 0.9, list(zones), [EventCrossing("door", "in")], [(start, 0.5, 0.9)], track_id=n)
 
 
 def test_record_round_trip_and_api_shape():

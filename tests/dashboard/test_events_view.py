@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from test_app import page, show, texts  # noqa: F401 (page is a fixture)
 
-from common.events import Crossing, Event, event_id
+from common.events import Event, EventCrossing, event_id
 from common.keys import KEYS
 from media.video import VideoWriter
 from runtime.event_store import save_event
@@ -18,7 +18,7 @@ from runtime.event_store import save_event
 def store(client, media, camera: str, n: int, label: str, clip: bool) -> Event:
     start = time.time() - 60 + n
     event = Event(event_id(camera, n, start), camera, label, start, start + 3, 0.9, ["queue"],
-                  [Crossing("door", "in")], snapshot=f"{camera}/e{n}.jpg",
+                  [EventCrossing("door", "in")], snapshot=f"{camera}/e{n}.jpg",
                   clip=f"{camera}/e{n}.mp4" if clip else None, track_id=n)
     (media / camera).mkdir(parents=True, exist_ok=True)
     image = np.full((48, 64, 3), 30 * n, np.uint8)

@@ -18,7 +18,7 @@ import pytest
 from mqtt_broker import PASSWORD, USER, Mosquitto, Subscriber, retained, wait_until
 
 from common.cameras import CameraConfig, LineConfig, ZoneConfig
-from common.events import Crossing, Event
+from common.events import Event, EventCrossing
 from common.keys import KEYS
 from common.mqtt import BridgeState, Topics, topic_level
 from common.schema import SettingsError
@@ -114,7 +114,7 @@ def test_topics_payloads_retained_flags_and_status(broker, redis_client, redis_u
 
         # Event changes: new, update (entered a zone, crossed the line), end.
         event.zones.append("queue")
-        event.lines.append(Crossing("door", "in"))
+        event.lines.append(EventCrossing("door", "in"))
         change(redis_client, "update", event)
         event.end_ts = event.last_ts = 1003.0
         change(redis_client, "end", event)
