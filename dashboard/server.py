@@ -12,10 +12,9 @@ import streamlit as st
 from api.live import LiveHub
 from api.rest import rest_routes
 from api.routes import live_routes
+from dashboard.settings import DashboardSettings
 from runtime.redis_conn import connect
 from runtime.settings import from_env
-
-from .settings import DashboardSettings
 
 settings = from_env(DashboardSettings)
 password = settings.dashboard_password.get_secret_value() if settings.dashboard_password else None
