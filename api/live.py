@@ -24,6 +24,7 @@ from common.cameras import CameraConfig
 from common.counts import LineCounts
 from common.keys import Keys
 from common.messages import DetectionMessage, FrameMessage
+from common.stream_ids import StreamId
 from common.tracks import TrackMessage
 from media.draw import annotate_jpeg
 from runtime.camera_list import stored_camera
@@ -148,7 +149,7 @@ class Follower:
         else:
             scene = scene_of(self.client, self.keys, message)
         if scene is not None:
-            scene.written = int(entry_id.partition("-")[0]) / 1000
+            scene.written = StreamId.parse(entry_id).ms / 1000
         return scene
 
 

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from common.keys import KEYS  # noqa: E402
 from common.messages import FrameMessage  # noqa: E402
+from common.stream_ids import StreamId  # noqa: E402
 from common.tracks import TrackMessage  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -88,7 +89,7 @@ class Published:
                     if message is FrameMessage:
                         self.ts[camera].append(ts)
                     else:
-                        self.lags.append(int(entry_id.partition("-")[0]) / 1000 - ts)
+                        self.lags.append(StreamId.parse(entry_id).ms / 1000 - ts)
 
     def within(self, camera: str, start: float, end: float) -> int:
         return sum(start <= t < end for t in self.ts[camera])

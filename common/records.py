@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
                      field_int, field_text, payload_fields)
+from .stream_ids import StreamId
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def read_dead_letters(client, keys, count: int = 100) -> list[DeadLetter]:
     for stream in dead_letter_streams(client, keys):
         pipe.xrevrange(stream, count=count)
     entries = [e for reply in pipe.execute() for e in reply]
-    entries.sort(key=lambda e: tuple(int(p) for p in e[0].decode().split("-")), reverse=True)
+    entries.sort(key=lambda e: StreamId.parse(e[0]), reverse=True)
     letters = []
     for _, fields in entries[:count]:
         try:

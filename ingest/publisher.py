@@ -21,15 +21,9 @@ from typing import Callable, TypeVar
 import redis
 
 from common.keys import GROUP, Keys
+from common.stream_ids import StreamId
 
 T = TypeVar("T")
-
-
-def parse_id(entry_id: bytes | str) -> tuple[int, int]:
-    """Stream entry id ``"ms-seq"`` -> comparable tuple."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def ensure_group(client: redis.Redis, keys: Keys, camera: str) -> None:
@@ -48,12 +42,12 @@ class StreamPublisher:
     def __init__(self, client: redis.Redis, keys: Keys, camera: str, maxlen: int):
         self.client, self.keys, self.camera, self.maxlen = client, keys, camera, maxlen
         self.stream = keys.frames(camera)
-        self._ids: deque[tuple[int, int]] = deque()
-        self._positions: tuple[tuple[int, int], tuple[int, int] | None] | None = None
+        self._ids: deque[StreamId] = deque()
+        self._positions: tuple[StreamId, StreamId | None] | None = None
         ensure_group(client, keys, camera)
         self._floor = self._newest()  # new ids go after this (another run's entries)
 
-    def _group_positions(self) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    def _group_positions(self) -> tuple[StreamId, StreamId | None]:
         """(last id handed to the group, oldest unacknowledged id or None)."""
         pipe = self.client.pipeline(transaction=True)
         pipe.xinfo_groups(self.stream)
@@ -62,18 +56,18 @@ class StreamPublisher:
         last = self._last_delivered(groups)
         if isinstance(pending, list):  # redis-py's cluster MULTI leaves replies unparsed
             pending = {"pending": pending[0], "min": pending[1]}
-        oldest = parse_id(pending["min"]) if pending and pending.get("pending") else None
+        oldest = StreamId.parse(pending["min"]) if pending and pending.get("pending") else None
         return last, oldest
 
     @staticmethod
-    def _last_delivered(groups: list[dict]) -> tuple[int, int]:
+    def _last_delivered(groups: list[dict]) -> StreamId:
         for group in groups:
             # keys are str, or bytes from redis-py's cluster MULTI (replies left unparsed)
             group = {k.decode() if isinstance(k, bytes) else k: v for k, v in group.items()}
             name = group["name"]
             if (name.decode() if isinstance(name, bytes) else name) == GROUP:
-                return parse_id(group["last-delivered-id"])
-        return 0, 0
+                return StreamId.parse(group["last-delivered-id"])
+        return StreamId(0, 0)
 
     def _rejoining(self, call: Callable[[], T]) -> T:
         """``call()``; once more after joining again if the stream or its group is gone (deleted,
@@ -108,27 +102,26 @@ class StreamPublisher:
         first_new = next((i for i in self._ids if i > last), None)
         bound = min(i for i in (oldest_pending, first_new, self._ids[-self.maxlen + 1])
                     if i is not None)
-        return f"{bound[0]}-{bound[1]}"
+        return str(bound)
 
     def new_id(self) -> str:
         """An entry id for the next add, after every id of ours (its ms part is now, as
         ``*`` would give): a file's frame keeps it through retries, so an add is never doubled."""
         now = int(time.time() * 1000)
-        last = max(self._ids[-1] if self._ids else (0, 0), self._floor)
-        ms, seq = (now, 0) if now > last[0] else (last[0], last[1] + 1)
-        return f"{ms}-{seq}"
+        last = max(self._ids[-1] if self._ids else StreamId(0, 0), self._floor)
+        return str(StreamId(now, 0) if now > last.ms else last.next())
 
     def landed(self, entry_id: str) -> bool:
         """Whether an add of ``entry_id`` whose reply was lost made it (as remembered if so)."""
         if not self.client.xrange(self.stream, min=entry_id, max=entry_id):
             return False
-        if not self._ids or self._ids[-1] < parse_id(entry_id):
-            self._ids.append(parse_id(entry_id))
+        if not self._ids or self._ids[-1] < StreamId.parse(entry_id):
+            self._ids.append(StreamId.parse(entry_id))
         return True
 
-    def _newest(self) -> tuple[int, int]:
+    def _newest(self) -> StreamId:
         newest = self.client.xrevrange(self.stream, count=1)
-        return parse_id(newest[0][0]) if newest else (0, 0)
+        return StreamId.parse(newest[0][0]) if newest else StreamId(0, 0)
 
     def _after_top(self) -> str:
         """An id after the stream's newest entry (ours were overtaken: a clock that went back)."""
@@ -141,7 +134,7 @@ class StreamPublisher:
         ensure_group(self.client, self.keys, self.camera)
         self._floor = self._newest()
         first = self.client.xrange(self.stream, count=1)
-        first_id = parse_id(first[0][0]) if first else None
+        first_id = StreamId.parse(first[0][0]) if first else None
         while self._ids and (first_id is None or self._ids[0] < first_id):
             self._ids.popleft()
 
@@ -182,7 +175,7 @@ class StreamPublisher:
             return pipe.execute()
         groups, added, *_, length = self._rejoining(add)
         entry_id = added.decode() if isinstance(added, bytes) else added
-        self._ids.append(parse_id(entry_id))
+        self._ids.append(StreamId.parse(entry_id))
         last = self._last_delivered(groups)
         dropped = 0
         # trims take the oldest entries first and only we add here: the stream ends with the

@@ -16,17 +16,12 @@ import redis
 from common.fields import MessageError
 from common.keys import Keys
 from common.messages import DetectionMessage
+from common.stream_ids import StreamId
 from common.tracks import TrackMessage
 from runtime.outage import REDIS_DOWN
 from runtime.redis_conn import read_streams
 
 log = logging.getLogger("ingest.follower")
-
-
-def stream_id(entry_id: str) -> tuple[int, int]:
-    """A stream entry id ``ms-seq`` as a comparable pair."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def last_id(client: redis.Redis, stream: str) -> str:
@@ -41,7 +36,7 @@ class Follower:
     def __init__(self, client: redis.Redis, keys: Keys, camera: str):
         self.client = client
         self.detections_key, self.tracks_key = keys.detections(camera), keys.tracks(camera)
-        self.after = stream_id(last_id(client, keys.frames(camera)))
+        self.after = StreamId.parse(last_id(client, keys.frames(camera)))
         self.positions = {key: last_id(client, key)
                           for key in (self.detections_key, self.tracks_key)}
         self.detections: dict[int, DetectionMessage] = {}
@@ -59,7 +54,7 @@ class Follower:
 
     def read_past(self, stream: str, entry_id: str) -> bool:
         """True once the follower has read ``stream`` up to ``entry_id``."""
-        return stream_id(self.positions[stream]) >= stream_id(entry_id)
+        return StreamId.parse(self.positions[stream]) >= StreamId.parse(entry_id)
 
     def _run(self) -> None:
         while not self.stop.is_set():
@@ -79,11 +74,11 @@ class Follower:
         try:
             if stream == self.detections_key:
                 msg = DetectionMessage.from_fields(fields)
-                if stream_id(msg.frame_id) > self.after:
+                if StreamId.parse(msg.frame_id) > self.after:
                     self.detections[msg.seq] = msg
             else:
                 track = TrackMessage.from_fields(fields)
-                if stream_id(track.frame_id) > self.after:
+                if StreamId.parse(track.frame_id) > self.after:
                     self.tracks[track.seq] = track
         except MessageError as exc:
             log.warning("skipping an entry of %s: %s", stream, exc)

@@ -13,6 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from common.keys import GROUP, RQ_QUEUE, Keys
+from common.stream_ids import StreamId
 
 REPLAY_FUNCTION = "replay.job.replay_file"
 """Dotted name of the job function: ``replay_file(path, camera, fps, realtime, out)``; ``out``
@@ -42,8 +43,7 @@ def processed_through(client: redis.Redis, keys: Keys, camera: str, last_id: str
     group = groups.get(GROUP)
     if group is None:
         return False
-    delivered = tuple(int(x) for x in group["last-delivered-id"].decode().split("-"))
-    if delivered < tuple(int(x) for x in last_id.split("-")):
+    if StreamId.parse(group["last-delivered-id"]) < StreamId.parse(last_id):
         return False
     return not client.xpending_range(stream, GROUP, min="-", max=last_id, count=1)
 

@@ -19,22 +19,20 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from common.messages import DetectionMessage
+from common.stream_ids import StreamId
 
-OrderKey = tuple[int, int]
-NONE_PENDING: OrderKey = (2**64, 0)
+OrderKey = StreamId
+NONE_PENDING = StreamId(2**64, 0)
 """``settled_below`` when no frame of the camera is pending at all."""
 
 
-def order_key(entry_id: str) -> OrderKey:
-    """Stream entry id ``"ms-seq"`` -> comparable tuple."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+order_key = StreamId.parse
+"""Stream entry id ``"ms-seq"`` -> comparable :class:`StreamId`."""
 
 
 def before(entry_id: str) -> str:
     """The greatest stream entry id smaller than ``entry_id`` (for exclusive reads from it)."""
-    ms, seq = order_key(entry_id)
-    return f"{ms}-{seq - 1}" if seq > 0 else f"{ms - 1}-{2**64 - 1}" if ms > 0 else "0-0"
+    return str(StreamId.parse(entry_id).previous())
 
 
 @dataclass(order=True)
