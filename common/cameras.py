@@ -11,6 +11,7 @@ list in Redis, the REST API). Any unknown key, wrong type or out-of-range value 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
@@ -30,6 +31,12 @@ from .schema import SettingsError, Strict, describe_errors
 from .urls import has_literal_secret, mask_url
 
 CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def is_camera_name(name: object) -> bool:
+    """Whether ``name`` is a camera name (checked wherever one is read, not only where written:
+    names become key and file names)."""
+    return isinstance(name, str) and re.fullmatch(CAMERA_NAME_PATTERN, name) is not None
 
 
 SHAPE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
@@ -200,7 +207,6 @@ class EventsConfig(ClipRules):
 
 WEBHOOK_EVENTS = tuple(kind.value for kind in ChangeKind)
 """The event changes a webhook may ask for: the wire values of :class:`ChangeKind`."""
-
 
 
 def check_http_url(url: str) -> None:

@@ -30,14 +30,16 @@ from pathlib import Path
 
 import redis
 
+from common.cameras import is_camera_name
 from common.event_changes import ChangeKind, EventChange
 from common.fields import MessageError
 from common.keys import Keys
 from common.mqtt import Topics
 from runtime.bridge_state import read_bridge_states, write_bridge_state
-from runtime.camera_list import valid_camera_json
+from runtime.camera_list import published_camera_names, valid_camera_json
 from runtime.event_store import Query, load_event, query_events
 from runtime.outage import REDIS_FAILED, Outage
+from runtime.paths import OutsideFolder, confined
 from runtime.status import collect_status, tracking_counts
 
 from .broker import Outbox, broker_from_url
@@ -154,7 +156,8 @@ class Bridge:
 
     def cameras(self) -> list[str]:
         names = {_text(n) for n in self.client.hkeys(self.keys.cameras)}
-        return sorted(names | {_text(n) for n in self.client.smembers(self.keys.camera_names)})
+        return sorted({n for n in names if is_camera_name(n)}
+                      | set(published_camera_names(self.client, self.keys)))
 
     # -- events -----------------------------------------------------------------------------
     def publish_change(self, entry_id: str, fields: dict) -> None:
@@ -186,10 +189,10 @@ class Bridge:
                 event = load_event(self.client, self.keys, ident)
                 self.snapshot_names[ident] = event.snapshot if event else None
             name = self.snapshot_names[ident]
-            if not name or name.startswith("/") or ".." in Path(name).parts:
-                continue  # none, or not a name the tracker writes
-            path = self.media_dir / name
+            if not name:
+                continue
             try:
+                path = confined(self.media_dir, name)
                 stat = path.stat()
                 seen = (ident, stat.st_mtime_ns, stat.st_size)
                 if self.snapshot_seen.get((camera, label)) == seen:
@@ -197,8 +200,8 @@ class Bridge:
                 if stat.st_size > MAX_SNAPSHOT_BYTES:
                     continue
                 data = path.read_bytes()
-            except OSError:
-                continue  # not written yet, or pruned
+            except (OSError, OutsideFolder):
+                continue  # not written yet, pruned, or a name outside the media folder
             if not data.startswith(b"\xff\xd8"):
                 continue  # being written: read again next time
             self.snapshot_seen[(camera, label)] = seen
