@@ -81,10 +81,6 @@ class Keys:
         """Stream of tracked frames: boxes with track ids, crossings, zone occupancy (capped)."""
         return f"{self.prefix}:tracks:{self.camera(camera)}"
 
-    def tracks_live(self, camera: str) -> str:
-        """Pub/sub channel carrying each tracked frame as JSON."""
-        return f"{self.prefix}:tracks-live:{self.camera(camera)}"
-
     def track_stats(self, camera: str) -> str:
         """Hash of track totals: ``unique:<label>``, ``in:<line>:<label>``, ``out:<line>:<label>``."""
         return f"{self.prefix}:track-stats:{self.camera(camera)}"

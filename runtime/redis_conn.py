@@ -206,6 +206,12 @@ class LuaScript:
                                                        *args)
 
 
+def flat_fields(fields: dict) -> list:
+    """A stream entry's fields as a script's ARGV takes them (``XADD`` after ``unpack``):
+    name, value, name, value..."""
+    return [x for item in fields.items() for x in item]
+
+
 POLL_FIRST_S, POLL_MAX_S = 0.002, 0.05
 """On a cluster, :func:`read_streams` polls, waiting from 2 ms doubling up to 50 ms."""
 

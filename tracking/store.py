@@ -2,7 +2,7 @@
 
 The frame script writes nothing unless the camera's lock still holds this owner and the frame is
 newer than the last tracked one; then it adds the track message, bumps the unique, crossing and
-per-minute counters, replaces the zone occupancy, publishes, and records the frame (with the
+per-minute counters, replaces the zone occupancy, and records the frame (with the
 snapshot on the last frame of a batch) in ``cctv:tracker-state:{cam}``. A batch of frames goes in
 one MULTI/EXEC, so counts and snapshot always agree: a successor continues from exactly what was
 counted. All keys of one camera share its hash tag (``hash_tags``), so this is cluster-safe: on
@@ -12,53 +12,100 @@ Redis Cluster the batch's MULTI/EXEC runs on the camera's node.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Sequence
 
 import redis
 
 from common.counts import FRAMES, FRAMES_TRACKED, CountField, FrameCounts, occupancy_field
 from common.keys import GROUP, Keys
-from runtime.redis_conn import LuaScript
+from runtime.redis_conn import LuaScript, flat_fields
 
 from .camera import SnapshotError, TrackedFrame
 from .reorder import OrderKey, order_key
 
 FRAME_LUA = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local lock_key = KEYS[1]
+local state_key = KEYS[2]
+local tracks_key = KEYS[3]
+local stats_key = KEYS[4]
+local minute_key = KEYS[5]
+local seen_key = KEYS[6]
+local zones_key = KEYS[7]
+local in_view_key = KEYS[8]
+local owner = ARGV[1]
+local frame_id = ARGV[2]
+local tracks_maxlen = ARGV[3]
+local minute_ttl_s = ARGV[4]
+local counts = ARGV[5]
+local snapshot = ARGV[6]
+local fields = {unpack(ARGV, 7)}
+if redis.call('GET', lock_key) ~= owner then return 0 end
 local function order(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
 end
-local last = redis.call('HGET', KEYS[2], 'frame_id')
+local last = redis.call('HGET', state_key, 'frame_id')
 if last then
   local last_ms, last_seq = order(last)
-  local ms, seq = order(ARGV[2])
+  local ms, seq = order(frame_id)
   if ms < last_ms or (ms == last_ms and seq <= last_seq) then return -1 end
 end
-local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-local c = cjson.decode(ARGV[7])
+redis.call('XADD', tracks_key, 'MAXLEN', '~', tracks_maxlen, '*', unpack(fields))
+local c = cjson.decode(counts)
 local function most(key, name, n)
   if n > tonumber(redis.call('HGET', key, name) or '0') then redis.call('HSET', key, name, n) end
 end
-for name, n in pairs(c.totals) do redis.call('HINCRBY', KEYS[4], name, n) end
-for name, n in pairs(c.minute) do redis.call('HINCRBY', KEYS[5], name, n) end
-for name, n in pairs(c.totals_max) do most(KEYS[4], name, n) end
-for name, n in pairs(c.minute_max) do most(KEYS[5], name, n) end
+for name, n in pairs(c.totals) do redis.call('HINCRBY', stats_key, name, n) end
+for name, n in pairs(c.minute) do redis.call('HINCRBY', minute_key, name, n) end
+for name, n in pairs(c.totals_max) do most(stats_key, name, n) end
+for name, n in pairs(c.minute_max) do most(minute_key, name, n) end
 for _, pair in ipairs(c.seen) do
-  if redis.call('SADD', KEYS[6], pair[1]) == 1 then redis.call('HINCRBY', KEYS[5], pair[2], 1) end
+  if redis.call('SADD', seen_key, pair[1]) == 1 then
+    redis.call('HINCRBY', minute_key, pair[2], 1)
+  end
 end
-redis.call('DEL', KEYS[7], KEYS[8])
-for name, n in pairs(c.occupancy) do redis.call('HSET', KEYS[7], name, n) end
-for name, n in pairs(c.in_view) do redis.call('HSET', KEYS[8], name, n) end
-redis.call('EXPIRE', KEYS[5], ARGV[4])
-redis.call('EXPIRE', KEYS[6], ARGV[4])
-redis.call('HSET', KEYS[2], 'frame_id', ARGV[2], 'owner', ARGV[1])
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'snapshot', ARGV[8]) end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call('DEL', zones_key, in_view_key)
+for name, n in pairs(c.occupancy) do redis.call('HSET', zones_key, name, n) end
+for name, n in pairs(c.in_view) do redis.call('HSET', in_view_key, name, n) end
+redis.call('EXPIRE', minute_key, minute_ttl_s)
+redis.call('EXPIRE', seen_key, minute_ttl_s)
+redis.call('HSET', state_key, 'frame_id', frame_id, 'owner', owner)
+if snapshot ~= '' then redis.call('HSET', state_key, 'snapshot', snapshot) end
 return 1
 """
+
+
+@dataclass(frozen=True, slots=True)
+class FrameArgs:
+    """The frame script's KEYS and ARGV by name."""
+
+    lock_key: str
+    state_key: str
+    tracks_key: str
+    stats_key: str
+    minute_key: str
+    seen_key: str
+    zones_key: str
+    in_view_key: str
+    owner: str
+    frame_id: str
+    tracks_maxlen: int
+    minute_ttl_s: int
+    counts: str
+    """:class:`FrameCounts` as JSON."""
+    snapshot: str
+    """The tracker snapshot as JSON, or "" to leave the stored one."""
+    fields: list[str]
+    """The track message's fields, flattened (name, value, ...): the rest of ARGV."""
+
+    def keys_and_argv(self) -> tuple[list, list]:
+        """KEYS and ARGV in the order the script names them."""
+        return ([self.lock_key, self.state_key, self.tracks_key, self.stats_key,
+                 self.minute_key, self.seen_key, self.zones_key, self.in_view_key],
+                [self.owner, self.frame_id, self.tracks_maxlen, self.minute_ttl_s, self.counts,
+                 self.snapshot, *self.fields])
+
 
 ACQUIRE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -178,16 +225,17 @@ class TrackStore:
         pipe = self.client.pipeline(transaction=True)
         for i, frame in enumerate(frames):
             msg, last = frame.message, i == len(frames) - 1
-            flat = [x for item in msg.to_fields().items() for x in item]
+            minute = int(msg.ts // 60)
             counts = frame_counts(frame, skipped if last else {})
-            self._frame(
-                keys=[k.tracker_lock(camera), k.tracker_state(camera), k.tracks(camera),
-                      k.track_stats(camera), k.track_minute(camera, int(msg.ts // 60)),
-                      k.track_seen(camera, int(msg.ts // 60)), k.zones(camera),
-                      k.in_view(camera)],
-                args=[self.owner, msg.frame_id, self.tracks_maxlen, self.minute_ttl_s,
-                      k.tracks_live(camera), msg.to_json(), json.dumps(counts.to_dict()),
-                      json.dumps(snapshot, separators=(",", ":")) if last else "", *flat],
-                client=pipe)
+            keys, argv = FrameArgs(
+                lock_key=k.tracker_lock(camera), state_key=k.tracker_state(camera),
+                tracks_key=k.tracks(camera), stats_key=k.track_stats(camera),
+                minute_key=k.track_minute(camera, minute), seen_key=k.track_seen(camera, minute),
+                zones_key=k.zones(camera), in_view_key=k.in_view(camera), owner=self.owner,
+                frame_id=msg.frame_id, tracks_maxlen=self.tracks_maxlen,
+                minute_ttl_s=self.minute_ttl_s, counts=json.dumps(counts.to_dict()),
+                snapshot=json.dumps(snapshot, separators=(",", ":")) if last else "",
+                fields=flat_fields(msg.to_fields())).keys_and_argv()
+            self._frame(keys=keys, args=argv, client=pipe)
         return all(reply == 1 for reply in pipe.execute())
 

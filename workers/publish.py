@@ -12,42 +12,94 @@ script (so an index entry may name a stream that is still empty, never the rever
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from string import Template
+
 import redis
 
 from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED
 from common.keys import GROUP, Keys
 from common.messages import DetectionMessage
 from common.records import DeadLetter
-from runtime.redis_conn import LuaScript
+from runtime.redis_conn import LuaScript, flat_fields
 
-PUBLISH_LUA = """
-local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
+ADD_ONCE_LUA = Template("""
+local done_key = KEYS[1]
+local stream_key = KEYS[2]
+local stats_key = KEYS[3]
+local frames_key = KEYS[4]
+local done_ttl_s = ARGV[1]
+local maxlen = ARGV[2]
+local group = ARGV[3]
+local entry_id = ARGV[4]
+local stats_field = ARGV[5]
+$more_args
+local fresh = redis.call('SET', done_key, '1', 'NX', 'EX', done_ttl_s)
 if fresh then
-  local fields = {}
-  for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  redis.call('HINCRBY', KEYS[3], ARGV[8], 1)
-  redis.call('HINCRBY', KEYS[4], ARGV[9], 1)
-  redis.call('EXPIRE', KEYS[4], ARGV[3])
-  redis.call('PUBLISH', ARGV[4], ARGV[5])
+  redis.call('XADD', stream_key, 'MAXLEN', '~', maxlen, '*', unpack(fields))
+  redis.call('HINCRBY', stats_key, stats_field, 1)
+$more_once
 end
-redis.call('XACK', KEYS[5], ARGV[6], ARGV[7])
+redis.call('XACK', frames_key, group, entry_id)
 if fresh then return 1 end
 return 0
-"""
+""")
+"""What the publish and dead-letter scripts share: add ``fields`` to ``stream_key`` and count
+``stats_field`` once per ``done_key`` (SET NX EX); always acknowledge ``entry_id``."""
 
-DEAD_LETTER_LUA = """
-local fresh = redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1])
-if fresh then
-  local fields = {}
-  for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
-  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
-end
-redis.call('XACK', KEYS[4], ARGV[3], ARGV[4])
-if fresh then return 1 end
-return 0
-"""
+DEAD_LETTER_LUA = ADD_ONCE_LUA.substitute(more_args="local fields = {unpack(ARGV, 6)}",
+                                          more_once="")
+
+PUBLISH_LUA = ADD_ONCE_LUA.substitute(more_args="""local minute_key = KEYS[5]
+local minute_field = ARGV[6]
+local minute_ttl_s = ARGV[7]
+local channel = ARGV[8]
+local message = ARGV[9]
+local fields = {unpack(ARGV, 10)}""", more_once="""  redis.call('HINCRBY', minute_key, minute_field, 1)
+  redis.call('EXPIRE', minute_key, minute_ttl_s)
+  redis.call('PUBLISH', channel, message)""")
+
+
+@dataclass(frozen=True, slots=True)
+class AddOnceArgs:
+    """The dead-letter script's KEYS and ARGV by name (the first ones of the publish script)."""
+
+    done_key: str
+    stream_key: str
+    stats_key: str
+    frames_key: str
+    done_ttl_s: int
+    maxlen: int
+    group: str
+    entry_id: str
+    stats_field: str
+    fields: list[str | bytes]
+    """The entry's fields, flattened (name, value, ...): the rest of ARGV."""
+
+    def keys_and_argv(self) -> tuple[list, list]:
+        """KEYS and ARGV in the order the script names them."""
+        return self._layout([], [])
+
+    def _layout(self, more_keys: list, more_args: list) -> tuple[list, list]:
+        return ([self.done_key, self.stream_key, self.stats_key, self.frames_key, *more_keys],
+                [self.done_ttl_s, self.maxlen, self.group, self.entry_id, self.stats_field,
+                 *more_args, *self.fields])
+
+
+@dataclass(frozen=True, slots=True)
+class PublishArgs(AddOnceArgs):
+    """The publish script's KEYS and ARGV by name: the dead-letter script's, then the minute
+    counter and the live channel."""
+
+    minute_key: str
+    minute_field: str
+    minute_ttl_s: int
+    channel: str
+    message: str
+
+    def keys_and_argv(self) -> tuple[list, list]:
+        return self._layout([self.minute_key], [self.minute_field, self.minute_ttl_s,
+                                                self.channel, self.message])
 
 
 class Publisher:
@@ -64,15 +116,16 @@ class Publisher:
     def detections(self, pipe, msg: DetectionMessage) -> None:
         """Queue the idempotent publish + count + ack of one frame's detections."""
         k = self.keys
-        fields = msg.to_fields()
-        flat = [x for item in fields.items() for x in item]
-        self._publish(
-            keys=[k.done(msg.camera, msg.frame_id), k.detections(msg.camera), k.stats(msg.camera),
-                  k.minute(msg.camera, int(msg.ts // 60)), k.frames(msg.camera)],
-            args=[self.done_ttl_s, self.detections_maxlen, self.minute_ttl_s,
-                  k.live(msg.camera), msg.to_json(), GROUP, msg.frame_id, FRAMES_PROCESSED,
-                  FRAMES, *flat],
-            client=pipe)
+        keys, argv = PublishArgs(
+            done_key=k.done(msg.camera, msg.frame_id), stream_key=k.detections(msg.camera),
+            stats_key=k.stats(msg.camera), frames_key=k.frames(msg.camera),
+            done_ttl_s=self.done_ttl_s, maxlen=self.detections_maxlen, group=GROUP,
+            entry_id=msg.frame_id, stats_field=FRAMES_PROCESSED,
+            fields=flat_fields(msg.to_fields()),
+            minute_key=k.minute(msg.camera, int(msg.ts // 60)), minute_field=FRAMES,
+            minute_ttl_s=self.minute_ttl_s, channel=k.live(msg.camera),
+            message=msg.to_json()).keys_and_argv()
+        self._publish(keys=keys, args=argv, client=pipe)
 
     def dead_letter(self, pipe, letter: DeadLetter) -> None:
         """Queue moving a malformed entry to the dead-letter stream (once) and acking it; with
@@ -80,10 +133,10 @@ class Publisher:
         k = self.keys
         if k.hash_tags:
             self.client.sadd(k.dead_letter_cameras, letter.camera)
-        flat = [x for item in letter.to_fields().items() for x in item]
-        self._dead(keys=[k.done(letter.camera, letter.entry_id), k.dead_letters(letter.camera),
-                         k.stats(letter.camera), k.frames(letter.camera)],
-                   args=[self.done_ttl_s, self.dead_letter_maxlen, GROUP, letter.entry_id,
-                         DEAD_LETTERS, *flat],
-                   client=pipe)
-
+        keys, argv = AddOnceArgs(
+            done_key=k.done(letter.camera, letter.entry_id),
+            stream_key=k.dead_letters(letter.camera), stats_key=k.stats(letter.camera),
+            frames_key=k.frames(letter.camera), done_ttl_s=self.done_ttl_s,
+            maxlen=self.dead_letter_maxlen, group=GROUP, entry_id=letter.entry_id,
+            stats_field=DEAD_LETTERS, fields=flat_fields(letter.to_fields())).keys_and_argv()
+        self._dead(keys=keys, args=argv, client=pipe)
