@@ -53,13 +53,13 @@ def free_port() -> int:
 
 def sample_jpegs(count: int, width: int, quality: int, target_kb: float) -> tuple[list[bytes], int]:
     """``count`` frames of the sample video, ``width`` px wide, JPEG-encoded as ingest does it
-    (``ingest.camera.encode_jpeg``), with as much sensor-like noise (sigma, returned) as brings
+    (``ingest.capture.encode_jpeg``), with as much sensor-like noise (sigma, returned) as brings
     their mean size to ``target_kb``: the sample video is smoother than a real camera's picture."""
     import cv2
     import numpy as np
 
     from cctv.up import sample_video
-    from ingest.camera import encode_jpeg
+    from ingest.capture import encode_jpeg
 
     cap = cv2.VideoCapture(str(sample_video()))
     images = []

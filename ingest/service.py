@@ -4,7 +4,7 @@ At start the YAML cameras are written to ``cctv:cameras`` (a URL with literal cr
 stored masked and its real form kept in this process only); then the list is re-read every
 ``poll_s`` seconds and cameras are started, restarted (capture settings changed; not for lines,
 zones, counting, events or webhooks) or stopped (removed).
-While Redis is away the cameras keep running (see :mod:`ingest.camera`); a Redis that comes back
+While Redis is away the cameras keep running (see :mod:`ingest.sink`); a Redis that comes back
 restarted without its data (no persistence) gets the YAML cameras again, and says so.
 """
 
@@ -24,7 +24,7 @@ from runtime.redis_conn import is_cluster
 
 from .camera import CameraRunner
 from .settings import IngestSettings
-from .sources import SourceError, expand_env
+from .sources import SourceError, expand_url
 
 log = logging.getLogger("cctv.ingest")
 
@@ -71,7 +71,7 @@ class IngestService:
         """The URL to open: the YAML's unmasked one if the hash holds its masked form."""
         local = self.local_urls.get(cam.name)
         url = local if local is not None and mask_url(local) == cam.url else cam.url
-        return expand_env(url)
+        return expand_url(url)
 
     def run(self, stop: threading.Event) -> None:
         """Follow the camera list until ``stop`` is set, then stop every camera."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +24,7 @@ import av
 import cv2
 import numpy as np
 
-from common.urls import mask_url
+from common.urls import UnsetVariableError, expand_env, mask_url
 
 from .hwaccel import open_container
 
@@ -99,14 +98,24 @@ def opens_period(t: float, period: float, frame_s: float) -> bool:
     return phase < frame_s - 1e-6 or period - phase < 1e-6
 
 
-def expand_env(url: str) -> str:
-    """Replace ``${VAR}`` with the environment's value (how credentials reach a URL)."""
-    def sub(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise SourceError(f"environment variable {name} (used in the URL) is not set", True)
-        return os.environ[name]
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, url)
+def expand_url(url: str) -> str:
+    """``url`` with its ``${VAR}`` read from the environment (how credentials reach a URL);
+    a permanent :class:`SourceError` names a variable that is not set."""
+    try:
+        return expand_env(url, os.environ)
+    except UnsetVariableError as exc:
+        raise SourceError(str(exc), True) from None
+
+
+def url_scheme(url: str) -> str:
+    """The URL's scheme in lower case; "" for a plain path or a webcam index."""
+    return urlsplit(url).scheme.lower() if "://" in url else ""
+
+
+def is_live(url: str) -> bool:
+    """Whether ``url`` names a live source (a network stream or a webcam index) rather than a
+    file, ``file://`` URL or folder of images."""
+    return url.strip().isdigit() or url_scheme(url) in NETWORK_SCHEMES
 
 
 class Source(ABC):
@@ -155,7 +164,7 @@ class AvSource(Source):
           every frame decoded, unless a whole period goes by without one (references too rare
           for the rate kept), from when on the next rule applies;
         - otherwise all but the first at or after each multiple of ``period`` on the stream's
-          clock: the very frames :class:`~ingest.camera.FpsFilter` keeps of a file."""
+          clock: the very frames :class:`~ingest.capture.FpsFilter` keeps of a file."""
         rate = float(self.stream.average_rate or self.stream.guessed_rate or 25)
         context = self.stream.codec_context
         pending: list[int] = []  # pts of demuxed frames not out of the decoder yet
@@ -229,11 +238,11 @@ def open_source(url: str, timeout_s: float = 10.0, hwaccel: str = "none",
         except (av.FFmpegError, OSError):
             raise SourceError(f"webcam {url} cannot be opened", False) from None
         return AvSource(container, live=True, threads=threads)
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    scheme = url_scheme(url)
     if scheme in NETWORK_SCHEMES:
         options = {"rtsp_transport": rtsp_transport} if scheme in ("rtsp", "rtsps") else {}
         try:
-            container = open_container(expand_env(url), hwaccel, options=options,
+            container = open_container(expand_url(url), hwaccel, options=options,
                                        timeout=(timeout_s, timeout_s))
         except (av.FFmpegError, OSError):
             raise SourceError(f"cannot connect to {shown}", False) from None

@@ -12,18 +12,14 @@ import hashlib
 import ipaddress
 import json
 import os
-import re
 import socket
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from common import urls
 from common.cameras import CameraConfig, WebhookConfig
-from common.event_changes import EventChange
 from common.urls import mask_url
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
 
 class HookError(ValueError):
     """A webhook that cannot be used; the message is one line, its URL masked."""
@@ -41,21 +37,19 @@ class Hook:
     labels: frozenset[str]
     zones: frozenset[str]
 
-    def wants(self, change: EventChange) -> bool:
-        """Does this change pass the hook's scope and filters?"""
-        return ((self.camera is None or self.camera == change.camera)
-                and change.kind in self.events
-                and (not self.labels or change.label in self.labels)
-                and (not self.zones or bool(self.zones & set(change.zones))))
+    def wants(self, kind: str, camera: str, event: Mapping[str, Any]) -> bool:
+        """Does a ``kind`` change of this event pass the hook's scope and filters?"""
+        return ((self.camera is None or self.camera == camera) and kind in self.events
+                and (not self.labels or event.get("label") in self.labels)
+                and (not self.zones or bool(self.zones & set(event.get("zones") or ()))))
 
 
 def expand_env(url: str, environ: Mapping[str, str]) -> str:
     """``${VAR}`` replaced by the environment's value (HookError naming an unset one)."""
-    def sub(match: re.Match) -> str:
-        if match.group(1) not in environ:
-            raise HookError(f"environment variable {match.group(1)} (used in the URL) is not set")
-        return environ[match.group(1)]
-    return _VAR.sub(sub, url)
+    try:
+        return urls.expand_env(url, environ)
+    except urls.UnsetVariableError as exc:
+        raise HookError(str(exc)) from None
 
 
 class AllowList:

@@ -15,7 +15,7 @@ from still_scene import still_scene
 
 from common.cameras import MotionConfig
 from ingest import hwaccel
-from ingest.camera import FpsFilter
+from ingest.capture import FpsFilter
 from ingest.motion import MotionGate
 from ingest.sources import AvFrame, SourceError, open_source
 

@@ -5,7 +5,8 @@ import pytest
 
 from common.cameras import CameraConfig, LineConfig, WebhookConfig
 from common.keys import GROUP, KEYS
-from ingest.camera import CameraRunner, FpsFilter, read_state
+from ingest.camera import CameraRunner, read_state
+from ingest.capture import FpsFilter
 from ingest.publisher import StreamPublisher
 from ingest.service import IngestService
 from ingest.settings import IngestSettings

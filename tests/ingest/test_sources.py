@@ -1,6 +1,7 @@
 import pytest
 
-from ingest.sources import SourceError, expand_env, open_source
+from common.urls import UnsetVariableError, expand_env
+from ingest.sources import SourceError, expand_url, is_live, open_source
 
 
 def test_file_frames_have_timestamps(small_video):
@@ -42,6 +43,36 @@ def test_corrupt_mp4(tmp_path):
 
 def test_env_placeholders(monkeypatch):
     monkeypatch.setenv("CAM_PW", "pw")
-    assert expand_env("rtsp://a:${CAM_PW}@h/x") == "rtsp://a:pw@h/x"
-    with pytest.raises(SourceError, match="CAM_MISSING"):
-        expand_env("rtsp://a:${CAM_MISSING}@h/x")
+    assert expand_url("rtsp://a:${CAM_PW}@h/x") == "rtsp://a:pw@h/x"
+    with pytest.raises(SourceError, match="CAM_MISSING") as info:
+        expand_url("rtsp://a:${CAM_MISSING}@h/x")
+    assert info.value.permanent
+
+
+def test_expand_env_reads_the_mapping_it_is_given():
+    environ = {"USER": "admin", "PW": "s3cret"}
+    assert expand_env("rtsp://${USER}:${PW}@h/x?pw=${PW}", environ) == \
+        "rtsp://admin:s3cret@h/x?pw=s3cret"
+    assert expand_env("/data/$HOME/x.mp4", environ) == "/data/$HOME/x.mp4"  # only ${VAR}
+    with pytest.raises(UnsetVariableError, match="environment variable NOPE .* is not set"):
+        expand_env("rtsp://a:${NOPE}@h/x", environ)
+
+
+@pytest.mark.parametrize("url, live", [
+    ("rtsp://cam/s", True),
+    ("RTSPS://cam/s", True),
+    ("http://cam/mjpg", True),
+    ("https://cam/live.m3u8", True),
+    ("rtmp://cam/app", True),
+    ("udp://239.0.0.1:1234", True),
+    ("srt://cam:9000", True),
+    ("0", True),
+    (" 2 ", True),
+    ("/data/video.mp4", False),
+    ("video.mp4", False),
+    ("file:///data/video.mp4", False),
+    ("/data/frames", False),
+    ("gopher://cam/x", False),
+])
+def test_is_live(url, live):
+    assert is_live(url) is live
