@@ -21,6 +21,7 @@ from common import urls
 from common.cameras import CameraConfig, WebhookConfig
 from common.urls import mask_url
 
+
 class HookError(ValueError):
     """A webhook that cannot be used; the message is one line, its URL masked."""
 
