@@ -1,4 +1,4 @@
-"""Waiting until every frame of a replay job is processed; the queue itself is common.replays."""
+"""Waiting until every frame of a replay job is processed; the queue itself is replay.queue."""
 
 from __future__ import annotations
 

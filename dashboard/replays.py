@@ -11,10 +11,10 @@ import redis
 import streamlit as st
 
 from common.cameras import parse_camera
-from common.replay_report import Recording, list_recordings
 from common.schema import SettingsError
 from dashboard import data
 from replay.queue import enqueue, recent_jobs
+from replay.report import ReplayFiles, list_recordings
 from runtime.redis_conn import connect_queue
 
 from .settings import DashboardSettings
@@ -84,7 +84,7 @@ def replay_view(client: redis.Redis, settings: DashboardSettings) -> None:
     recordings_section(out)
 
 
-def recording_name(recording: Recording) -> str:
+def recording_name(recording: ReplayFiles) -> str:
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(recording.report.started))
     return f"{recording.video.stem} · camera {recording.report.camera} · {started}"
 

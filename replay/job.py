@@ -1,9 +1,10 @@
-"""The replay job that ``cctv replay`` enqueues and ``cctv rq-worker`` runs.
+"""The replay job that ``cctv replay`` enqueues and ``cctv rq-worker`` runs: a file played
+through ingest's camera runner as a camera, recorded (:mod:`replay.recorder`) when asked.
 
 The job is stored with RQ's JSONSerializer: its function is named by the string
-``ingest.replay.replay_file`` and its arguments are a file path, a camera name, optional numbers
-and an optional output folder, so nothing is pickled. The worker reads its Redis and ingest
-settings from its own environment (``REDIS_URL``, ``CCTV_*``).
+``replay.job.replay_file`` (:data:`replay.queue.REPLAY_FUNCTION`) and its arguments are a file
+path, a camera name, optional numbers and an optional output folder, so nothing is pickled. The
+worker reads its Redis and ingest settings from its own environment (``REDIS_URL``, ``CCTV_*``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from media.video import VideoError, VideoInfo
 from runtime.camera_list import stored_camera
 from runtime.redis_conn import connect
 from runtime.settings import from_env
+from runtime.status import tracking_counts
 
-from .follower import Follower
-from .recorder import Recorder, check_video, record, wait_for_results
+from .follower import ReplayFollower, wait_for_results
+from .recorder import Recorder, check_video, record
+from .tally import counts_since
 
 
 class ReplayError(RuntimeError):
@@ -50,7 +53,7 @@ def replay_file(path: str, camera: str, fps: float | None = None,
     the workers whenever the stream cap is reached; returns ``{"frames", "last_id"}``.
 
     With ``out`` (a folder), once every frame is processed also write the recording there
-    (:mod:`ingest.recorder`) and return its paths under ``"files"``: ``video``, ``csv``,
+    (:mod:`replay.recorder`) and return its paths under ``"files"``: ``video``, ``csv``,
     ``report``. A file that is not a video or is cut short fails before anything is ingested.
     """
     started = time.time()
@@ -66,14 +69,18 @@ def replay_file(path: str, camera: str, fps: float | None = None,
     if out is None:
         _ingest(runner, client, settings.keys, path, camera)
         return {"frames": runner.frames_published, "last_id": runner.last_id}
-    with Follower(client, settings.keys, camera) as follower:
+    with ReplayFollower(client, settings.keys, camera) as follower:
+        # the report holds how much the tracker's totals grow from here (frames that something
+        # else feeds this camera meanwhile count too)
+        before = tracking_counts(client, settings.keys, camera, None)
         _ingest(runner, client, settings.keys, path, camera)
         tracked = wait_for_results(client, settings.keys, camera, runner.last_id, follower)
+        counts = counts_since(before, tracking_counts(client, settings.keys, camera, None))
         recorder = Recorder(follower, runner.file_index, info,
-                            stored_camera(client, settings.keys, camera))
+                            stored_camera(client, settings.keys, camera),
+                            counts if tracked else None)
         try:
-            files = record(client, settings.keys, camera, path, Path(out), recorder, tracked,
-                           started)
+            files = record(client, settings.keys, camera, path, Path(out), recorder, started)
         except VideoError as exc:
             raise ReplayError(str(exc)) from exc
     return {"frames": runner.frames_published, "last_id": runner.last_id, "files": files}

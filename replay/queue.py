@@ -1,8 +1,9 @@
 """The RQ replay queue: enqueue a replay job, read its status and whether the workers processed
-its frames (``cctv replay``, the dashboard, the job's own recorder).
+its frames (``cctv replay``, the dashboard, the job's own follower).
 
-Jobs use RQ's JSONSerializer: the function is named by :data:`REPLAY_FUNCTION` (run by
-``cctv rq-worker``, defined in ingest/) and its arguments are plain values, so nothing is pickled.
+Jobs use RQ's JSONSerializer: the function is named by :data:`REPLAY_FUNCTION` (defined in
+:mod:`replay.job`, run by ``cctv rq-worker``) and its arguments are plain values, so nothing is
+pickled.
 """
 
 from __future__ import annotations

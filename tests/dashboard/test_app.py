@@ -12,10 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 from common.keys import KEYS
 from common.records import WorkerHeartbeat
-from common.replay_report import ReplayReport
 from common.tracks import TrackMessage
 from media.video import VideoWriter
 from replay.queue import fetch, queue
+from replay.report import ReplayReport
 from runtime.camera_list import list_cameras
 from runtime.redis_conn import EmbeddedRedis
 from runtime.status import collect_status
@@ -49,7 +49,7 @@ def texts(at: AppTest) -> str:
 
 
 def write_recording(folder: Path, name: str) -> None:
-    """The three files a replay of 10 frames leaves (what ingest.recorder writes)."""
+    """The three files a replay of 10 frames leaves (what replay.recorder writes)."""
     folder.mkdir(parents=True, exist_ok=True)
     with VideoWriter(folder / f"{name}.mp4", 10.0) as writer:
         for i in range(10):

@@ -1,4 +1,4 @@
-"""A replay's recording: the JSON report the replay job writes and the dashboard lists.
+"""A replay's recording as files: what the replay job writes and the dashboard lists.
 
 A replay with an output folder (``cctv replay FILE --camera NAME --out DIR``) leaves three files
 that share one name: ``NAME.mp4`` (every frame annotated, H.264), ``NAME.csv`` (per second of video
@@ -21,7 +21,8 @@ CSV_COLUMNS = ("second", "label", "detections", "tracked")
 
 @dataclass(frozen=True)
 class ReplayReport:
-    """What a replay found; the counts agree with ``cctv status --json`` for a fresh camera."""
+    """What a replay found: what the tracker counted while it ran (for a fresh camera, the
+    counts of ``cctv status --json``)."""
 
     camera: str
     source: str
@@ -69,8 +70,8 @@ class ReplayReport:
 
 
 @dataclass(frozen=True)
-class Recording:
-    """The three files of one recording."""
+class ReplayFiles:
+    """The three files of one replay's recording, with its report read back."""
 
     report: ReplayReport
     json: Path
@@ -78,7 +79,7 @@ class Recording:
     csv: Path
 
 
-def list_recordings(folder: Path) -> list[Recording]:
+def list_recordings(folder: Path) -> list[ReplayFiles]:
     """Finished recordings in ``folder`` (reports whose video and CSV are there), newest first."""
     found = []
     for path in Path(folder).glob("*.json") if Path(folder).is_dir() else ():
@@ -89,5 +90,5 @@ def list_recordings(folder: Path) -> list[Recording]:
             report = ReplayReport.from_json(path.read_bytes())
         except (ValueError, TypeError, OSError):
             continue
-        found.append(Recording(report, path, video, csv))
+        found.append(ReplayFiles(report, path, video, csv))
     return sorted(found, key=lambda r: r.report.started, reverse=True)

@@ -15,9 +15,9 @@ from rq.serializers import JSONSerializer
 
 from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.keys import KEYS
-from common.replay_report import ReplayReport
 from media.video import VideoWriter
 from replay.queue import enqueue, job_summary, queue
+from replay.report import ReplayReport
 from runtime.camera_list import store_camera
 from runtime.status import collect_status
 from tracking.settings import TrackerSettings
