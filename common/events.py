@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .fields import MessageError
+from .fields import MessageError, load_json
 
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,120}$"
 
@@ -79,7 +79,7 @@ class Event:
     def from_json(cls, raw: bytes | str) -> Event:
         """Parse a stored record (MessageError when it is not one)."""
         try:
-            data = json.loads(raw)
+            data = load_json(raw, what="event record")
             data["lines"] = [EventCrossing(**c) for c in data.get("lines", [])]
             data["path"] = [tuple(p) for p in data.get("path", [])]
             event = cls(**data)

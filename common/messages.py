@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
-                     field_frame_id, field_int, field_json, field_seq, field_size, field_text,
-                     payload_fields)
+from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_box, check_items,
+                     check_version, field_frame_id, field_json, field_seq,
+                     field_size, field_text, field_ts, payload_fields)
 
 JPEG_MAGIC = b"\xff\xd8"
 
@@ -67,8 +67,8 @@ class FrameMessage:
         width, height = field_size(fields)
         return cls(
             camera=field_text(fields, "camera"),
-            seq=field_int(fields, "seq"),
-            ts=field_float(fields, "ts"),
+            seq=field_seq(fields),
+            ts=field_ts(fields, "ts"),
             width=width,
             height=height,
             jpeg=jpeg,
@@ -82,18 +82,19 @@ def _motion(fields: Fields) -> list[tuple[int, int, int, int]] | None:
     """A frame's motion boxes (absent: not measured)."""
     if fields.get("motion", fields.get(b"motion")) is None:
         return None
-    boxes = field_json(fields, "motion")
+    boxes = check_items(field_json(fields, "motion"), "field 'motion'")
     try:
-        if not isinstance(boxes, list) or any(len(box) != 4 for box in boxes):
+        if any(not isinstance(box, list) or len(box) != 4 for box in boxes):
             raise ValueError("want [[x1, y1, x2, y2], ...]")
-        return [tuple(int(v) for v in box) for box in boxes]
+        return [tuple(int(v) for v in check_box(box, "motion box")) for box in boxes]
     except (TypeError, ValueError) as exc:
         raise MessageError(f"field 'motion' is not a list of boxes: {exc}") from exc
 
 
 @dataclass(frozen=True)
 class DetectedObject:
-    """One detection: class name and id, score in [0, 1], box (x1, y1, x2, y2) in pixels."""
+    """One detection: class name and id, score in [0, 1], box (x1, y1, x2, y2) in pixels
+    (finite, within :data:`~common.fields.MAX_COORDINATE`)."""
 
     label: str
     class_id: int
@@ -107,12 +108,10 @@ class DetectedObject:
     @classmethod
     def from_dict(cls, data: Any) -> "DetectedObject":
         try:
-            box = tuple(float(v) for v in data["box"])
-            if len(box) != 4:
-                raise ValueError("box needs 4 numbers")
+            box = check_box([float(v) for v in data["box"]], "box")
             score = float(data["score"])
-            if not all(math.isfinite(v) for v in (score, *box)):
-                raise ValueError("score and box must be finite numbers")
+            if not math.isfinite(score):
+                raise ValueError(f"score {score} is not a finite number")
             if not 0.0 <= score <= 1.0:
                 raise ValueError(f"score {score} is not in [0, 1]")
             return cls(str(data["label"]), int(data["class_id"]), score, box)
@@ -173,16 +172,14 @@ class DetectionMessage:
     @classmethod
     def from_fields(cls, fields: Fields) -> "DetectionMessage":
         check_version(fields)
-        objects = field_json(fields, "detections")
-        if not isinstance(objects, list):
-            raise MessageError("field 'detections' is not a JSON list")
+        objects = check_items(field_json(fields, "detections"), "field 'detections'")
         width, height = field_size(fields)
         return cls(
             camera=field_text(fields, "camera"),
             frame_id=field_frame_id(fields),
             seq=field_seq(fields),
-            ts=field_float(fields, "ts"),
-            ts_done=field_float(fields, "ts_done"),
+            ts=field_ts(fields, "ts"),
+            ts_done=field_ts(fields, "ts_done"),
             worker=field_text(fields, "worker"),
             width=width,
             height=height,

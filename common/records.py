@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
-                     field_int, field_text, payload_fields)
+                     field_int, field_text, field_ts, payload_fields)
 from .stream_ids import StreamId
 
 
@@ -35,7 +35,7 @@ class DeadLetter:
         check_version(fields)
         return cls(field_text(fields, "camera"), field_text(fields, "entry_id"),
                    field_text(fields, "reason"), field_text(fields, "worker"),
-                   field_float(fields, "ts"), field_text(fields, "stream", "frames"))
+                   field_ts(fields, "ts"), field_text(fields, "stream", "frames"))
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class RedisLoss:
     @classmethod
     def from_json(cls, service: str, raw: str | bytes) -> "RedisLoss":
         fields = payload_fields(raw, ())
-        return cls(service, field_float(fields, "lost"), field_float(fields, "back"))
+        return cls(service, field_ts(fields, "lost"), field_ts(fields, "back"))
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,14 @@ class CameraState:
             state=state,
             url=field_text(fields, "url", ""),
             fps=field_float(fields, "fps", 0.0),
-            last_frame_ts=field_float(fields, "last_frame_ts", 0.0),
+            last_frame_ts=field_ts(fields, "last_frame_ts", 0.0),
             frames_in=field_int(fields, "frames_in", 0),
             frames_dropped=field_int(fields, "frames_dropped", 0),
             frames_motion=field_int(fields, "frames_motion", 0),
             frames_still=field_int(fields, "frames_still", 0),
             reconnects=field_int(fields, "reconnects", 0),
             error=field_text(fields, "error", ""),
-            updated=field_float(fields, "updated", 0.0),
+            updated=field_ts(fields, "updated", 0.0),
         )
 
 
@@ -139,8 +139,8 @@ class WorkerHeartbeat:
             host=field_text(fields, "host"),
             pid=field_int(fields, "pid"),
             device=field_text(fields, "device"),
-            started=field_float(fields, "started"),
-            ts=field_float(fields, "ts"),
+            started=field_ts(fields, "started"),
+            ts=field_ts(fields, "ts"),
             frames=field_int(fields, "frames", 0),
             fps=field_float(fields, "fps", 0.0),
             batch_size=field_float(fields, "batch_size", 0.0),

@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
-                     field_frame_id, field_json, field_seq, field_size, field_text,
+from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_items, check_version,
+                     field_frame_id, field_json, field_seq, field_size, field_text, field_ts,
                      payload_fields)
 from .messages import DetectedObject
 
@@ -33,7 +33,7 @@ class TrackedObject:
         obj = DetectedObject.from_dict(data)
         try:
             return cls(int(data["id"]), obj.label, obj.class_id, obj.score, obj.box)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"bad track {str(data)[:80]}: {exc}") from exc
 
 
@@ -55,7 +55,7 @@ class Crossing:
         try:
             crossing = cls(str(data["line"]), str(data["direction"]), str(data["label"]),
                            int(data["id"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"bad crossing {str(data)[:80]}: {exc}") from exc
         if crossing.direction not in ("in", "out"):
             raise MessageError(f"bad crossing direction {crossing.direction!r}")
@@ -80,7 +80,7 @@ class Stay:
     def from_dict(cls, data: Any) -> "Stay":
         try:
             stay = cls(str(data["zone"]), str(data["label"]), int(data["id"]), float(data["s"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"bad stay {str(data)[:80]}: {exc}") from exc
         if not math.isfinite(stay.seconds) or stay.seconds < 0:
             raise MessageError(f"bad stay duration {stay.seconds!r}")
@@ -137,25 +137,30 @@ class TrackMessage:
                                     for n in ("tracks", "crossings", "zones"))
         if not isinstance(tracks, list) or not isinstance(crossings, list):
             raise MessageError("fields 'tracks' and 'crossings' must be JSON lists")
+        check_items(tracks, "field 'tracks'")
+        check_items(crossings, "field 'crossings'")
         if not isinstance(zones, dict) or not all(isinstance(v, dict) for v in zones.values()):
             raise MessageError("field 'zones' must map zone -> {label: count}")
+        check_items(zones, "field 'zones'", dict)
         width, height = field_size(fields)
         stays = field_json(fields, "stays") or [] if "stays" in fields or b"stays" in fields \
             else []
         if not isinstance(stays, list):
             raise MessageError("field 'stays' must be a JSON list")
+        check_items(stays, "field 'stays'")
         counts = field_json(fields, "counts") or {} if "counts" in fields or b"counts" in fields \
             else {}
         try:
             zones = {str(z): {str(k): int(v) for k, v in labels.items()}
                      for z, labels in zones.items()}
-            counts = {str(k): int(v) for k, v in counts.items()}
-        except (AttributeError, TypeError, ValueError) as exc:
+            counts = {str(k): int(v) for k, v in check_items(counts, "field 'counts'",
+                                                             dict).items()}
+        except (AttributeError, TypeError, ValueError, OverflowError) as exc:
             raise MessageError(f"fields 'zones' and 'counts' must hold integer counts: {exc}") \
                 from exc
         return cls(
             camera=field_text(fields, "camera"), frame_id=field_frame_id(fields),
-            seq=field_seq(fields), ts=field_float(fields, "ts"), width=width, height=height,
+            seq=field_seq(fields), ts=field_ts(fields, "ts"), width=width, height=height,
             tracks=[TrackedObject.from_dict(t) for t in tracks],
             crossings=[Crossing.from_dict(c) for c in crossings],
             zones=zones, counts=counts, stays=[Stay.from_dict(s) for s in stays],

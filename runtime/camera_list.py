@@ -8,11 +8,10 @@ in the ingest process's environment (or put the camera in ingest's private YAML 
 
 from __future__ import annotations
 
-import json
-
 import redis
 
 from common.cameras import CameraConfig, parse_camera
+from common.fields import MessageError, load_json
 from common.keys import Keys
 from common.schema import SettingsError
 from common.urls import has_literal_secret, mask_url
@@ -57,11 +56,11 @@ def valid_camera_json(raw: bytes | str | None, name: str) -> CameraConfig | None
 
 
 def parse_camera_json(raw: bytes | str, source: str) -> CameraConfig:
-    """Validate one camera stored as JSON."""
+    """Validate one camera stored as JSON (bounded: :func:`common.fields.load_json`)."""
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"{source}: not JSON: {exc.msg}") from exc
+        data = load_json(raw, what=source)
+    except MessageError as exc:
+        raise SettingsError(str(exc)) from exc
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: not a JSON object")
     return parse_camera(data, source)

@@ -24,6 +24,8 @@ log = logging.getLogger("cctv.tracker")
 
 SNAPSHOT_VERSION = 2
 """Version 1 snapshots (before the counting rules) load with no per-object counting state."""
+SNAPSHOT_MAX_BYTES = 64 << 20
+"""The largest snapshot read back: far above the few MB of thousands of tracks and objects."""
 STREAM_START = "0-0"
 
 

@@ -18,10 +18,11 @@ from typing import Sequence
 import redis
 
 from common.counts import FRAMES, FRAMES_TRACKED, CountField, FrameCounts, occupancy_field
+from common.fields import MessageError, load_json
 from common.keys import GROUP, Keys
 from runtime.redis_conn import LuaScript, flat_fields
 
-from .camera import SnapshotError, TrackedFrame
+from .camera import SNAPSHOT_MAX_BYTES, SnapshotError, TrackedFrame
 from .reorder import OrderKey, order_key
 
 FRAME_LUA = """
@@ -210,9 +211,9 @@ class TrackStore:
         if raw is None:
             return None
         try:
-            snapshot = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SnapshotError(f"tracker snapshot is not JSON: {exc}") from exc
+            snapshot = load_json(raw, what="tracker snapshot", max_bytes=SNAPSHOT_MAX_BYTES)
+        except MessageError as exc:
+            raise SnapshotError(str(exc)) from exc
         if not isinstance(snapshot, dict):
             raise SnapshotError("tracker snapshot is not a JSON object")
         return snapshot
