@@ -15,6 +15,8 @@ from typing import Any
 from .fields import MessageError, load_json
 
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,120}$"
+MEDIA_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,120}(/[A-Za-z0-9_.-]{1,120}){0,3}$"
+"""A media file named by a record: relative, a few folders deep (``lobby/2026-12-06/id.jpg``)."""
 
 
 def event_id(camera: str, track_id: int, start_ts: float) -> str:
@@ -85,6 +87,16 @@ class Event:
             event = cls(**data)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise MessageError(f"not an event record: {exc}") from exc
-        if not re.match(EVENT_ID_PATTERN, event.id):
-            raise MessageError(f"bad event id {event.id[:40]!r}")
+        if not isinstance(event.id, str) or not re.match(EVENT_ID_PATTERN, event.id):
+            raise MessageError(f"bad event id {str(event.id)[:40]!r}")
+        for name in (event.snapshot, event.clip):
+            if name is not None and not is_media_name(name):
+                raise MessageError(f"event {event.id}: media name {str(name)[:60]!r} is not a "
+                                   "relative name under the media folder")
         return event
+
+
+def is_media_name(name: object) -> bool:
+    """Whether ``name`` is one a record may name: relative, no ``..``, no odd characters."""
+    return (isinstance(name, str) and re.match(MEDIA_NAME_PATTERN, name) is not None
+            and ".." not in name.split("/"))

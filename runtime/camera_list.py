@@ -8,13 +8,17 @@ in the ingest process's environment (or put the camera in ingest's private YAML 
 
 from __future__ import annotations
 
+import logging
+
 import redis
 
-from common.cameras import CameraConfig, parse_camera
+from common.cameras import CameraConfig, is_camera_name, parse_camera
 from common.fields import MessageError, load_json
 from common.keys import Keys
 from common.schema import SettingsError
 from common.urls import has_literal_secret, mask_url
+
+log = logging.getLogger("cctv.cameras")
 
 
 def store_camera(client: redis.Redis, keys: Keys, camera: CameraConfig) -> None:
@@ -64,3 +68,22 @@ def parse_camera_json(raw: bytes | str, source: str) -> CameraConfig:
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: not a JSON object")
     return parse_camera(data, source)
+
+
+_refused_names: set[str] = set()
+
+
+def published_camera_names(client: redis.Redis, keys: Keys) -> list[str]:
+    """The names in ``cctv:camera-names`` (every camera that ever published), sorted; a member
+    that is no camera name (``../../x``) is left out, with one log line per name."""
+    names = []
+    for raw in client.smembers(keys.camera_names):
+        name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if is_camera_name(name):
+            names.append(name)
+        elif name not in _refused_names and len(_refused_names) < 1000:
+            _refused_names.add(name)
+            log.warning("%s holds %r, which is no camera name: ignored", keys.camera_names,
+                        name[:80])
+    return sorted(names)
+
