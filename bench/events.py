@@ -77,7 +77,7 @@ def run(frames: list[tuple[bytes, DetectionMessage]], folder: Path, events: bool
                         id=msg.frame_id)
             client.xadd(KEYS.detections("bench"), msg.to_fields())
         client.sadd(KEYS.camera_names, "bench")
-        settings = TrackerSettings(redis_url=server.url, poll_s=0.05, reorder_ms=60_000,
+        settings = TrackerSettings(redis_url=server.url, tracker_poll_s=0.05, reorder_ms=60_000,
                                    events=events, media_dir=folder / "media",
                                    event_end_after_s=1.0)
         tracker = Tracker(client, settings)

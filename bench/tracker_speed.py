@@ -83,7 +83,7 @@ def tracker_fps(messages: list[DetectionMessage], folder: Path,
             pipe.xadd(KEYS.detections("bench"), msg.to_fields())
         pipe.sadd(KEYS.camera_names, "bench")
         pipe.execute()
-        tracker = Tracker(client, TrackerSettings(redis_url=server.url, poll_s=0.05), read_count)
+        tracker = Tracker(client, TrackerSettings(redis_url=server.url, tracker_poll_s=0.05), read_count)
         while not tracker.cameras:  # take the camera (and nothing else) before the clock starts
             tracker.upkeep()
         start, done = time.perf_counter(), 0

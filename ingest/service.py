@@ -2,7 +2,7 @@
 
 At start the YAML cameras are written to ``cctv:cameras`` (a URL with literal credentials is
 stored masked and its real form kept in this process only); then the list is re-read every
-``poll_s`` seconds and cameras are started, restarted (capture settings changed; not for lines,
+``camera_poll_s`` seconds and cameras are started, restarted (capture settings changed; not for lines,
 zones, counting, events or webhooks) or stopped (removed).
 While Redis is away the cameras keep running (see :mod:`ingest.sink`); a Redis that comes back
 restarted without its data (no persistence) gets the YAML cameras again, and says so.
@@ -85,7 +85,7 @@ class IngestService:
                     if not self.outage.failed(exc, stop):
                         break
                     continue
-                if stop.wait(self.settings.poll_s):
+                if stop.wait(self.settings.camera_poll_s):
                     break
         finally:
             for name in list(self.running):

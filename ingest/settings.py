@@ -16,7 +16,8 @@ class IngestSettings(ServiceSettings):
     cameras_file: Path | None = Field(None, description="YAML file seeding the camera list.")
     stream_maxlen: int = Field(200, ge=10, le=100_000,
                                description="Cap of each frame stream (XADD MAXLEN ~).")
-    poll_s: float = Field(1.0, ge=0.05, le=60, description="How often camera config is re-read.")
+    camera_poll_s: float = Field(1.0, ge=0.05, le=60,
+                                 description="How often camera config is re-read.")
     backoff_initial_s: float = Field(0.5, ge=0.01, le=60, description="First reconnect delay.")
     backoff_max_s: float = Field(30.0, ge=0.1, le=3600, description="Longest reconnect delay.")
     open_timeout_s: float = Field(10.0, ge=0.5, le=300,

@@ -1,10 +1,12 @@
 """Settings every service shares, read from environment variables: each field of a service model
 is read from ``CCTV_<FIELD>`` (``REDIS_URL`` for ``redis_url``); command-line options override
 the environment. Each service's own model lives in its package (``ingest/settings.py``...).
+A renamed variable's former name is still read for one release (:data:`FORMER_ENV_NAMES`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
@@ -16,6 +18,8 @@ from common.keys import Keys
 from common.schema import SettingsError, Strict, describe_errors
 
 from .redis_url import check_redis_url, is_cluster_url
+
+log = logging.getLogger("cctv.settings")
 
 
 class CommonSettings(Strict):
@@ -114,6 +118,16 @@ class ServiceSettings(CommonSettings):
                                           "inside a container or behind a firewall).")
 
 
+MINUTE_TTL_S = Field(2 * 86_400, ge=3600, le=90 * 86_400,
+                     description="Lifetime of per-minute count buckets (the workers' detection "
+                                 "counts, the tracker's track counts).")
+"""``minute_ttl_s`` of the two services that write per-minute counts (workers, tracker): one
+setting, ``CCTV_MINUTE_TTL_S``, read by both."""
+
+FORMER_ENV_NAMES = {"CCTV_CAMERA_POLL_S": "CCTV_POLL_S", "CCTV_TRACKER_POLL_S": "CCTV_POLL_S"}
+"""Environment variable -> the name it replaced, still read (with a warning) for one release:
+``CCTV_POLL_S`` meant both ingest's camera re-read period and the tracker's camera search."""
+
 S = TypeVar("S", bound=CommonSettings)
 
 
@@ -122,13 +136,24 @@ def env_name(field: str) -> str:
     return "REDIS_URL" if field == "redis_url" else f"CCTV_{field.upper()}"
 
 
+def env_value(environ: Mapping[str, str], name: str) -> str | None:
+    """The value of environment variable ``name``, else of the name it replaced (logging the new
+    name); None when neither is set or both are empty."""
+    raw = environ.get(name)
+    former = FORMER_ENV_NAMES.get(name)
+    if not raw and former and environ.get(former):
+        log.warning("%s is deprecated: set %s instead", former, name)
+        return environ[former]
+    return raw or None
+
+
 def from_env(model: type[S], environ: Mapping[str, str] | None = None, **overrides: Any) -> S:
     """Build ``model`` from environment variables, then non-None ``overrides`` (CLI options)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        raw = environ.get(env_name(name))
-        if raw is None or raw == "":
+        raw = env_value(environ, env_name(name))
+        if raw is None:
             continue
         is_list = "list" in str(info.annotation)
         values[name] = [s.strip() for s in raw.split(",") if s.strip()] if is_list else raw

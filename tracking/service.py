@@ -1,6 +1,6 @@
 """The tracker loop: hold camera locks, read detections, track, write; hand cameras over cleanly.
 
-Each pass: renew the locks held (every third of their TTL) and, every ``poll_s``, re-read the
+Each pass: renew the locks held (every third of their TTL) and, every ``tracker_poll_s``, re-read the
 cameras' lines and zones and take free cameras (continuing from their snapshots); read every
 owned camera's new detections in one XREAD; track what the reorder buffers release; write each
 camera's frames in one fenced transaction. A camera whose lock or write is refused is dropped at
@@ -169,7 +169,7 @@ class Tracker:
             for camera in self.store.renew(list(self.cameras)):
                 self._drop(camera, "its lock expired")
         if now >= self._next_poll:
-            self._next_poll = now + self.settings.poll_s
+            self._next_poll = now + self.settings.tracker_poll_s
             self._read_configs()
             self._take_free_cameras()
         metrics.CAMERAS_TRACKED.set(len(self.cameras))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from runtime.settings import ServiceSettings
+from runtime.settings import MINUTE_TTL_S, ServiceSettings
 
 
 class TrackerSettings(ServiceSettings):
@@ -16,9 +16,9 @@ class TrackerSettings(ServiceSettings):
     max_cameras: int | None = Field(None, ge=1, le=10_000,
                                     description="Most cameras this tracker takes; unset = all "
                                                 "it can (other trackers stand by).")
-    poll_s: float = Field(1.0, ge=0.05, le=60,
-                          description="How often free cameras are looked for and lines and "
-                                      "zones re-read.")
+    tracker_poll_s: float = Field(1.0, ge=0.05, le=60,
+                                  description="How often free cameras are looked for and lines "
+                                              "and zones re-read.")
     reorder_ms: int = Field(1000, ge=0, le=60_000,
                             description="Longest wait for a missing earlier frame before "
                                         "tracking goes on without it, when the frames' consumer "
@@ -48,8 +48,7 @@ class TrackerSettings(ServiceSettings):
                                               "gets an id and is counted.")
     tracks_maxlen: int = Field(1000, ge=10, le=1_000_000,
                                description="Cap of each tracks stream.")
-    minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,
-                              description="Lifetime of per-minute track count buckets.")
+    minute_ttl_s: int = MINUTE_TTL_S
     events: bool = Field(True, description="Make an event (snapshot, clip) of every object "
                                            "that counts.")
     event_end_after_s: float = Field(5.0, ge=0.1, le=3600,

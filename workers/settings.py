@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from runtime.settings import ServiceSettings
+from runtime.settings import MINUTE_TTL_S, ServiceSettings
 
 
 class WorkerSettings(ServiceSettings):
@@ -48,5 +48,4 @@ class WorkerSettings(ServiceSettings):
                                    description="Cap of each detections stream.")
     done_ttl_s: int = Field(3600, ge=60, le=604_800,
                             description="Lifetime of per-frame 'published' markers.")
-    minute_ttl_s: int = Field(2 * 86_400, ge=3600, le=90 * 86_400,
-                              description="Lifetime of per-minute count buckets.")
+    minute_ttl_s: int = MINUTE_TTL_S

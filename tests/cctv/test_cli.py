@@ -125,7 +125,7 @@ def test_tracker_process_tracks_then_stops_cleanly_on_sigterm(redis_url):
                                [DetectedObject("person", 1, 0.9, box)])
         client.xadd(KEYS.detections("door"), msg.to_fields())
     client.sadd(KEYS.camera_names, "door")
-    env = dict(os.environ, REDIS_URL=redis_url, CCTV_POLL_S="0.1")
+    env = dict(os.environ, REDIS_URL=redis_url, CCTV_TRACKER_POLL_S="0.1")
     proc = subprocess.Popen([sys.executable, "-m", "cctv", "tracker", "--tracker-id", "t1"],
                             env=env, stdin=subprocess.DEVNULL)
     try:

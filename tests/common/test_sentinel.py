@@ -67,7 +67,7 @@ def test_ingest_carries_on_through_a_sentinel_failover(tmp_path, small_video):
         return int(client.hget(KEYS.state("loop"), "frames_in") or 0)
 
     with LocalSentinel(tmp_path, down_after_ms=2000) as sentinel:
-        settings = IngestSettings(redis_url=sentinel.url, poll_s=0.1, stream_maxlen=50)
+        settings = IngestSettings(redis_url=sentinel.url, camera_poll_s=0.1, stream_maxlen=50)
         assert redis_address(settings) == sentinel.url.replace("/cctv", "/cctv/0")
         client = connect(settings)
         camera = CameraConfig(name="loop", url=str(small_video), loop=True, realtime=True)

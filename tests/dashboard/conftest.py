@@ -69,7 +69,7 @@ def pipeline(tmp_path_factory, sample_video) -> dict:
               lambda: int(client.hget(KEYS.stats("bikes"), "frames_processed") or 0) == frames,
               timeout=120)
     last = client.xrevrange(KEYS.frames("bikes"), count=1)[0][0]
-    run_until(Tracker(client, TrackerSettings(redis_url=server.url, poll_s=0.05)),
+    run_until(Tracker(client, TrackerSettings(redis_url=server.url, tracker_poll_s=0.05)),
               lambda: client.hget(KEYS.tracker_state("bikes"), "frame_id") == last)
     yield {"url": server.url, "client": client, "frames": frames}
     client.close()

@@ -48,8 +48,8 @@ LIVE_FRAMES = 80
 """Frames of each camera of part 2, in real time at 10 fps: 8 s, so the kill lands mid-replay."""
 
 ENV = {"CCTV_HEARTBEAT_S": "0.5", "CCTV_LANES": "1", "CCTV_NUM_THREADS": "1",
-       "CCTV_TORCH_THREADS": "1", "CCTV_BATCH_SIZE": "1", "CCTV_POLL_S": "0.2",
-       "CCTV_CLAIM_IDLE_MS": "3000"}
+       "CCTV_TORCH_THREADS": "1", "CCTV_BATCH_SIZE": "1", "CCTV_CAMERA_POLL_S": "0.2",
+       "CCTV_TRACKER_POLL_S": "0.2", "CCTV_CLAIM_IDLE_MS": "3000"}
 """Every service's settings, on the cluster and on one Redis. One frame per batch: a frame's
 detections then do not depend on the frames it was batched with, so counts compare exactly."""
 

@@ -178,7 +178,7 @@ def test_a_restart_without_persistence_is_said_and_cameras_are_seeded_again(tmp_
     server = RedisProcess(tmp_path, aof=False)
     server.start()
     client = redis.Redis.from_url(server.url, socket_timeout=2)
-    settings = IngestSettings(redis_url=server.url, poll_s=0.1, stream_maxlen=50)
+    settings = IngestSettings(redis_url=server.url, camera_poll_s=0.1, stream_maxlen=50)
     camera = CameraConfig(name="loop", url=str(small_video), loop=True, realtime=True)
     service = IngestService(client, settings, [camera])
     stop = threading.Event()

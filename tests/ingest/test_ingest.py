@@ -115,7 +115,7 @@ def test_fps_keeps_the_first_frame_of_each_period_even_after_a_gap():
 
 
 def test_cameras_added_and_removed_while_running(redis_client, redis_url, small_video):
-    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, stream_maxlen=1000)
+    settings = IngestSettings(redis_url=redis_url, camera_poll_s=0.1, stream_maxlen=1000)
     stop, thread = run_service(redis_client, settings,
                                [CameraConfig(name="missing", url="/no/such.mp4")])
     try:
@@ -136,7 +136,7 @@ def test_cameras_added_and_removed_while_running(redis_client, redis_url, small_
 
 def test_a_change_of_lines_or_webhooks_leaves_the_capture_running(redis_client, redis_url,
                                                                 small_video):
-    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, stream_maxlen=1000)
+    settings = IngestSettings(redis_url=redis_url, camera_poll_s=0.1, stream_maxlen=1000)
     cam = CameraConfig(name="loop", url=str(small_video), loop=True, realtime=True)
     stop, thread = run_service(redis_client, settings, [cam])
     try:
@@ -157,7 +157,7 @@ def test_a_change_of_lines_or_webhooks_leaves_the_capture_running(redis_client, 
 
 
 def test_credentials_never_reach_redis_or_logs(redis_client, redis_url, caplog):
-    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, open_timeout_s=1,
+    settings = IngestSettings(redis_url=redis_url, camera_poll_s=0.1, open_timeout_s=1,
                               backoff_initial_s=0.1)
     secret = "rtsp://admin:hunter2@127.0.0.1:9/stream"
     stop, thread = run_service(redis_client, settings, [CameraConfig(name="c", url=secret)])
@@ -183,7 +183,7 @@ def test_camera_list_refuses_literal_secrets(redis_client, url):
 def test_a_camera_whose_stream_key_has_the_wrong_type_is_left_out(redis_client, redis_url,
                                                                    small_video, caplog):
     redis_client.set(KEYS.frames("bad"), "y")
-    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, stream_maxlen=1000)
+    settings = IngestSettings(redis_url=redis_url, camera_poll_s=0.1, stream_maxlen=1000)
     stop, thread = run_service(redis_client, settings, [
         CameraConfig(name="bad", url=str(small_video)),
         CameraConfig(name="good", url=str(small_video))])

@@ -65,7 +65,7 @@ def test_bikes_replay_over_mqtt(broker, redis_client, redis_url, sample_video, t
                 load_detector("ssdlite-person", num_threads=1)).run, args=(stop,))
             worker.start()
             tracker = Tracker(redis_client, TrackerSettings(
-                redis_url=redis_url, poll_s=0.05, reorder_ms=60_000, media_dir=tmp_path,
+                redis_url=redis_url, tracker_poll_s=0.05, reorder_ms=60_000, media_dir=tmp_path,
                 event_end_after_s=0.2, event_pre_s=0.1, event_post_s=0.1))
             try:
                 run_until(tracker, lambda: tracked_frame_id(redis_client) == last, timeout=300)

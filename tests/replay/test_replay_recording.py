@@ -65,7 +65,7 @@ def test_replay_writes_video_csv_and_report_that_agree_with_status(
     stop = threading.Event()
     services = [Worker(redis_client, WorkerSettings(redis_url=redis_url, batch_size=4),
                        load_detector("ssdlite-person", num_threads=1)),
-                Tracker(redis_client, TrackerSettings(redis_url=redis_url, poll_s=0.05))]
+                Tracker(redis_client, TrackerSettings(redis_url=redis_url, tracker_poll_s=0.05))]
     threads = [threading.Thread(target=s.run, args=(stop,)) for s in services]
     for thread in threads:
         thread.start()

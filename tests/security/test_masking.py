@@ -83,7 +83,7 @@ def test_ingest_masks_in_logs_redis_and_status(redis_client, redis_url, caplog, 
     """Cameras from the private YAML, unreachable: their state, logs and status show no secret."""
     caplog.set_level(logging.DEBUG)
     seed = [CameraConfig(name=f"c{i}", url=url) for i, url in enumerate(URLS)]
-    settings = IngestSettings(redis_url=redis_url, poll_s=0.1, open_timeout_s=1,
+    settings = IngestSettings(redis_url=redis_url, camera_poll_s=0.1, open_timeout_s=1,
                               backoff_initial_s=0.1)
     service = IngestService(redis_client, settings, seed)
     stop = threading.Event()

@@ -81,7 +81,7 @@ def scene_detections(camera: str = "cam") -> list[DetectionMessage]:
 
 def tracker_settings(redis_url: str, **overrides) -> TrackerSettings:
     """Test settings: no frame is ever given up on by time, so runs are deterministic."""
-    return TrackerSettings(redis_url=redis_url, poll_s=0.05, reorder_ms=60_000, **overrides)
+    return TrackerSettings(redis_url=redis_url, tracker_poll_s=0.05, reorder_ms=60_000, **overrides)
 
 
 def tracked_frame_id(client, camera: str = "cam") -> str | None:
