@@ -23,6 +23,7 @@ import redis
 from common.cameras import CameraConfig
 from common.counts import LineCounts
 from common.keys import Keys
+from common.fields import text
 from common.messages import DetectionMessage, FrameMessage
 from common.stream_ids import StreamId
 from common.tracks import TrackMessage
@@ -139,7 +140,7 @@ class Follower:
         return self.SOURCES[self.kind][0](self.keys, self.camera)
 
     def _scene(self, entry) -> Scene | None:
-        entry_id = entry[0].decode() if isinstance(entry[0], bytes) else entry[0]
+        entry_id = text(entry[0])
         message = parse(self.SOURCES[self.kind][1], entry[1])
         if message is None:
             return None

@@ -26,6 +26,7 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
+from common.fields import text
 from runtime.redis_conn import redis_server_binary, stop_servers
 
 SLOTS = 16384
@@ -281,7 +282,7 @@ def slot_map(ranges) -> dict[int, str]:
     else:
         items = [(r[0], r[1], r[2]) for r in ranges]
     for first, last, master in items:
-        host = master[0].decode() if isinstance(master[0], bytes) else master[0]
+        host = text(master[0])
         for slot in range(int(first), int(last) + 1):
             owners[slot] = f"{host}:{int(master[1])}"
     return owners

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from .cameras import CountingConfig
+from .fields import text
 from .messages import DetectedObject
 
 FRAMES_PROCESSED = "frames_processed"
@@ -33,10 +34,6 @@ KINDS = LABEL_KINDS + PLACE_KINDS
 Fields = Mapping[Any, Any]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 @dataclass(frozen=True)
 class CountField:
     """One counter: what (``kind``), of which class (``label``), where (line or zone)."""
@@ -55,7 +52,7 @@ class CountField:
     @classmethod
     def parse(cls, name: bytes | str) -> "CountField | None":
         """The field named ``name``, or None for any other field (``_frames``, totals...)."""
-        kind, _, rest = _text(name).partition(":")
+        kind, _, rest = text(name).partition(":")
         if kind in LABEL_KINDS and rest:
             return cls(kind, rest)  # type: ignore[arg-type]
         place, _, label = rest.partition(":")
@@ -83,14 +80,14 @@ def occupancy_field(zone: str, label: str) -> str:
 def parse_occupancy(fields: Fields) -> dict[str, dict[str, int]]:
     """``cctv:zones:{cam}`` as zone -> label -> objects inside."""
     zones: dict[str, dict[str, int]] = {}
-    for key, n in sorted((_text(k), int(v)) for k, v in fields.items()):
+    for key, n in sorted((text(k), int(v)) for k, v in fields.items()):
         zone, _, label = key.partition(":")
         zones.setdefault(zone, {})[label] = n
     return zones
 
 
 def _ints(fields: Fields) -> dict[str, int]:
-    return {_text(k): int(v) for k, v in fields.items()}
+    return {text(k): int(v) for k, v in fields.items()}
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 from .fields import (PROTOCOL_VERSION, Fields, MessageError, check_version, field_float,
-                     field_int, field_text, field_ts, payload_fields)
+                     field_int, field_text, text, field_ts, payload_fields)
 from .stream_ids import StreamId
 
 
@@ -154,8 +154,7 @@ def dead_letter_streams(client, keys) -> list[str]:
     """Every stream that may hold dead letters, whatever the layout that wrote them: the global
     ``cctv:dead-letter`` (one Redis) and each camera's ``cctv:dead-letter:{cam}`` listed in the
     ``cctv:dead-letter-cameras`` index (Redis Cluster)."""
-    cameras = sorted(c.decode() if isinstance(c, bytes) else c
-                     for c in client.smembers(keys.dead_letter_cameras))
+    cameras = sorted(text(c) for c in client.smembers(keys.dead_letter_cameras))
     tagged = replace(keys, hash_tags=True)
     return [keys.dead_letter] + [tagged.dead_letters(c) for c in cameras]
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .fields import text
+
 MAX_PART = 2**64 - 1
 """Both parts of an id are unsigned 64-bit integers."""
 
@@ -23,8 +25,7 @@ class StreamId(NamedTuple):
     def parse(cls, entry_id: bytes | str) -> StreamId:
         """``"ms-seq"`` or ``"ms"`` (sequence 0), as text or as redis-py's bytes; ValueError
         when a part is not an integer."""
-        text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        ms, _, seq = text.partition("-")
+        ms, _, seq = text(entry_id).partition("-")
         return cls(int(ms), int(seq or 0))
 
     def __str__(self) -> str:

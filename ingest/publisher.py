@@ -20,6 +20,7 @@ from typing import Callable, TypeVar
 
 import redis
 
+from common.fields import text
 from common.keys import GROUP, Keys
 from common.stream_ids import StreamId
 
@@ -63,9 +64,8 @@ class StreamPublisher:
     def _last_delivered(groups: list[dict]) -> StreamId:
         for group in groups:
             # keys are str, or bytes from redis-py's cluster MULTI (replies left unparsed)
-            group = {k.decode() if isinstance(k, bytes) else k: v for k, v in group.items()}
-            name = group["name"]
-            if (name.decode() if isinstance(name, bytes) else name) == GROUP:
+            group = {text(k): v for k, v in group.items()}
+            if text(group["name"]) == GROUP:
                 return StreamId.parse(group["last-delivered-id"])
         return StreamId(0, 0)
 
@@ -174,7 +174,7 @@ class StreamPublisher:
             pipe.xlen(self.stream)
             return pipe.execute()
         groups, added, *_, length = self._rejoining(add)
-        entry_id = added.decode() if isinstance(added, bytes) else added
+        entry_id = text(added)
         self._ids.append(StreamId.parse(entry_id))
         last = self._last_delivered(groups)
         dropped = 0

@@ -32,7 +32,7 @@ import redis
 
 from common.cameras import is_camera_name
 from common.event_changes import ChangeKind, EventChange
-from common.fields import MessageError
+from common.fields import MessageError, text
 from common.keys import Keys
 from common.mqtt import Topics
 from runtime.bridge_state import read_bridge_states, write_bridge_state
@@ -60,10 +60,6 @@ MAX_SNAPSHOT_BYTES = 10 << 20
 def default_client_id() -> str:
     """``cctv-<host>``, cut to the settings' pattern."""
     return re.sub(r"[^A-Za-z0-9_.:-]", "-", f"cctv-{socket.gethostname()}")[:64]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class Bridge:
@@ -116,10 +112,10 @@ class Bridge:
         camera's latest snapshot per class (so the retained snapshots exist at once)."""
         stored = self.client.get(self.keys.mqtt_cursor(self.client_id))
         if stored:
-            self.cursor = _text(stored)
+            self.cursor = text(stored)
         else:
             newest = self.client.xrevrange(self.keys.event_updates, count=1)
-            self.cursor = _text(newest[0][0]) if newest else "0-0"
+            self.cursor = text(newest[0][0]) if newest else "0-0"
         for camera in self.cameras():
             events, _ = query_events(self.client, self.keys, Query(camera=camera, limit=100))
             for event in events:
@@ -142,8 +138,8 @@ class Bridge:
             stop.wait(self.settings.mqtt_poll_s)
         for _, entries in read:
             for entry_id, fields in entries:
-                self.publish_change(_text(entry_id), fields)
-                self.cursor = _text(entry_id)
+                self.publish_change(text(entry_id), fields)
+                self.cursor = text(entry_id)
             self.client.set(self.keys.mqtt_cursor(self.client_id), self.cursor)
         for camera in self.cameras():
             try:
@@ -155,7 +151,7 @@ class Bridge:
         self.publish_snapshots()
 
     def cameras(self) -> list[str]:
-        names = {_text(n) for n in self.client.hkeys(self.keys.cameras)}
+        names = {text(n) for n in self.client.hkeys(self.keys.cameras)}
         return sorted({n for n in names if is_camera_name(n)}
                       | set(published_camera_names(self.client, self.keys)))
 

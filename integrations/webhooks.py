@@ -32,7 +32,7 @@ import redis
 
 from common.cameras import WebhookConfig, load_cameras_document
 from common.event_changes import EventChange
-from common.fields import MessageError
+from common.fields import MessageError, text
 from common.keys import WEBHOOKS_GROUP
 from common.schema import SettingsError
 from runtime import metrics
@@ -60,10 +60,6 @@ def payload(change: EventChange, public_url: str | None) -> bytes:
             "snapshot_url": f"{base}/snapshot.jpg" if base and event.get("has_snapshot") else None,
             "clip_url": f"{base}/clip.mp4" if base and event.get("has_clip") else None}
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class WebhookService:
@@ -132,7 +128,7 @@ class WebhookService:
                                        block=BLOCK_MS)
         for _, entries in reply or []:
             for entry_id, fields in entries:
-                self.dispatch(_text(entry_id), fields, sent=())
+                self.dispatch(text(entry_id), fields, sent=())
 
     def _join_group(self) -> None:
         try:
@@ -153,13 +149,13 @@ class WebhookService:
             if not entries:
                 return
             for entry_id, fields in entries:
-                last = _text(entry_id)
+                last = text(entry_id)
                 if last in self.remaining:
                     continue
                 if not fields:  # trimmed from the stream meanwhile: nothing left to send
                     self._ack(last)
                     continue
-                sent = {_text(h) for h in self.client.hkeys(self.keys.webhook_sent(last))}
+                sent = {text(h) for h in self.client.hkeys(self.keys.webhook_sent(last))}
                 self.dispatch(last, fields, sent)
 
     # -- hooks -------------------------------------------------------------------------------
@@ -184,12 +180,12 @@ class WebhookService:
                           "%s", str(exc).replace("\n", "; "))
         cameras = {}
         for name, raw in self.client.hgetall(self.keys.cameras).items():
-            config = valid_camera_json(raw, _text(name))
+            config = valid_camera_json(raw, text(name))
             if config is None:
-                errors.append(f"camera {_text(name)}: invalid stored config: its webhooks are "
+                errors.append(f"camera {text(name)}: invalid stored config: its webhooks are "
                               "left out")
             else:
-                cameras[_text(name)] = config
+                cameras[text(name)] = config
         hooks, bad = build_hooks(cameras, self.file_hooks, self.allow, self.environ)
         for error in sorted(set(errors + bad) - self._errors):
             log.error("webhooks: %s", error)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import redis
 
-from common.fields import MessageError
+from common.fields import MessageError, text
 from common.keys import Keys
 from common.mqtt import STATE_TTL_S, BridgeState
 
@@ -24,7 +24,7 @@ def read_bridge_states(client: redis.Redis, keys: Keys) -> dict[str, BridgeState
     """Every running bridge's state by client id (expired ones are forgotten)."""
     states = {}
     for raw in sorted(client.smembers(keys.mqtt_bridges)):
-        client_id = raw.decode() if isinstance(raw, bytes) else raw
+        client_id = text(raw)
         data = client.hgetall(keys.mqtt_bridge(client_id))
         if not data:
             client.srem(keys.mqtt_bridges, client_id)

@@ -15,7 +15,7 @@ from redis.cluster import RedisCluster
 
 from common.cameras import CameraConfig, is_camera_name
 from common.counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
-from common.fields import MessageError
+from common.fields import MessageError, text
 from common.keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from common.mqtt import BridgeState
 from common.records import CameraState, RedisLoss, WorkerHeartbeat, count_dead_letters
@@ -24,10 +24,6 @@ from common.urls import mask_text, mask_url
 from .bridge_state import read_bridge_states
 from .camera_list import published_camera_names, valid_camera_json
 from .outage import read_losses
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def tracking_counts(client: redis.Redis, keys: Keys, name: str,
@@ -91,11 +87,11 @@ class WebhookStats:
 
 def webhook_stats(client: redis.Redis, keys: Keys) -> WebhookStats:
     """The webhooks sender's totals; ``pending``: entries of its group not acknowledged."""
-    raw = {_text(k): _text(v) for k, v in client.hgetall(keys.webhook_stats).items()}
+    raw = {text(k): text(v) for k, v in client.hgetall(keys.webhook_stats).items()}
     pending = 0
     try:
         for group in client.xinfo_groups(keys.event_updates):
-            if _text(group["name"]) == WEBHOOKS_GROUP:
+            if text(group["name"]) == WEBHOOKS_GROUP:
                 pending = int(group["pending"])
     except redis.ResponseError:  # no event stream yet
         pass
@@ -180,7 +176,7 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         state = CameraState.from_fields(raw_state) if raw_state else CameraState("starting")
     except MessageError as exc:
         state = CameraState("error", error=f"unreadable state: {exc}")
-    stats = {_text(k): int(v) for k, v in client.hgetall(keys.stats(name)).items()}
+    stats = {text(k): int(v) for k, v in client.hgetall(keys.stats(name)).items()}
     tracking = tracking_counts(client, keys, name, config)
     stream = keys.frames(name)
     depth = client.xlen(stream)
@@ -204,11 +200,11 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
 def collect_status(client: redis.Redis, keys: Keys, queue: redis.Redis | None = None) -> Status:
     """Cameras (configured or with a stream), live workers and queue depths (replays in
     ``queue``, the Redis of replay jobs when it is another one, as on a cluster)."""
-    configured = {_text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
+    configured = {text(n): raw for n, raw in client.hgetall(keys.cameras).items()}
     names = sorted({n for n in configured if is_camera_name(n)}
                    | set(published_camera_names(client, keys)))
     workers = []
-    for worker_id in sorted(_text(w) for w in client.smembers(keys.workers)):
+    for worker_id in sorted(text(w) for w in client.smembers(keys.workers)):
         fields = client.hgetall(keys.worker(worker_id))
         if not fields:
             client.srem(keys.workers, worker_id)  # heartbeat expired: the worker is gone

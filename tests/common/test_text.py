@@ -1,0 +1,17 @@
+"""common.fields.text: keys, ids and names as str, whatever the client returned."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.fields import text
+
+
+@pytest.mark.parametrize("value", [b"cam-1", "cam-1"])
+def test_bytes_and_str_give_the_same_text(value):
+    assert text(value) == "cam-1"
+
+
+def test_bytes_that_are_not_utf8_are_refused():
+    with pytest.raises(UnicodeDecodeError):
+        text(b"\xff")
