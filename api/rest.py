@@ -29,6 +29,7 @@ from common.schema import SettingsError
 from common.urls import mask_url
 from runtime.camera_list import list_cameras, remove_camera, store_camera
 from runtime.event_store import Query, load_event, parse_cursor, query_events
+from runtime.outage import REDIS_DOWN
 from runtime.status import collect_status
 
 from .auth import CHALLENGE, authorized
@@ -119,7 +120,7 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
                 return await run_in_threadpool(handler, request)
             except ApiError as exc:
                 return error(exc.status, str(exc))
-            except (redis.ConnectionError, redis.TimeoutError):
+            except REDIS_DOWN:
                 return error(503, "Redis is unreachable; try again shortly")
             except Exception:  # a bug: logged here, never shown to the client
                 log.exception("%s %s failed", request.method, request.url.path)

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from common.cameras import CAMERA_NAME_PATTERN
 from common.keys import Keys
+from runtime.outage import REDIS_DOWN
 
 from .auth import CHALLENGE, authorized
 from .live import LiveHub, Part, View, overlay_state, render
@@ -97,7 +98,7 @@ def live_routes(client: redis.Redis, keys: Keys, hub: LiveHub,
                         return PlainTextResponse(f"unknown camera: {name[:64]}\n", 404)
             except BadRequest as exc:
                 return PlainTextResponse(f"bad request: {exc}\n", 400)
-            except (redis.ConnectionError, redis.TimeoutError):
+            except REDIS_DOWN:
                 return PlainTextResponse("Redis is unreachable; try again shortly\n", 503)
             return await endpoint(request, names, view)
         return checked
