@@ -22,3 +22,7 @@ class IngestSettings(ServiceSettings):
     backoff_max_s: float = Field(30.0, ge=0.1, le=3600, description="Longest reconnect delay.")
     open_timeout_s: float = Field(10.0, ge=0.5, le=300,
                                   description="Timeout to open or read a network stream.")
+    replay_keep_s: int = Field(3600, ge=60, le=30 * 86_400,
+                               description="A finished replay's frame stream expires this long "
+                                           "after its results are read (the tracker's snapshots "
+                                           "and clips read it until then).")

@@ -9,6 +9,7 @@ worker reads its Redis and ingest settings from its own environment (``REDIS_URL
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from ingest.settings import IngestSettings
 from ingest.sources import Frame
 from media.video import VideoError, VideoInfo
 from runtime.camera_list import stored_camera
+from runtime.outage import REDIS_DOWN
 from runtime.redis_conn import connect
 from runtime.settings import from_env
 from runtime.status import tracking_counts
@@ -29,6 +31,8 @@ from runtime.status import tracking_counts
 from .follower import ReplayFollower, wait_for_results
 from .recorder import Recorder, check_video, record
 from .tally import counts_since
+
+log = logging.getLogger("replay.job")
 
 
 class ReplayError(RuntimeError):
@@ -66,8 +70,10 @@ def replay_file(path: str, camera: str, fps: float | None = None,
     info = _check(path, out)
     runner = FileRunner(client, settings.keys, cam, path, settings, threading.Event(),
                         source_name="replay")
+    client.persist(settings.keys.frames(camera))  # an earlier replay's expiry must not hit this one
     if out is None:
         _ingest(runner, client, settings.keys, path, camera)
+        _expire_frames(client, settings, camera)
         return {"frames": runner.frames_published, "last_id": runner.last_id}
     with ReplayFollower(client, settings.keys, camera) as follower:
         # the report holds how much the tracker's totals grow from here (frames that something
@@ -83,7 +89,18 @@ def replay_file(path: str, camera: str, fps: float | None = None,
             files = record(client, settings.keys, camera, path, Path(out), recorder, started)
         except VideoError as exc:
             raise ReplayError(str(exc)) from exc
+        finally:
+            _expire_frames(client, settings, camera)
     return {"frames": runner.frames_published, "last_id": runner.last_id, "files": files}
+
+
+def _expire_frames(client: redis.Redis, settings: IngestSettings, camera: str) -> None:
+    """The replay's frames go ``replay_keep_s`` after its results were read, not never: the
+    tracker's snapshots and clips read them until then."""
+    try:
+        client.expire(settings.keys.frames(camera), settings.replay_keep_s)
+    except REDIS_DOWN as exc:
+        log.warning("replay %s: frames not set to expire (%s)", camera, exc)
 
 
 def _check(path: str, out: str | None) -> VideoInfo | None:

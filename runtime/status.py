@@ -57,6 +57,8 @@ class CameraStatus:
     configured: bool = False
     stream_length: int = 0
     pending: int = 0
+    redis_bytes: int = 0
+    """Memory the camera's frame, detections and tracks streams take in Redis."""
     tracking: TrackingCounts = field(default_factory=TrackingCounts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +196,20 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         dead_letters=stats.get(DEAD_LETTERS, 0), fps=state.fps,
         last_frame_ts=state.last_frame_ts, reconnects=state.reconnects,
         error=mask_text(state.error), url=mask_url(state.url), configured=configured,
-        stream_length=depth, pending=pending, tracking=tracking)
+        stream_length=depth, pending=pending, redis_bytes=stream_bytes(client, keys, name),
+        tracking=tracking)
+
+
+def stream_bytes(client: redis.Redis, keys: Keys, name: str) -> int:
+    """Bytes of the camera's streams in Redis (``MEMORY USAGE``, sampled; 0 where a server
+    refuses the command)."""
+    total = 0
+    for key in (keys.frames(name), keys.detections(name), keys.tracks(name)):
+        try:
+            total += int(client.memory_usage(key) or 0)
+        except redis.ResponseError:
+            return 0
+    return total
 
 
 def collect_status(client: redis.Redis, keys: Keys, queue: redis.Redis | None = None) -> Status:
