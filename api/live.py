@@ -29,7 +29,7 @@ from common.stream_ids import StreamId
 from common.tracks import TrackMessage
 from media.draw import annotate_jpeg
 from runtime.camera_list import stored_camera
-from runtime.outage import REDIS_FAILED, Outage
+from runtime.outage import Outage
 from runtime.redis_conn import read_streams
 from runtime.status import tracking_counts
 
@@ -221,33 +221,31 @@ class Feed:
         last_new = last_banner = 0.0
         while not self.hub.stopping.is_set() and self.hub.keep(self):
             try:
-                if time.monotonic() - refreshed >= 1.0:
-                    config, totals = overlay_state(client, keys, self.camera)
-                    refreshed = time.monotonic()
-                if last is None:
-                    last = newest_scene(client, keys, self.camera)
-                    if last is not None:
-                        self.broadcast(Part(self.camera, render(last, self.view, config, totals),
-                                            last.frame_id, last.ts))
-                        last_new = time.monotonic()
-                scenes = follower.read(block_ms=250)
-                for scene in scenes:
-                    jpeg = render(scene, self.view, config, totals)
-                    pacer.wait(scene, self.hub.stopping)
-                    self.broadcast(Part(self.camera, jpeg, scene.frame_id, scene.ts))
-                    last, last_new = scene, time.monotonic()
-                idle = time.monotonic() - last_new
-                if last is not None and idle >= self.hub.stale_s and \
-                        time.monotonic() - last_banner >= 1.0:
-                    age = time.time() - last.ts
-                    self.broadcast(Part(self.camera,
-                                        render(last, self.view, config, totals,
-                                               banner=f"no new frame for {age:.0f} s"),
-                                        last.frame_id, last.ts, stale=True))
-                    last_banner = time.monotonic()
-                self.hub.outage.back()
-            except REDIS_FAILED as exc:
-                self.hub.outage.failed(exc, self.hub.stopping)
+                with self.hub.outage.attempt(self.hub.stopping):
+                    if time.monotonic() - refreshed >= 1.0:
+                        config, totals = overlay_state(client, keys, self.camera)
+                        refreshed = time.monotonic()
+                    if last is None:
+                        last = newest_scene(client, keys, self.camera)
+                        if last is not None:
+                            jpeg = render(last, self.view, config, totals)
+                            self.broadcast(Part(self.camera, jpeg, last.frame_id, last.ts))
+                            last_new = time.monotonic()
+                    scenes = follower.read(block_ms=250)
+                    for scene in scenes:
+                        jpeg = render(scene, self.view, config, totals)
+                        pacer.wait(scene, self.hub.stopping)
+                        self.broadcast(Part(self.camera, jpeg, scene.frame_id, scene.ts))
+                        last, last_new = scene, time.monotonic()
+                    idle = time.monotonic() - last_new
+                    if last is not None and idle >= self.hub.stale_s and \
+                            time.monotonic() - last_banner >= 1.0:
+                        age = time.time() - last.ts
+                        self.broadcast(Part(self.camera,
+                                            render(last, self.view, config, totals,
+                                                   banner=f"no new frame for {age:.0f} s"),
+                                            last.frame_id, last.ts, stale=True))
+                        last_banner = time.monotonic()
             except Exception as exc:  # one bad entry never stops the feed
                 log.warning("live %s: %s", self.camera, exc)
                 self.hub.stopping.wait(0.5)

@@ -5,7 +5,8 @@ a server still loading its AOF), the wait between tries (doubling from ``initial
 ``max_s``, each wait jittered to 50-100% so that many processes do not come back in step), one
 log line when Redis goes and one when it is back, and the record of the last loss in
 ``cctv:redis-losses`` that ``cctv status`` shows. A loop calls :meth:`Outage.failed` on such an
-error (it waits) and :meth:`Outage.back` after its next success.
+error (it waits) and :meth:`Outage.back` after its next success, or runs each try in
+:meth:`Outage.attempt`, which does both.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import random
 import threading
 import time
+from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import redis
@@ -87,6 +89,16 @@ class Outage:
         except REDIS_DOWN:
             pass  # gone again: the next outage is recorded instead
         return True
+
+    @contextmanager
+    def attempt(self, stop: threading.Event) -> Iterator[None]:
+        """One try of a loop's work: :meth:`back` once it succeeded; on :data:`REDIS_FAILED`,
+        :meth:`failed` (the wait before the next try, cut short by ``stop``) instead of raising."""
+        try:
+            yield
+            self.back()
+        except REDIS_FAILED as exc:
+            self.failed(exc, stop)
 
 
 def record_loss(client: redis.Redis, keys: Keys, loss: RedisLoss) -> None:
