@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
+from api import auth as api_auth
 from common.schema import SettingsError
 
 from .settings import DashboardSettings
@@ -33,7 +33,6 @@ def password_required(settings: DashboardSettings, host: str) -> bool:
 
 
 def password_ok(settings: DashboardSettings, given: str) -> bool:
-    """Constant-time comparison with the configured password (False when none is set)."""
-    if settings.dashboard_password is None:
-        return False
-    return hmac.compare_digest(given.encode(), settings.dashboard_password.get_secret_value().encode())
+    """The routes' check (:func:`api.auth.password_ok`) with the configured password."""
+    secret = settings.dashboard_password
+    return api_auth.password_ok(secret.get_secret_value() if secret else None, given)
