@@ -1,5 +1,7 @@
 """A subcommand's failure as an exit status and one line: 2 for usage (settings, arguments, model
-specs), 1 at run time (Redis unreachable, refused or erring, files, anything else)."""
+specs), 1 at run time (Redis unreachable, refused or erring, files, a cameras file that
+``cctv config check`` rejects); None for an exception of no known kind (a bug: its traceback is
+shown)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,15 @@ from common.schema import SettingsError
 from runtime.settings import CommonSettings, from_env
 
 
-def explain(exc: Exception) -> tuple[int, str]:
-    """(exit status, one-line reason) of a subcommand's failure."""
+class InvalidFile(Exception):
+    """A cameras file that ``cctv config check`` rejects, found by another subcommand (exit 1,
+    as that command's)."""
+
+
+def explain(exc: Exception) -> tuple[int | None, str]:
+    """(exit status, one-line reason) of a subcommand's failure; None for an unknown kind."""
+    if isinstance(exc, InvalidFile):
+        return 1, str(exc)
     loaded = sys.modules.get("detector.errors")  # raised only once loaded: torch stays unloaded
     if isinstance(exc, SettingsError) or loaded and isinstance(exc, loaded.DetectorError):
         return 2, str(exc)
@@ -25,7 +34,7 @@ def explain(exc: Exception) -> tuple[int, str]:
         return 1, f"Redis at {redis_address_or_url()} answered: {exc}"
     if isinstance(exc, OSError):
         return 1, f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
-    return 1, f"{type(exc).__name__}: {exc} (run with -v for the traceback)"
+    return None, f"{type(exc).__name__}: {exc} (a bug: please report it)"
 
 
 def redis_address_or_url() -> str:

@@ -45,9 +45,12 @@ def cmd_job(args) -> int:
 
     client = connect_queue(from_env(CommonSettings))
     try:
-        print(json.dumps(job_summary(fetch(client, args.job_id)), default=str))
+        job = fetch(client, args.job_id)
     except NoSuchJobError as exc:
         raise SettingsError(f"no such job: {args.job_id}") from exc
+    except ValueError as exc:  # rq refuses ids other than letters, digits, "_" and "-"
+        raise SettingsError(f"invalid job id {args.job_id!r}: {exc}") from exc
+    print(json.dumps(job_summary(job), default=str))
     return 0
 
 

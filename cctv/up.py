@@ -2,7 +2,8 @@
 sender (idle without webhooks) and the dashboard, as child processes of this one; a child that
 exits is started again after a backoff (doubling
 from 1 s to 60 s, back to 1 s once it ran a minute), its restart count in the log; Ctrl-C or
-SIGTERM stops them all (and the Redis this command started). Several workers each get their own
+SIGTERM stops them all (and the Redis this command started). Every service's settings and the
+cameras file are checked before anything starts. Several workers each get their own
 share of the CPUs (their affinity), so that their lanes do not oversubscribe the cores."""
 
 from __future__ import annotations
@@ -21,9 +22,19 @@ from typing import Sequence
 
 from common.cameras import CameraConfig, LineConfig, ZoneConfig
 from common.schema import SettingsError
+from dashboard.auth import check_bind
+from dashboard.cli import check_address
+from dashboard.settings import DashboardSettings
+from ingest.settings import IngestSettings
+from integrations.settings import MqttSettings, WebhookSettings
 from runtime.camera_list import list_cameras, store_camera
 from runtime.redis_conn import connect, embedded_for
-from runtime.settings import CommonSettings
+from runtime.settings import CommonSettings, from_env
+from tracking.settings import TrackerSettings
+from workers.settings import WorkerSettings
+
+from .config_check import check_file
+from .errors import InvalidFile
 
 log = logging.getLogger("cctv.up")
 
@@ -77,6 +88,28 @@ def worker_cpu_shares(cpus: Sequence[int], workers: int) -> list[set[int]] | Non
     return shares
 
 
+def check_before_start(cameras_file: str | None, dashboard: bool, mqtt: bool) -> None:
+    """Build the settings of every service ``cctv up`` starts and check the cameras file as
+    ``cctv config check`` does: a bad one stops ``cctv up`` with its one line (SettingsError,
+    InvalidFile) instead of a service restarted forever."""
+    ingest = from_env(IngestSettings, cameras_file=cameras_file)
+    from_env(WorkerSettings)
+    from_env(TrackerSettings)
+    from_env(WebhookSettings, cameras_file=cameras_file)
+    if mqtt:
+        from_env(MqttSettings)
+    if dashboard:
+        board = from_env(DashboardSettings)
+        check_bind(board, board.dashboard_host)
+        check_address(board.dashboard_host, board.dashboard_port)
+    if ingest.cameras_file:
+        errors, _ = check_file(ingest.cameras_file)
+        if errors:
+            more = (f" (and {len(errors) - 1} more: cctv config check {ingest.cameras_file})"
+                    if len(errors) > 1 else "")
+            raise InvalidFile(errors[0].splitlines()[0] + more)
+
+
 def spawn(command: list[str], env: dict[str, str], cpus: set[int] | None = None) -> subprocess.Popen:
     """Start one child, on ``cpus`` only when given (Linux)."""
     pin = functools.partial(os.sched_setaffinity, 0, cpus) if cpus else None
@@ -85,44 +118,43 @@ def spawn(command: list[str], env: dict[str, str], cpus: set[int] | None = None)
 
 def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None = None,
        workers: int = 1, dashboard: bool = True, cluster: int = 0) -> int:
-    """Run everything until ``stop`` is set or a child exits; returns the exit status. With
-    ``cluster`` masters, a local Redis Cluster (``cctv/cluster.py``, one replica each, ports
-    ``CLUSTER_PORT``-) carries the streams, and the embedded Redis only the RQ queue."""
+    """Run everything until ``stop`` is set or a child exits; returns the exit status (130 when
+    ``stop`` is set before the services start: Ctrl-C during start). With ``cluster`` masters, a
+    local Redis Cluster (``cctv/cluster.py``, one replica each, ports ``CLUSTER_PORT``-) carries
+    the streams, and the embedded Redis only the RQ queue."""
     env = dict(os.environ)
-    server = local_cluster = None
+    mqtt = bool(env.get("CCTV_MQTT_URL"))
+    check_before_start(cameras_file, dashboard, mqtt)
     if cluster and settings.redis_url:
         raise SettingsError("--cluster starts a local cluster: unset REDIS_URL")
-    if not settings.redis_url:
-        server = embedded_for(settings)
-        if not server.start():
-            server = None  # someone else's embedded server: share it, leave it running
-        env["REDIS_URL"] = embedded_for(settings).url
-        if cluster:
-            try:
-                local_cluster = start_cluster(settings, cluster)
-            except SettingsError:
-                if server is not None:
-                    server.stop()
-                raise
-            env.update(CCTV_QUEUE_URL=env["REDIS_URL"], REDIS_URL=local_cluster.url,
-                       CCTV_HASH_TAGS="true")
-        settings = settings.model_copy(update={"redis_url": env["REDIS_URL"],
-                                               "hash_tags": settings.hash_tags or bool(cluster)})
-    client = connect(settings)
-    if not cameras_file and not list_cameras(client, settings.keys):
-        store_camera(client, settings.keys, sample_camera())
-        log.info("no cameras configured: replaying the sample video as camera 'bikes'")
-    if settings.cluster and not env.get("CCTV_QUEUE_URL"):
-        log.warning("Redis Cluster without CCTV_QUEUE_URL: no rq-worker, replays are refused "
-                    "(RQ needs a standalone Redis for its queue)")
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    shares = iter(worker_cpu_shares(cpus, workers) or [])
-    children = [Child(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
-                for cmd in child_commands(cameras_file, workers, dashboard,
-                                          mqtt=bool(env.get("CCTV_MQTT_URL")))
-                if cmd[3] != "rq-worker" or env.get("CCTV_QUEUE_URL") or not settings.cluster]
-    log.info("started %d services on %s", len(children), env.get("REDIS_URL"))
+    server = local_cluster = None
+    children: list[Child] = []
     try:
+        if not settings.redis_url:
+            embedded = embedded_for(settings)
+            server = embedded if embedded.start() else None  # else someone else's: share it
+            env["REDIS_URL"] = embedded.url
+            if cluster:
+                local_cluster = start_cluster(settings, cluster)
+                env.update(CCTV_QUEUE_URL=env["REDIS_URL"], REDIS_URL=local_cluster.url,
+                           CCTV_HASH_TAGS="true")
+            settings = settings.model_copy(update={
+                "redis_url": env["REDIS_URL"], "hash_tags": settings.hash_tags or bool(cluster)})
+        client = connect(settings)
+        if not cameras_file and not list_cameras(client, settings.keys):
+            store_camera(client, settings.keys, sample_camera())
+            log.info("no cameras configured: replaying the sample video as camera 'bikes'")
+        if settings.cluster and not env.get("CCTV_QUEUE_URL"):
+            log.warning("Redis Cluster without CCTV_QUEUE_URL: no rq-worker, replays are "
+                        "refused (RQ needs a standalone Redis for its queue)")
+        if stop.is_set():
+            return 130
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        shares = iter(worker_cpu_shares(cpus, workers) or [])
+        children = [Child(cmd, env, next(shares, None) if cmd[3] == "worker" else None)
+                    for cmd in child_commands(cameras_file, workers, dashboard, mqtt)
+                    if cmd[3] != "rq-worker" or env.get("CCTV_QUEUE_URL") or not settings.cluster]
+        log.info("started %d services on %s", len(children), env.get("REDIS_URL"))
         while not stop.wait(0.5):
             for child in children:
                 child.supervise(time.monotonic())

@@ -8,9 +8,11 @@ with ``python -m streamlit run``, so a SIGTERM from ``cctv up`` or Docker reache
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
+from common.schema import SettingsError
 from runtime.settings import from_env
 
 from .auth import check_bind
@@ -31,10 +33,22 @@ def streamlit_command(host: str, port: int) -> list[str]:
             "--client.toolbarMode", "viewer"]
 
 
+def check_address(host: str, port: int) -> None:
+    """SettingsError unless ``host`` resolves (Streamlit, after the exec, would fail to bind it
+    with a traceback)."""
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        why = "name not known" if exc.errno == socket.EAI_NONAME else exc.strerror
+        raise SettingsError(f"cannot bind {host}:{port}: {why}") from exc
+
+
 def serve(port: int | None = None, host: str | None = None) -> int:
-    """Check the settings (a password when not on loopback), then exec Streamlit."""
+    """Check the settings (a password when not on loopback, a host that resolves), then exec
+    Streamlit."""
     settings = from_env(DashboardSettings, dashboard_port=port, dashboard_host=host)
     check_bind(settings, settings.dashboard_host)
+    check_address(settings.dashboard_host, settings.dashboard_port)
     env = dict(os.environ, CCTV_DASHBOARD_HOST=settings.dashboard_host,
                CCTV_DASHBOARD_PORT=str(settings.dashboard_port))
     command = streamlit_command(settings.dashboard_host, settings.dashboard_port)

@@ -148,8 +148,13 @@ def env_value(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def from_env(model: type[S], environ: Mapping[str, str] | None = None, **overrides: Any) -> S:
-    """Build ``model`` from environment variables, then non-None ``overrides`` (CLI options)."""
+    """Build ``model`` from environment variables, then non-None ``overrides`` (CLI options).
+    An empty variable is unset, except ``REDIS_URL``: empty is an error, not the embedded
+    server (an unfilled ``REDIS_URL=${VAR}`` must not start a private, empty Redis)."""
     environ = os.environ if environ is None else environ
+    if "redis_url" in model.model_fields and environ.get("REDIS_URL") == "":
+        raise SettingsError("REDIS_URL is set but empty: unset it for the embedded server, or "
+                            "give redis://host:port")
     values: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         raw = env_value(environ, env_name(name))
