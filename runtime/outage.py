@@ -33,6 +33,9 @@ REDIS_FAILED = (*REDIS_DOWN, redis.ResponseError)
 """What a service loop waits out rather than exit on: Redis away, or refusing a command (``OOM``
 under ``noeviction``, a read-only replica, a key an operator replaced with another type)."""
 
+WRONG_TYPE = "WRONGTYPE"
+"""How Redis starts its reply to a command on a key that holds another type."""
+
 LOSS_KEEP_S = 7 * 86_400
 """Records of services that lost Redis longer ago than this are dropped."""
 
@@ -44,6 +47,26 @@ def backoff(initial_s: float, max_s: float,
     while True:
         yield step * (0.5 + rng() / 2)
         step = min(step * 2, max_s)
+
+
+def is_wrong_type(exc: BaseException) -> bool:
+    """A command refused because one key holds another type (an operator's ``SET`` over a
+    stream): a fault of whatever owns that key, not a Redis outage."""
+    return isinstance(exc, redis.ResponseError) and str(exc).startswith(WRONG_TYPE)
+
+
+def wrong_type_keys(client: redis.Redis, expected: dict[str, str]) -> list[str]:
+    """Of ``expected`` (key -> Redis type), each key holding another type, described as
+    "key cctv:frames:lobby is not a stream (it holds a string)" (a missing key is fine)."""
+    pipe = client.pipeline(transaction=False)
+    for key in expected:
+        pipe.type(key)
+    found = []
+    for (key, want), got in zip(expected.items(), pipe.execute()):
+        got = got.decode() if isinstance(got, bytes) else str(got)
+        if got not in (want, "none"):
+            found.append(f"key {key} is not a {want} (it holds a {got})")
+    return found
 
 
 class Outage:

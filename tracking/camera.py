@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 from common.cameras import CountingConfig, LineConfig, ZoneConfig
 from common.counts import counted_detections
 from common.fields import Fields, MessageError
-from common.messages import DetectionMessage
+from common.messages import DetectedObject, DetectionMessage
 from common.tracks import TrackMessage
 from runtime import metrics
 
@@ -27,6 +27,9 @@ SNAPSHOT_VERSION = 2
 SNAPSHOT_MAX_BYTES = 64 << 20
 """The largest snapshot read back: far above the few MB of thousands of tracks and objects."""
 STREAM_START = "0-0"
+MAX_TRACKED_BOXES = 300
+"""Boxes tracked per frame, the highest-scoring kept: ByteTrack's matching grows with the square
+of the boxes (1000 take ~0.15 s a frame, 300 ~0.02 s), and a pass must stay within its lock."""
 
 
 class SnapshotError(ValueError):
@@ -75,6 +78,7 @@ class CameraTracker:
                                     last_seq, clock, settings.reorder_pending_ms / 1000)
         self.skipped = {"bad_entries": 0, "late_frames": 0}  # not written to Redis yet
         self.dead: list[tuple[str, str]] = []  # (entry id, reason) of bad entries not written yet
+        self.shed_logged = False  # boxes over MAX_TRACKED_BOXES are shed, said once per camera
 
     def add(self, entry_id: str, fields: Fields) -> None:
         """Hold one detections entry for ordering; a malformed or late one is logged, counted
@@ -112,7 +116,8 @@ class CameraTracker:
         frames = []
         for msg, stream_id in self.buffer.pop_ready(settled_below):
             try:
-                objects = kept(msg.objects, msg.width, msg.height, counting)
+                objects = self._shed(kept(msg.objects, msg.width, msg.height, counting),
+                                     msg.frame_id)
                 tracks = self.tracker.update(objects)
                 counted = self.counter.count(tracks, msg.width, msg.height, msg.ts, lines,
                                              zones, counting)
@@ -127,6 +132,17 @@ class CameraTracker:
                              counted_detections(objects, counting), counted.stays),
                 counted))
         return frames
+
+    def _shed(self, objects: list[DetectedObject], frame_id: str) -> list[DetectedObject]:
+        """At most :data:`MAX_TRACKED_BOXES` of a frame's boxes, the highest-scoring."""
+        if len(objects) <= MAX_TRACKED_BOXES:
+            return objects
+        if not self.shed_logged:
+            self.shed_logged = True
+            log.warning("camera %s: frame %s has %d boxes: tracking the %d highest-scoring of "
+                        "this and every such frame", self.camera, frame_id, len(objects),
+                        MAX_TRACKED_BOXES)
+        return sorted(objects, key=lambda obj: obj.score, reverse=True)[:MAX_TRACKED_BOXES]
 
     def resume_id(self) -> str:
         """Where a successor reads the detections stream from (exclusive): before the oldest

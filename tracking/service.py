@@ -5,6 +5,8 @@ cameras' lines and zones and take free cameras (continuing from their snapshots)
 owned camera's new detections in one XREAD; track what the reorder buffers release; write each
 camera's frames in one fenced transaction. A camera whose lock or write is refused is dropped at
 once, its in-memory state discarded: whoever holds the lock continues from the stored snapshot.
+A key of one camera holding the wrong type stops that camera alone (:mod:`.faults`), and the
+locks are renewed between cameras, so one camera's backlog never costs another its lock.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from common.schema import SettingsError
 from runtime import metrics
 from runtime.camera_list import list_cameras, published_camera_names
 from runtime.logging_setup import bind
-from runtime.outage import REDIS_FAILED, Outage
+from runtime.outage import REDIS_FAILED, Outage, is_wrong_type
 from runtime.redis_conn import read_streams
 
 from .camera import CameraTracker, SnapshotError, TrackedFrame
 from .event_media import EventMedia
 from .events import EventBuilder, Rules, open_events, write_changes
+from .faults import CameraFaults
 from .reorder import OrderKey
 from .settings import TrackerSettings
 from .store import TrackStore
@@ -37,7 +40,6 @@ from .store import TrackStore
 log = logging.getLogger("cctv.tracker")
 
 BLOCK_MS = 100
-BROKEN_RETRY_S = 60.0
 DEAD_LETTER_MAXLEN = 10_000
 
 
@@ -57,7 +59,7 @@ class Tracker:
                                 settings.tracks_maxlen, settings.minute_ttl_s)
         self.cameras: dict[str, CameraTracker] = {}
         self.configs: dict[str, CameraConfig] = {}
-        self.broken: dict[str, float] = {}  # camera -> when to try its keys again
+        self.faults = CameraFaults(client, self.keys, clock)
         self.outage = Outage(client, self.keys, f"tracker {self.id}", log)
         self._next_renew = self._next_poll = 0.0
         self.events: dict[str, EventBuilder] = {}
@@ -116,7 +118,7 @@ class Tracker:
             try:
                 reply = read_streams(self.client, streams, self.read_count, BLOCK_MS)
             except redis.ResponseError as exc:
-                self._drop_wrong_types(exc)
+                self._drop_faulty(exc)
                 reply = []
             for stream, entries in reply or []:
                 camera = cameras[stream.decode()]
@@ -124,55 +126,69 @@ class Tracker:
                     settled[camera] = None  # more to read: what is settled is not known yet
                 for entry_id, fields in entries:
                     self.cameras[camera].add(entry_id.decode(), fields)
-        written = sum(self._track(camera, settled.get(camera)) for camera in list(self.cameras))
-        self._write_dead_letters()
+        written = 0
+        for camera in list(self.cameras):
+            self._renew_when_due()  # tracking one camera's backlog must not cost another's lock
+            if camera not in self.cameras:
+                continue
+            try:
+                written += self._track(camera, settled.get(camera))
+                self._write_dead_letters(camera)
+            except redis.ResponseError as exc:
+                if not is_wrong_type(exc):
+                    raise
+                self._fault(camera, self.faults.describe(camera, exc))
         return written
 
-    def _drop_wrong_types(self, exc: redis.ResponseError) -> None:
-        """A detections key replaced by another type (an operator's ``SET``): that camera is
-        left alone for a while instead of failing every read."""
-        if "WRONGTYPE" not in str(exc):
+    def _drop_faulty(self, exc: redis.ResponseError) -> None:
+        """The XREAD of every camera's detections refused: the cameras whose keys hold the
+        wrong type stop (one operator's ``SET`` costs that camera alone)."""
+        if not is_wrong_type(exc):
             raise exc
         for camera in list(self.cameras):
-            key = self.keys.detections(camera)
-            if self.client.type(key) not in (b"stream", b"none"):
-                self._broken(camera, f"key {key} is not a stream")
+            found = self.faults.check(camera)
+            if found:
+                self._fault(camera, "; ".join(found))
 
-    def _broken(self, camera: str, why: str) -> None:
-        """Leave ``camera`` for ``BROKEN_RETRY_S`` after an error in its own keys."""
-        log.error("camera %s: %s; retrying in %.0fs", camera, why, BROKEN_RETRY_S)
-        self.broken[camera] = self.clock() + BROKEN_RETRY_S
+    def _fault(self, camera: str, why: str) -> None:
+        """A fault in ``camera``'s own keys: it stops until :class:`CameraFaults` rechecks it."""
+        self.faults.fault(camera, why)
         if camera in self.cameras:
             self.store.release(camera)
-            self._drop(camera, "its keys are broken")
+            self._drop(camera, "its keys are faulty")
 
-    def _write_dead_letters(self) -> None:
-        """Detections entries the cameras skipped as bad, to the camera's dead letters
+    def _write_dead_letters(self, camera: str) -> None:
+        """Detections entries the camera skipped as bad, to its dead letters
         (``keys.dead_letters``, indexed in ``dead_letter_cameras`` with hash tags) with why."""
+        tracker = self.cameras[camera]
+        if not tracker.dead:
+            return
         pipe = self.client.pipeline(transaction=False)
-        for camera, tracker in self.cameras.items():
-            if tracker.dead and self.keys.hash_tags:
-                pipe.sadd(self.keys.dead_letter_cameras, camera)
-            for entry_id, why in tracker.dead:
-                letter = DeadLetter(camera, entry_id, why, self.id, time.time(), "detections")
-                pipe.xadd(self.keys.dead_letters(camera), letter.to_fields(),
-                          maxlen=DEAD_LETTER_MAXLEN, approximate=True)
-            tracker.dead.clear()
-        if len(pipe):
-            pipe.execute()
+        if self.keys.hash_tags:
+            pipe.sadd(self.keys.dead_letter_cameras, camera)
+        for entry_id, why in tracker.dead:
+            letter = DeadLetter(camera, entry_id, why, self.id, time.time(), "detections")
+            pipe.xadd(self.keys.dead_letters(camera), letter.to_fields(),
+                      maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+        tracker.dead.clear()
+        pipe.execute()
 
     def upkeep(self) -> None:
         """Renew locks when due; re-read lines and zones and take free cameras when due."""
+        self._renew_when_due()
         now = self.clock()
-        if now >= self._next_renew:
-            self._next_renew = now + self.settings.lock_ttl_ms / 3000
-            for camera in self.store.renew(list(self.cameras)):
-                self._drop(camera, "its lock expired")
         if now >= self._next_poll:
             self._next_poll = now + self.settings.tracker_poll_s
             self._read_configs()
             self._take_free_cameras()
         metrics.CAMERAS_TRACKED.set(len(self.cameras))
+
+    def _renew_when_due(self) -> None:
+        now = self.clock()
+        if now >= self._next_renew:
+            self._next_renew = now + self.settings.lock_ttl_ms / 3000
+            for camera in self.store.renew(list(self.cameras)):
+                self._drop(camera, "its lock expired")
 
     def _read_configs(self) -> None:
         try:
@@ -185,19 +201,29 @@ class Tracker:
         for camera in names:
             full = self.settings.max_cameras is not None \
                 and len(self.cameras) >= self.settings.max_cameras
-            if full or camera in self.cameras or self.broken.get(camera, 0) > self.clock() \
+            if full or camera in self.cameras or self.faults.waiting(camera) \
                     or not self.store.acquire(camera):
                 continue
             try:
+                found = self.faults.check(camera)
+                if found:
+                    self._fault(camera, "; ".join(found))
+                    self.store.release(camera)
+                    continue
                 snapshot = self.store.load(camera)
                 self.cameras[camera] = CameraTracker(camera, self.settings, snapshot, self.clock)
                 if self.media:
                     self.events[camera] = EventBuilder(camera, self.event_rules,
                                                        open_events(self.client, self.keys, camera))
-            except (SnapshotError, redis.ResponseError) as exc:
-                self._broken(camera, f"{exc} (key {self.keys.tracker_state(camera)})")
+            except SnapshotError as exc:
+                self._fault(camera, f"{self.keys.tracker_state(camera)}: {exc}")
                 self.store.release(camera)
                 continue
+            except redis.ResponseError as exc:
+                self._fault(camera, self.faults.describe(camera, exc))
+                self.store.release(camera)
+                continue
+            self.faults.cleared(camera)
             log.info("camera %s: tracking %s", camera,
                      f"from frame {snapshot['frame_id']}" if snapshot else "from the start")
 
@@ -213,7 +239,7 @@ class Tracker:
         try:
             written = self.store.write(camera, frames, tracker.snapshot(), tracker.take_skipped())
         except redis.ResponseError as exc:  # e.g. one of its keys holds the wrong type
-            self._broken(camera, str(exc))
+            self._fault(camera, self.faults.describe(camera, exc))
             return 0
         if not written:
             self._drop(camera, "another tracker holds it")
