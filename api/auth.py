@@ -15,6 +15,8 @@ import hmac
 import time
 
 DAY = 86_400
+MAX_TOKEN = 64
+"""Longest stream token looked at: ``<expiry>.<32 hex digits>`` is 43 characters."""
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="cctv", charset="UTF-8"'}
 """Headers of a 401 answer: they make players and browsers ask for the password."""
 
@@ -36,7 +38,10 @@ def stream_token(password: str, now: float | None = None) -> str:
 
 
 def token_ok(password: str, token: str, now: float | None = None) -> bool:
-    """True for an unexpired token made with ``password``."""
+    """True for an unexpired token made with ``password`` (False for anything longer than a
+    token or not ASCII, before any parsing or comparison)."""
+    if len(token) > MAX_TOKEN or not token.isascii():
+        return False
     expires, _, signature = token.partition(".")
     if not expires.isdigit() or int(expires) <= (time.time() if now is None else now):
         return False

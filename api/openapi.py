@@ -1,88 +1,94 @@
-"""The OpenAPI 3.1 document of :mod:`api.rest`, served at ``/api/openapi.json``."""
+"""The OpenAPI 3.1 document of :mod:`api.rest`, served at ``/api/openapi.json``.
+
+Query parameters come from the models that validate them (:mod:`api.params`) and the camera
+body from :class:`common.cameras.CameraConfig`, so the document says what the routes accept.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from common.cameras import CAMERA_NAME_PATTERN, CameraConfig
+from common.events import EVENT_ID_PATTERN
+
+from .params import EventsQuery, SnapshotQuery, query_parameters
+
+REF = "#/components/schemas/{model}"
+
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF.format(model=name)}
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _param(name: str, where: str, schema: dict[str, Any], description: str,
-           required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required or where == "path",
-            "schema": schema, "description": description}
+def _path(name: str, pattern: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": pattern}}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    reasons = {400: "bad parameter", 401: "password needed", 404: "not found",
-               409: "stored configuration invalid", 503: "Redis unreachable"}
+    """Each JSON error answer of an operation: these ``statuses``, 401 and 503."""
+    reasons = {400: "bad parameter or body", 401: "password needed", 404: "not found",
+               409: "stored configuration invalid", 413: "body too large",
+               503: "Redis unreachable"}
     return {str(s): _json(_ref("Error"), reasons[s]) for s in statuses + (401, 503)}
 
 
-_TIME = {"oneOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]}
-_EVENT_ID = _param("id", "path", {"type": "string"}, "Event id.")
-_EVENT = {
-    "type": "object",
-    "required": ["id", "camera", "label", "start_ts", "end_ts", "top_score", "zones", "lines",
-                 "has_snapshot", "has_clip"],
-    "properties": {
-        "id": {"type": "string"}, "camera": {"type": "string"}, "label": {"type": "string"},
-        "start_ts": {"type": "number", "description": "Unix seconds"},
-        "end_ts": {"type": ["number", "null"], "description": "null while the event is open"},
-        "top_score": {"type": "number"},
-        "zones": {"type": "array", "items": {"type": "string"}},
-        "lines": {"type": "array", "items": {
-            "type": "object", "required": ["name", "direction"],
-            "properties": {"name": {"type": "string"},
-                           "direction": {"type": "string", "enum": ["in", "out"]}}}},
-        "has_snapshot": {"type": "boolean"}, "has_clip": {"type": "boolean"}}}
+def _object(**properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+_STRING = {"type": "string"}
+_EVENT_ID = _path("id", EVENT_ID_PATTERN, "Event id.")
+_EVENT = _object(
+    id=_STRING, camera=_STRING, label=_STRING,
+    start_ts={"type": "number", "description": "Unix seconds"},
+    end_ts={"type": ["number", "null"], "description": "null while the event is open"},
+    top_score={"type": "number"},
+    zones={"type": "array", "items": _STRING},
+    lines={"type": "array", "items": _object(
+        name=_STRING, direction={"type": "string", "enum": ["in", "out"]})},
+    has_snapshot={"type": "boolean"}, has_clip={"type": "boolean"})
+
+
+def _camera_schemas() -> dict[str, Any]:
+    """``CameraConfig`` and the models it refers to, as component schemas."""
+    schema = CameraConfig.model_json_schema(ref_template=REF)
+    return schema.pop("$defs", {}) | {"CameraConfig": schema}
+
 
 SCHEMA: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "cctv-analytics", "version": "1",
-             "description": "Events, status and cameras; HTTP Basic with the dashboard's "
-                            "password (any user name) when one is set."},
+             "description": "Events, status and cameras. With no dashboard password set (the "
+                            "dashboard then binds loopback only) no credentials are needed; "
+                            "with one, HTTP Basic with it (any user name) or the page's stream "
+                            "token."},
     "components": {
-        "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+        "securitySchemes": {"basic": {"type": "http", "scheme": "basic"},
+                            "token": {"type": "apiKey", "in": "query", "name": "token"}},
         "schemas": {
-            "Error": {"type": "object", "required": ["error"],
-                      "properties": {"error": {"type": "string"}}},
+            "Error": _object(error=_STRING),
             "Event": _EVENT,
-            "EventList": {"type": "object", "required": ["events", "cursor"],
-                          "properties": {"events": {"type": "array", "items": _ref("Event")},
-                                         "cursor": {"type": ["string", "null"]}}},
-            "Camera": {"type": "object", "required": ["name", "url"],
-                       "description": "A camera config (docs/configuration.md)",
-                       "additionalProperties": True}}},
-    "security": [{"basic": []}],
+            "EventList": _object(events={"type": "array", "items": _ref("Event")},
+                                 cursor={"type": ["string", "null"]}),
+            **_camera_schemas()}},
+    "security": [{}, {"basic": []}, {"token": []}],
     "paths": {
         "/api/events": {"get": {
-            "summary": "Events, newest first",
-            "parameters": [
-                _param("camera", "query", {"type": "string"}, "Only this camera."),
-                _param("label", "query", {"type": "string"}, "Only this class."),
-                _param("zone", "query", {"type": "string"}, "Only events that entered it."),
-                _param("after", "query", _TIME, "Started at or after (Unix s or ISO 8601)."),
-                _param("before", "query", _TIME, "Started before (Unix s or ISO 8601)."),
-                _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500,
-                                          "default": 50}, "Page size."),
-                _param("cursor", "query", {"type": "string"}, "The previous page's cursor.")],
+            "summary": "Events, newest first", "parameters": query_parameters(EventsQuery),
             "responses": {"200": _json(_ref("EventList")), **_errors(400, 404)}}},
         "/api/events/{id}": {"get": {
             "summary": "One event", "parameters": [_EVENT_ID],
             "responses": {"200": _json(_ref("Event")), **_errors(404)}}},
         "/api/events/{id}/snapshot.jpg": {"get": {
             "summary": "The frame of the best score with the box (crop=1: the box only)",
-            "parameters": [_EVENT_ID, _param("crop", "query", {"type": "integer",
-                                                               "enum": [0, 1]}, "The crop.")],
-            "responses": {"200": {"description": "JPEG",
-                                  "content": {"image/jpeg": {}}}, **_errors(400, 404)}}},
+            "parameters": [_EVENT_ID, *query_parameters(SnapshotQuery)],
+            "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
+                          **_errors(400, 404)}}},
         "/api/events/{id}/clip.mp4": {"get": {
             "summary": "H.264 MP4 from pre_s before the start to post_s after the end",
             "parameters": [_EVENT_ID],
@@ -93,17 +99,18 @@ SCHEMA: dict[str, Any] = {
             "responses": {"200": _json({"type": "object"}), **_errors()}}},
         "/api/cameras": {
             "get": {"summary": "Configured cameras (URLs masked)",
-                    "responses": {"200": _json({"type": "object", "properties": {
-                        "cameras": {"type": "object",
-                                    "additionalProperties": _ref("Camera")}}}),
+                    "responses": {"200": _json(_object(cameras={
+                        "type": "object", "additionalProperties": _ref("CameraConfig")})),
                         **_errors(409)}},
-            "post": {"summary": "Add or replace a camera (as `cctv camera add`)",
+            "post": {"summary": "Add or replace a camera (as `cctv camera add`); a URL with "
+                                "literal credentials is refused (write them as ${VAR})",
                      "requestBody": {"required": True, "content": {
-                         "application/json": {"schema": _ref("Camera")}}},
-                     "responses": {"201": _json({"type": "object"}), **_errors(400)}}},
+                         "application/json": {"schema": _ref("CameraConfig")}}},
+                     "responses": {"201": _json(_object(stored=_STRING)),
+                                   **_errors(400, 413)}}},
         "/api/cameras/{name}": {"delete": {
             "summary": "Remove a camera (as `cctv camera rm`)",
-            "parameters": [_param("name", "path", {"type": "string"}, "Camera name.")],
-            "responses": {"200": _json({"type": "object"}), **_errors(404)}}},
+            "parameters": [_path("name", CAMERA_NAME_PATTERN, "Camera name.")],
+            "responses": {"200": _json(_object(removed=_STRING)), **_errors(404)}}},
     },
 }

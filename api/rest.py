@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -21,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from common.cameras import parse_camera
 from common.events import EVENT_ID_PATTERN, Event
@@ -28,16 +27,16 @@ from common.keys import Keys
 from common.schema import SettingsError
 from common.urls import mask_url
 from runtime.camera_list import list_cameras, remove_camera, store_camera
-from runtime.event_store import Query, load_event, parse_cursor, query_events
+from runtime.event_store import Query, load_event, query_events
 from runtime.outage import REDIS_DOWN
 from runtime.status import collect_status
 
 from .auth import CHALLENGE, authorized
 from .openapi import SCHEMA
+from .params import EventsQuery, ParameterError, SnapshotQuery, parse_query
 
 log = logging.getLogger("cctv.api.rest")
 
-MAX_LIMIT = 500
 MAX_BODY = 64 * 1024
 Handler = Callable[[Request], Response]
 
@@ -54,45 +53,37 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse({"error": reason}, status, headers=headers)
 
 
-def parse_time(name: str, raw: str | None) -> float | None:
-    """Unix seconds or ISO 8601 (``2026-11-29T14:05:00Z``) -> Unix seconds."""
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            raise ApiError(400, f"{name} is neither Unix seconds nor an ISO 8601 date: "
-                                f"{raw[:40]!r}") from None
-    if not math.isfinite(value):
-        raise ApiError(400, f"{name} must be finite")
-    return value
-
-
 def query_of(request: Request, camera_known: Callable[[str], bool]) -> Query:
     """The :class:`Query` of ``GET /api/events``'s parameters."""
-    params = request.query_params
-    raw_limit = params.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number within 1..{MAX_LIMIT}, "
-                            f"not {raw_limit[:20]!r}")
-    camera = params.get("camera") or None
-    if camera is not None and not camera_known(camera):
-        raise ApiError(404, f"unknown camera: {camera[:64]}")
-    cursor = params.get("cursor") or None
-    if cursor is not None:
-        try:
-            parse_cursor(cursor)
-        except ValueError as exc:
-            raise ApiError(400, f"bad cursor: {exc}") from None
-    after, before = parse_time("after", params.get("after")), parse_time("before",
-                                                                         params.get("before"))
-    if after is not None and before is not None and after >= before:
-        raise ApiError(400, "after must be earlier than before")
-    return Query(camera, params.get("label") or None, params.get("zone") or None, after, before,
-                 int(raw_limit), cursor)
+    params = parse_query(EventsQuery, request)
+    if params.camera is not None and not camera_known(params.camera):
+        raise ApiError(404, f"unknown camera: {params.camera}")
+    return Query(params.camera, params.label, params.zone, params.after, params.before,
+                 params.limit, params.cursor)
+
+
+class Resource:
+    """One path's methods: HEAD as GET, any other method a JSON 405 whose ``Allow`` lists them.
+
+    An ASGI app rather than one Starlette route per method, so that every method of the path
+    reaches it and ``Allow`` names all of the path's methods.
+    """
+
+    def __init__(self, **handlers: Callable[[Request], Awaitable[Response]]):
+        self.handlers = {method.upper(): handler for method, handler in handlers.items()}
+        if "GET" in self.handlers:
+            self.handlers["HEAD"] = self.handlers["GET"]
+        self.allow = ", ".join(self.handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self.handlers.get(request.method)
+        if handler is None:
+            response: Response = error(405, f"{request.method} is not allowed here; "
+                                            f"allowed: {self.allow}", {"Allow": self.allow})
+        else:
+            response = await handler(request)
+        await response(scope, receive, send)
 
 
 def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
@@ -120,6 +111,8 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
                 return await run_in_threadpool(handler, request)
             except ApiError as exc:
                 return error(exc.status, str(exc))
+            except ParameterError as exc:
+                return error(400, str(exc))
             except REDIS_DOWN:
                 return error(503, "Redis is unreachable; try again shortly")
             except Exception:  # a bug: logged here, never shown to the client
@@ -150,11 +143,8 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
 
     def snapshot(request: Request) -> Response:
         event = event_of(request)
-        crop = request.query_params.get("crop", "0")
-        if crop not in ("0", "1"):
-            raise ApiError(400, f"crop must be 0 or 1, not {crop[:20]!r}")
-        return media(event, event.crop if crop == "1" else event.snapshot, "snapshot",
-                     "image/jpeg")
+        crop = parse_query(SnapshotQuery, request).crop
+        return media(event, event.crop if crop else event.snapshot, "snapshot", "image/jpeg")
 
     def clip(request: Request) -> Response:
         event = event_of(request)
@@ -199,14 +189,13 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
     async def not_found(request: Request) -> Response:
         return error(404, f"no such route: {request.method} {request.url.path[:120]}")
 
-    return [Route("/api/openapi.json", openapi),
-            Route("/api/events", guarded(events)),
-            Route("/api/events/{id}", guarded(one_event)),
-            Route("/api/events/{id}/snapshot.jpg", guarded(snapshot)),
-            Route("/api/events/{id}/clip.mp4", guarded(clip)),
-            Route("/api/status", guarded(status)),
-            Route("/api/cameras", guarded(cameras), methods=["GET"]),
-            Route("/api/cameras", guarded(add_camera), methods=["POST"]),
-            Route("/api/cameras/{name}", guarded(delete_camera), methods=["DELETE"]),
+    return [Route("/api/openapi.json", Resource(get=openapi)),
+            Route("/api/events", Resource(get=guarded(events))),
+            Route("/api/events/{id}", Resource(get=guarded(one_event))),
+            Route("/api/events/{id}/snapshot.jpg", Resource(get=guarded(snapshot))),
+            Route("/api/events/{id}/clip.mp4", Resource(get=guarded(clip))),
+            Route("/api/status", Resource(get=guarded(status))),
+            Route("/api/cameras", Resource(get=guarded(cameras), post=guarded(add_camera))),
+            Route("/api/cameras/{name}", Resource(delete=guarded(delete_camera))),
             Route("/api/{rest:path}", not_found,
-                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])]
+                  methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]
