@@ -65,7 +65,8 @@ class BridgeState:
     """One bridge: ``state`` (:data:`BRIDGE_STATES`), ``broker`` (masked URL), ``error`` (the
     last connection problem, masked; empty once online), ``since`` (when ``state`` began),
     ``ts`` (last write), messages ``published``, event messages ``dropped`` (buffer full while
-    offline), ``buffered`` now, ``connects`` (successful connections since start)."""
+    offline), ``buffered`` now, ``connects`` (successful connections since start), ``prefix``
+    (the topic prefix it publishes under)."""
 
     client_id: str
     state: str
@@ -77,6 +78,7 @@ class BridgeState:
     dropped: int = 0
     buffered: int = 0
     connects: int = 0
+    prefix: str = ""
 
     def to_fields(self) -> dict[str, str]:
         return {f.name: repr(v) if isinstance(v, float) else str(v)
@@ -94,4 +96,4 @@ class BridgeState:
                    field_text(data, "error", ""), field_float(data, "since", 0.0),
                    field_float(data, "ts", 0.0), field_int(data, "published", 0),
                    field_int(data, "dropped", 0), field_int(data, "buffered", 0),
-                   field_int(data, "connects", 0))
+                   field_int(data, "connects", 0), field_text(data, "prefix", ""))

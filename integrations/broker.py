@@ -5,7 +5,9 @@ is away.
 paho's network thread (``loop_start``) reconnects by itself, with a doubling delay up to
 :data:`RECONNECT_MAX_S`. Retained topics are kept here by topic (the newest payload only): a
 change is published once, and on every (re)connection the bridge publishes ``online`` and then
-all of them again, so a broker that lost its retained messages gets them back. Event messages
+all of them again, so a broker that lost its retained messages gets them back (``online`` is
+also re-asserted periodically: another bridge on the same prefix may have stopped and said
+``offline``). Event messages
 published while the broker is away wait in a bounded buffer (the oldest dropped and counted).
 """
 
@@ -111,12 +113,13 @@ class Outbox:
             self.client.connect_async(self.broker.host, self.broker.port, self.keepalive)
         self.client.loop_start()
 
-    def stop(self) -> None:
-        """Publish ``offline`` (a clean disconnect sends no last will) and disconnect."""
+    def stop(self, offline: bool = True) -> None:
+        """Publish ``offline`` unless told not to (another bridge on this prefix is online; a
+        clean disconnect sends no last will) and disconnect."""
         with self._lock:
             self._stopping = True
             was_connected, self.connected = self.connected, False
-        if was_connected:
+        if was_connected and offline:
             info = self.client.publish(self.topics.available, "offline", qos=QOS, retain=True)
             try:
                 info.wait_for_publish(5)
@@ -209,6 +212,13 @@ class Outbox:
                 self.dropped += 1
             self.buffer.append((topic, data))
 
+    def reassert_online(self) -> None:
+        """Publish ``online`` (retained) again if connected: corrects an ``offline`` left by
+        another bridge on this prefix."""
+        with self._lock:
+            if self.connected:
+                self._send(self.topics.available, b"online", True)
+
     def now(self, topic: str, payload: bytes | str) -> None:
         """Publish a message only if connected (periodic ones: the next will come)."""
         with self._lock:
@@ -221,4 +231,5 @@ class Outbox:
         with self._lock:
             s = self.state
             return BridgeState(s.client_id, s.state, s.broker, s.error, s.since, time.time(),
-                               self.published, self.dropped, len(self.buffer), self.connects)
+                               self.published, self.dropped, len(self.buffer), self.connects,
+                               self.topics.prefix)

@@ -9,6 +9,10 @@ JPEG), ``<camera>/<line>/<label>/in|out`` (crossings in total), ``<camera>/<zone
 --json`` document every ``mqtt_stats_interval_s``). Home Assistant discovery configs come from
 :mod:`integrations.homeassistant`.
 
+Several bridges may share a broker and prefix: each re-asserts ``available`` ``online`` with its
+stats, and one that stops cleanly says ``offline`` only when no other is listed online in Redis
+(:func:`other_bridge_online`). An unclean loss leaves it to the broker's last will.
+
 Events are read from ``cctv:event-updates`` after the last id this bridge published (kept in
 ``cctv:mqtt-cursor:{client id}``), so a restart neither replays old events nor skips those that
 came meanwhile; while the broker is away they wait there (the stream keeps the newest 10,000).
@@ -27,6 +31,7 @@ import time
 from collections import OrderedDict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -34,7 +39,7 @@ from common.cameras import is_camera_name
 from common.event_changes import ChangeKind, EventChange
 from common.fields import MessageError, text
 from common.keys import Keys
-from common.mqtt import Topics
+from common.mqtt import BridgeState, Topics
 from runtime.bridge_state import read_bridge_states, write_bridge_state
 from runtime.camera_list import published_camera_names, valid_camera_json
 from runtime.event_store import Query, load_event, query_events
@@ -101,6 +106,7 @@ class Bridge:
                 if now >= next_stats:
                     status = collect_status(self.client, self.keys)
                     self.outbox.now(self.topics.stats, json.dumps(status.to_dict()))
+                    self.outbox.reassert_online()
                     next_stats = now + self.settings.mqtt_stats_interval_s
                 self.outage.back()
             except REDIS_FAILED as exc:
@@ -257,6 +263,25 @@ def bridge_health(client: redis.Redis, settings: MqttSettings) -> tuple[bool, st
         (f" ({state.error})" if state.error else "")
 
 
+def _broker_address(state: BridgeState) -> tuple[str | None, int | None]:
+    """Host and port of a state's (masked) broker URL: bridges with other credentials or
+    another spelling of the URL still name the same broker."""
+    parts = urlsplit(state.broker)
+    return parts.hostname, parts.port
+
+
+def other_bridge_online(client: redis.Redis, keys: Keys, mine: BridgeState) -> bool:
+    """Whether Redis lists another bridge online on ``mine``'s broker and prefix (False when
+    Redis cannot say: a wrong ``offline`` is corrected by the others' re-assertion)."""
+    try:
+        states = read_bridge_states(client, keys)
+    except REDIS_FAILED:
+        return False
+    return any(state.client_id != mine.client_id and state.state == "online"
+               and state.prefix == mine.prefix and _broker_address(state) == _broker_address(mine)
+               for state in states.values())
+
+
 def run_bridge(client: redis.Redis, settings: MqttSettings, stop: threading.Event) -> None:
     """``cctv mqtt``: connect to the broker and publish until ``stop`` is set."""
     broker = broker_from_url(settings.mqtt_url or "")
@@ -271,8 +296,9 @@ def run_bridge(client: redis.Redis, settings: MqttSettings, stop: threading.Even
     try:
         Bridge(client, settings, outbox, discovery).run(stop)
     finally:
-        outbox.stop()
-        try:
-            client.delete(settings.keys.mqtt_bridge(outbox.client_id))  # stopped: not running
+        try:  # not running any more: removed before asking about the others, so that two
+            # bridges stopping together do not each leave ``online`` to the other
+            client.delete(settings.keys.mqtt_bridge(outbox.client_id))
         except REDIS_FAILED:
             pass
+        outbox.stop(offline=not other_bridge_online(client, settings.keys, outbox.snapshot()))

@@ -1,8 +1,11 @@
 """Sending webhooks: the signed POST, its retry policy, and one :class:`Lane` per receiver URL.
 
-A lane is a thread with its own bounded queue: deliveries to one receiver go out in order, one
-at a time, and a receiver that hangs or fails holds up only its own lane (each try is bounded by
-``webhook_timeout_s``; when its queue is full, new deliveries to it are dropped and counted).
+A lane is a thread with its own :class:`LaneQueue`: deliveries to one receiver go out one at a
+time, and a receiver that hangs or fails holds up only its own lane (each try is bounded by
+``webhook_timeout_s``). The queue keeps fresh deliveries apart from the restart backlog, each
+bounded by ``webhook_queue`` (beyond, new ones to it are dropped and counted), and serves fresh
+ones first: a backlog larger than the queue can only drop its own entries, never a fresh event.
+Each kind goes out in order.
 A 2xx is delivered; a 5xx, a 429 or 408, a timeout or a connection error is tried again after
 a backoff (``webhook_backoff_s`` doubling up to ``webhook_backoff_max_s``; longer when the
 receiver's ``Retry-After`` asks, within that bound) at most ``webhook_retries`` times; anything
@@ -14,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -58,12 +61,14 @@ def sign(secret: bytes, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One event change for one hook: ``entry_id`` is its ``cctv:event-updates`` entry."""
+    """One event change for one hook: ``entry_id`` is its ``cctv:event-updates`` entry;
+    ``backlog`` when it was there before the service started (or pending in its group)."""
 
     entry_id: str
     kind: str
     hook: Hook
     body: bytes
+    backlog: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,35 @@ class Sender:
         self.session.close()
 
 
+class LaneQueue:
+    """A lane's waiting deliveries: two bounded FIFOs, fresh and backlog, fresh served first."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.fresh: deque[Delivery] = deque()
+        self.backlog: deque[Delivery] = deque()
+        self._changed = threading.Condition()
+
+    def put(self, delivery: Delivery) -> bool:
+        """Queue a delivery in its FIFO; False (not queued) when that one is full."""
+        waiting = self.backlog if delivery.backlog else self.fresh
+        with self._changed:
+            if len(waiting) >= self.size:
+                return False
+            waiting.append(delivery)
+            self._changed.notify()
+            return True
+
+    def take(self, timeout: float) -> Delivery | None:
+        """The oldest fresh delivery, else the oldest of the backlog; None when both stay empty
+        for ``timeout`` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.fresh or self.backlog, timeout)
+            if self.fresh:
+                return self.fresh.popleft()
+            return self.backlog.popleft() if self.backlog else None
+
+
 class Lane(threading.Thread):
     """The deliveries to one receiver URL, in order, with retries; ``done`` gets each
     :class:`Outcome` (from this thread)."""
@@ -136,23 +170,18 @@ class Lane(threading.Thread):
                  done: Callable[[Outcome], None], stop: threading.Event):
         super().__init__(name=f"webhook {url_shown}", daemon=True)
         self.shown, self.settings, self.done, self.stop = url_shown, settings, done, stop
-        self.queue: queue.Queue[Delivery] = queue.Queue(settings.webhook_queue)
+        self.waiting = LaneQueue(settings.webhook_queue)
         self.sender = Sender(settings)
 
     def offer(self, delivery: Delivery) -> bool:
-        """Queue a delivery; False (dropped) when the lane's queue is full."""
-        try:
-            self.queue.put_nowait(delivery)
-            return True
-        except queue.Full:
-            return False
+        """Queue a delivery; False (dropped) when its queue (fresh or backlog) is full."""
+        return self.waiting.put(delivery)
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
-                try:
-                    delivery = self.queue.get(timeout=0.2)
-                except queue.Empty:
+                delivery = self.waiting.take(timeout=0.2)
+                if delivery is None:
                     continue
                 try:
                     outcome = self.deliver(delivery)

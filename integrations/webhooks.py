@@ -9,6 +9,9 @@ deliveries are finished the entry is acknowledged and its record deleted. A rest
 that comes back) reads the entries still pending and sends only their unfinished deliveries, so
 nothing is lost and nothing finished is sent again (a crash between a receiver's 2xx and the
 record of it is the one case that sends twice; ``X-CCTV-Delivery`` lets a receiver notice).
+Those pending entries, and the entries written before the service started, are the backlog:
+the lanes queue and send them apart from, and after, fresh ones (a long backlog is never a
+reason to drop a fresh event).
 
 Only this thread talks to Redis; lanes only talk HTTP, so they keep delivering through a Redis
 outage (ridden out with :class:`common.outage.Outage`), and outcomes are written once it is back.
@@ -35,6 +38,7 @@ from common.event_changes import EventChange
 from common.fields import MessageError, text
 from common.keys import WEBHOOKS_GROUP
 from common.schema import SettingsError
+from common.stream_ids import StreamId
 from runtime import metrics
 from runtime.camera_list import valid_camera_json
 from runtime.outage import REDIS_FAILED, Outage
@@ -62,6 +66,11 @@ def payload(change: EventChange, public_url: str | None) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def queue_name(delivery: Delivery) -> str:
+    """Which of its lane's queues a delivery waits in, as logs and errors name it."""
+    return "backlog queue" if delivery.backlog else "queue"
+
+
 class WebhookService:
     """Reads event changes and hands them to the lanes until :meth:`run`'s stop."""
 
@@ -83,6 +92,9 @@ class WebhookService:
         self.remaining: dict[str, int] = {}
         """Entry id -> deliveries not finished (recorded) yet."""
         self.ready = False
+        self.backlog_until: StreamId | None = None
+        """The stream's newest entry when the service first joined its group: up to it, the
+        backlog."""
         if settings.cameras_file:
             self.file_hooks = load_cameras_document(settings.cameras_file).webhooks
             self._file_seen = self._file_stamp()
@@ -119,6 +131,9 @@ class WebhookService:
             self._next_poll = time.monotonic() + self.settings.webhook_poll_s
         if not self.ready:
             self._join_group()
+            if self.backlog_until is None:
+                newest = self.client.xrevrange(self.keys.event_updates, count=1)
+                self.backlog_until = StreamId.parse(newest[0][0]) if newest else StreamId(0)
             self._read_pending()
             self.ready = True
         self._drain()
@@ -128,7 +143,8 @@ class WebhookService:
                                        block=BLOCK_MS)
         for _, entries in reply or []:
             for entry_id, fields in entries:
-                self.dispatch(text(entry_id), fields, sent=())
+                backlog = StreamId.parse(entry_id) <= self.backlog_until
+                self.dispatch(text(entry_id), fields, sent=(), backlog=backlog)
 
     def _join_group(self) -> None:
         try:
@@ -156,7 +172,7 @@ class WebhookService:
                     self._ack(last)
                     continue
                 sent = {text(h) for h in self.client.hkeys(self.keys.webhook_sent(last))}
-                self.dispatch(last, fields, sent)
+                self.dispatch(last, fields, sent, backlog=True)
 
     # -- hooks -------------------------------------------------------------------------------
     def _file_stamp(self) -> tuple[int, int] | None:
@@ -196,8 +212,10 @@ class WebhookService:
         self.hooks = hooks
 
     # -- deliveries --------------------------------------------------------------------------
-    def dispatch(self, entry_id: str, fields: dict, sent: set[str] | tuple = ()) -> None:
-        """Hand an entry to the lanes of the hooks that want it and have not had it yet."""
+    def dispatch(self, entry_id: str, fields: dict, sent: set[str] | tuple = (),
+                 backlog: bool = False) -> None:
+        """Hand an entry to the lanes of the hooks that want it and have not had it yet
+        (``backlog``: to their backlog queues)."""
         try:
             change = EventChange.from_fields(fields)
         except MessageError as exc:
@@ -211,10 +229,11 @@ class WebhookService:
         body = payload(change, self.settings.public_url)
         self.remaining[entry_id] = len(hooks)
         for hook in hooks:
-            delivery = Delivery(entry_id, change.kind, hook, body)
+            delivery = Delivery(entry_id, change.kind, hook, body, backlog)
             metrics.WEBHOOK_QUEUED.inc()
             if not self._lane(hook).offer(delivery):
-                self.outcomes.put(Outcome(delivery, "dropped", 0, "queue full"))
+                self.outcomes.put(Outcome(delivery, "dropped", 0,
+                                          f"{queue_name(delivery)} full"))
 
     def _lane(self, hook: Hook) -> Lane:
         lane = self.lanes.get(hook.url)
@@ -235,9 +254,10 @@ class WebhookService:
             if outcome.tries > 1:
                 metrics.WEBHOOK_RETRIES.inc(outcome.tries - 1)
             if outcome.result == "dropped":
-                log.warning("webhooks: %s %s dropped: the queue of %s is full (%d)",
+                log.warning("webhooks: %s %s dropped: the %s of %s is full (%d)",
                             outcome.delivery.kind, outcome.delivery.entry_id,
-                            outcome.delivery.hook.shown, self.settings.webhook_queue)
+                            queue_name(outcome.delivery), outcome.delivery.hook.shown,
+                            self.settings.webhook_queue)
             self.unsaved.append(outcome)
 
     def _save(self) -> None:
