@@ -37,8 +37,9 @@ class WebhookSettings(ServiceSettings):
                                          description="Longest wait between retries (a "
                                                      "receiver's Retry-After included).")
     webhook_queue: int = Field(1000, ge=1, le=100_000,
-                               description="Deliveries waiting per receiver URL; beyond, new "
-                                           "ones are dropped (counted).")
+                               description="Deliveries waiting per receiver URL, for fresh "
+                                           "events and again for a restart's backlog (fresh "
+                                           "go first); beyond, new ones are dropped (counted).")
     webhook_allow: list[str] | None = Field(None, max_length=256,
                                             description="Hosts (name, *.domain, IP) or CIDRs "
                                                         "webhooks may reach; a name must match "
