@@ -22,12 +22,12 @@ from typing import AsyncIterator, Awaitable, Callable
 import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from common.cameras import CAMERA_NAME_PATTERN
 from common.keys import Keys
-from runtime.outage import REDIS_DOWN
+from runtime.outage import REDIS_DOWN, is_wrong_type, wrong_type_keys
 
 from .auth import CHALLENGE, authorized
 from .live import LiveHub, Part, View, overlay_state, render
@@ -76,6 +76,14 @@ def part_bytes(part: Part) -> bytes:
     return head.encode() + part.jpeg + b"\r\n"
 
 
+def wrong_type_error(client: redis.Redis, keys: Keys, names: list[str]) -> str:
+    """The cameras' video streams (frames, detections, tracks) that hold another type,
+    described ("" when none): such a camera is answered with 503, never a traceback."""
+    streams = {key(keys, name): "stream" for name in names
+               for key in (Keys.frames, Keys.detections, Keys.tracks)}
+    return "; ".join(wrong_type_keys(client, streams))
+
+
 def live_routes(client: redis.Redis, keys: Keys, hub: LiveHub,
                 password: str | None) -> list[Route]:
     """The video routes, reading Redis through ``client`` and sharing feeds through ``hub``."""
@@ -96,11 +104,19 @@ def live_routes(client: redis.Redis, keys: Keys, hub: LiveHub,
                 for name in names:
                     if not await run_in_threadpool(known, name):
                         return PlainTextResponse(f"unknown camera: {name[:64]}\n", 404)
+                fault = await run_in_threadpool(wrong_type_error, client, keys, names)
+                if fault:
+                    return JSONResponse({"error": fault}, 503)
+                return await endpoint(request, names, view)
             except BadRequest as exc:
                 return PlainTextResponse(f"bad request: {exc}\n", 400)
             except REDIS_DOWN:
                 return PlainTextResponse("Redis is unreachable; try again shortly\n", 503)
-            return await endpoint(request, names, view)
+            except redis.ResponseError as exc:
+                if not is_wrong_type(exc):
+                    raise
+                return JSONResponse({"error": f"a key of this camera holds the wrong type: "
+                                              f"{exc}"}, 503)
         return checked
 
     async def live(request: Request, names: list[str], view: View) -> Response:

@@ -6,6 +6,10 @@ camera stays open: a live camera's frames are dropped (no Redis call before the 
 try; counted in ``frames_dropped`` once Redis is back), a file's frame waits and is added once,
 and state writes are skipped (the state is written again once Redis is back). Counters are sent
 as totals, so a write whose reply was lost never counts twice.
+
+A key of this camera holding the wrong type (an operator's ``SET`` over its stream) is no outage:
+it is logged once with the key named, the camera's state is ``error``, and its calls are retried
+with their own backoff (5 s doubling to 60 s) until the key is sound again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from common.messages import FrameMessage
 from common.records import CameraState
 from common.urls import mask_text, mask_url
 from runtime import metrics
-from runtime.outage import REDIS_FAILED, Outage
+from runtime.outage import REDIS_FAILED, Outage, backoff, is_wrong_type, wrong_type_keys
 
 from .capture import EncodedFrame
 from .publisher import RateMeter, StreamPublisher
@@ -33,6 +37,9 @@ from .totals import Totals
 log = logging.getLogger("cctv.ingest")
 
 T = TypeVar("T")
+
+KEY_RECHECK_S, KEY_RECHECK_MAX_S = 5.0, 60.0
+"""Waits before a wrong-type key of the camera is tried again: doubling from the first."""
 
 
 class CameraSink:
@@ -52,6 +59,9 @@ class CameraSink:
         self.last_frame = (0.0, 0.0)  # (time, fps) of the last frame published
         self.dropped_offline = 0  # live frames not published while Redis was away
         self._retry_at = 0.0  # no Redis call before this (monotonic) during an outage
+        self.key_fault: str | None = None  # its keys of the wrong type, described; None: sound
+        self._fault_waits = backoff(KEY_RECHECK_S, KEY_RECHECK_MAX_S)
+        self._state_before_fault = "starting"
 
     def _attempt(self, call: Callable[[], T]) -> T | None:
         """``call()``, or None: at once while the outage waits before its next try, or when the
@@ -61,10 +71,47 @@ class CameraSink:
         try:
             result = call()
         except REDIS_FAILED as exc:
-            self._failed(exc)
+            if is_wrong_type(exc):
+                self._key_failed(exc)
+            else:
+                self._failed(exc)
             return None
         self._redis_ok()
+        if self.key_fault is not None:
+            self._key_recheck()
         return result
+
+    def _faulty_keys(self) -> str:
+        """This camera's keys that hold the wrong type, described ("" when none)."""
+        return "; ".join(wrong_type_keys(self.client, {self.publisher.stream: "stream",
+                                                       self.state_key: "hash"}))
+
+    def _key_failed(self, exc: Exception) -> None:
+        """A call refused by a wrong-type key: said once (the camera in state ``error``), then
+        no call before the next of its rechecks."""
+        wait_s = next(self._fault_waits)
+        self._retry_at = time.monotonic() + wait_s
+        if self.key_fault is not None:
+            return
+        self.key_fault = self._faulty_keys() or str(exc)
+        log.error("camera %s: %s: frames not published, rechecked in %.0f s", self.cam.name,
+                  self.key_fault, wait_s)
+        self._state_before_fault, self.state, self.error = self.state, "error", self.key_fault
+        try:  # straight to Redis: _send waits for the recheck
+            self.client.hset(self.state_key, mapping=CameraState(
+                "error", mask_url(self.cam.url), error=self.key_fault, updated=time.time())
+                .to_fields(("state", "url", "error", "updated")))
+        except REDIS_FAILED:
+            pass  # the state hash is the faulty key (named in the log) or Redis is away
+
+    def _key_recheck(self) -> None:
+        """After a call succeeded while a key was faulty: sound again once none is."""
+        if self._faulty_keys():
+            return
+        log.info("camera %s: its keys are sound again", self.cam.name)
+        self.key_fault = None
+        self._fault_waits = backoff(KEY_RECHECK_S, KEY_RECHECK_MAX_S)
+        self.set_state(self._state_before_fault)
 
     def _failed(self, exc: Exception) -> None:
         """Note a failed call: no call before the outage's next try."""

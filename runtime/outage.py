@@ -51,8 +51,11 @@ def backoff(initial_s: float, max_s: float,
 
 def is_wrong_type(exc: BaseException) -> bool:
     """A command refused because one key holds another type (an operator's ``SET`` over a
-    stream): a fault of whatever owns that key, not a Redis outage."""
-    return isinstance(exc, redis.ResponseError) and str(exc).startswith(WRONG_TYPE)
+    stream): a fault of whatever owns that key, not a Redis outage. (redis-py prefixes the
+    reply in a pipeline: "Command # 1 (XADD ...) of pipeline caused error: WRONGTYPE ...".)"""
+    text = str(exc)
+    return isinstance(exc, redis.ResponseError) \
+        and (text.startswith(WRONG_TYPE) or f"caused error: {WRONG_TYPE}" in text)
 
 
 def wrong_type_keys(client: redis.Redis, expected: dict[str, str]) -> list[str]:
