@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 import cv2
@@ -149,3 +150,37 @@ def test_password_and_openapi(api):
     schema = json.loads(get(f"{base}/api/openapi.json")[2])
     assert schema["openapi"].startswith("3.") and "/api/events/{id}/clip.mp4" in schema["paths"]
     assert schema["components"]["schemas"]["Event"]["required"] == list(first.to_dict())
+
+
+@pytest.mark.parametrize("path, reason", [
+    ("/api/events?label=", "label"),
+    ("/api/events?camera=bad%20name", "camera"),
+    ("/api/events?limit=%C2%B2", "limit must be"),
+    ("/api/events?after=2026-13-01T00:00:00Z", "after is neither"),
+    ("/api/events?cursor=1~%3C", "bad cursor"),
+])
+def test_schema_violations_are_400s_naming_the_parameter(api, path, reason):
+    got, headers, body = call(api[0] + path)
+    assert got == 400 and reason in json.loads(body)["error"]
+
+
+def test_methods_and_allow_follow_the_document(api):
+    base, first, _ = api
+    schema = json.loads(get(f"{base}/api/openapi.json")[2])
+    for path, methods in [("/api/events", {"GET", "HEAD"}),
+                          ("/api/cameras", {"GET", "HEAD", "POST"}),
+                          ("/api/cameras/lobby", {"DELETE"})]:
+        for method in ("OPTIONS", "PUT", "PATCH"):
+            got, headers, body = call(base + path, method)
+            assert got == 405 and set(headers["allow"].split(", ")) == methods, (path, method)
+            assert "not allowed" in json.loads(body)["error"]
+        templated = path.replace("lobby", "{name}")
+        assert {m.upper() for m in schema["paths"][templated]} | {"HEAD"} >= methods
+    assert call(f"{base}/api/events/{first.id}", "HEAD")[0] == 200
+
+
+def test_a_long_or_foreign_token_is_a_401(api):
+    for token in ("9" * 5000, "1" * 20 + ".é", "²." + "0" * 32):
+        got, headers, body = call(f"{api[0]}/api/events?token={urllib.parse.quote(token)}",
+                                  auth=False)
+        assert got == 401 and "password" in json.loads(body)["error"]
