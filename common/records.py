@@ -182,3 +182,8 @@ def read_dead_letters(client, keys, count: int = 100) -> list[DeadLetter]:
         except MessageError:
             continue
     return letters
+
+
+TRACKER_ERROR_FIELD = "error"
+"""The field of ``cctv:tracker-state:{cam}`` holding why the tracker stopped the camera (a key of
+the wrong type, named); absent while the camera is sound."""

@@ -18,7 +18,8 @@ from common.counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
 from common.fields import MessageError, text
 from common.keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from common.mqtt import BridgeState
-from common.records import CameraState, RedisLoss, WorkerHeartbeat, count_dead_letters
+from common.records import (TRACKER_ERROR_FIELD, CameraState, RedisLoss, WorkerHeartbeat,
+                            count_dead_letters)
 from common.urls import mask_text, mask_url
 
 from .bridge_state import read_bridge_states
@@ -59,6 +60,9 @@ class CameraStatus:
     pending: int = 0
     redis_bytes: int = 0
     """Memory the camera's frame, detections and tracks streams take in Redis."""
+    tracker_error: str = ""
+    """Why the tracker stopped counting this camera (a key of the wrong type, named); empty
+    while it is sound."""
     tracking: TrackingCounts = field(default_factory=TrackingCounts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,7 +201,16 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         last_frame_ts=state.last_frame_ts, reconnects=state.reconnects,
         error=mask_text(state.error), url=mask_url(state.url), configured=configured,
         stream_length=depth, pending=pending, redis_bytes=stream_bytes(client, keys, name),
-        tracking=tracking)
+        tracker_error=tracker_error(client, keys, name), tracking=tracking)
+
+
+def tracker_error(client: redis.Redis, keys: Keys, name: str) -> str:
+    """The tracker's stored fault of the camera, masked and cut to one short line."""
+    try:
+        raw = client.hget(keys.tracker_state(name), TRACKER_ERROR_FIELD)
+    except redis.ResponseError:  # the state key itself holds the wrong type
+        return f"{keys.tracker_state(name)} is not a hash"
+    return mask_text(text(raw))[:300] if raw else ""
 
 
 def stream_bytes(client: redis.Redis, keys: Keys, name: str) -> int:

@@ -11,6 +11,7 @@ from typing import Callable
 import redis
 
 from common.keys import Keys
+from common.records import TRACKER_ERROR_FIELD
 from runtime.outage import is_wrong_type, wrong_type_keys
 
 log = logging.getLogger("cctv.tracker")
@@ -18,8 +19,6 @@ log = logging.getLogger("cctv.tracker")
 RECHECK_S = 5.0
 """First wait before a faulty camera is checked again; it doubles up to :data:`RECHECK_MAX_S`."""
 RECHECK_MAX_S = 60.0
-ERROR_FIELD = "error"
-"""The field of ``cctv:tracker-state:{cam}`` holding the camera's fault (absent: none)."""
 
 
 def camera_key_types(keys: Keys, camera: str) -> dict[str, str]:
@@ -72,8 +71,8 @@ class CameraFaults:
         key = self.keys.tracker_state(camera)
         try:
             if why is None:
-                self.client.hdel(key, ERROR_FIELD)
+                self.client.hdel(key, TRACKER_ERROR_FIELD)
             else:
-                self.client.hset(key, ERROR_FIELD, why)
+                self.client.hset(key, TRACKER_ERROR_FIELD, why)
         except redis.ResponseError:
             pass  # the state key is itself the faulty one: status names it when reading it

@@ -9,7 +9,8 @@ from tracking_scene import scene_camera, scene_detections, tracked_frame_id, tra
 from common.keys import KEYS
 from common.messages import DetectedObject, DetectionMessage
 from runtime.camera_list import store_camera
-from tracking.faults import ERROR_FIELD, RECHECK_S
+from common.records import TRACKER_ERROR_FIELD as ERROR_FIELD
+from tracking.faults import RECHECK_S
 from tracking.service import Tracker
 from tracking.settings import TrackerSettings
 
