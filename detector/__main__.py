@@ -1,7 +1,7 @@
 """``python -m detector``: detect objects in images and videos, export ONNX, calibrate int8, list models.
 
-``detect`` writes annotated copies of its inputs to ``--out`` and, with ``--json``, prints one JSON
-list on stdout: ``{"source", "detections": [{"label", "class_id", "score", "box"}]}`` per image,
+``detect`` writes annotated copies of its inputs to ``--out`` (default ``out``) and, with ``--json``,
+prints one JSON list on stdout (then nothing else is written unless ``--out`` is given): ``{"source", "detections": [{"label", "class_id", "score", "box"}]}`` per image,
 plus ``"frame"`` per video frame; videos are written as H.264 MP4 (browsers play them). Logs go to
 stderr. Bad input gives one ``error:`` line on stderr and exit status 1; outputs are written under
 hidden partial names and published only when all succeeded, never over an existing file
@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import cv2
@@ -40,6 +41,7 @@ from .frames import Source, check_sources, iter_frames, native_stderr_silenced, 
 
 log = logging.getLogger("detector.cli")
 
+DEFAULT_OUT = "out"
 PROGRESS_EVERY = 100  # frames between progress lines for a video
 
 
@@ -51,25 +53,30 @@ def _record(source: str, detections: list, frame: int | None = None) -> dict:
     return record
 
 
-def detect_image(detector: Detector, source: Source, outputs: PendingFiles) -> list[dict]:
+def detect_image(detector: Detector, source: Source, outputs: PendingFiles | None) -> list[dict]:
+    """Detect in one image; write its annotated copy to ``outputs`` (None: write nothing)."""
     image = read_image(source.arg)
     detections = detector.detect([image])[0]
-    temp = outputs.reserve(Path(source.arg).name)
-    if not cv2.imwrite(str(temp), draw_scene(image, detections)):
-        raise DetectorError(f"cannot write the annotated copy of {source.arg} to {outputs.folder}")
+    if outputs is not None:
+        temp = outputs.reserve(Path(source.arg).name)
+        if not cv2.imwrite(str(temp), draw_scene(image, detections)):
+            raise DetectorError(f"cannot write the annotated copy of {source.arg} to "
+                                f"{outputs.folder}")
     log.info("%s: %d detections", source.arg, len(detections))
     return [_record(source.arg, detections)]
 
 
-def detect_video(detector: Detector, source: Source, outputs: PendingFiles,
+def detect_video(detector: Detector, source: Source, outputs: PendingFiles | None,
                  batch_size: int) -> list[dict]:
-    """Detect in every frame, ``batch_size`` frames per forward pass; write an annotated H.264 MP4."""
+    """Detect in every frame, ``batch_size`` frames per forward pass; write an annotated H.264 MP4
+    to ``outputs`` (None: write nothing)."""
     capture = cv2.VideoCapture(source.arg)
     records: list[dict] = []
     try:
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        with VideoWriter(outputs.reserve(Path(source.arg).stem + ".mp4"), fps) as writer:
+        with (VideoWriter(outputs.reserve(Path(source.arg).stem + ".mp4"), fps)
+              if outputs is not None else nullcontext()) as writer:
             while True:
                 frames = []
                 while len(frames) < batch_size:
@@ -80,7 +87,8 @@ def detect_video(detector: Detector, source: Source, outputs: PendingFiles,
                 if not frames:
                     break
                 for frame, detections in zip(frames, detector.detect(frames)):
-                    writer.write(draw_scene(frame, detections))
+                    if writer is not None:
+                        writer.write(draw_scene(frame, detections))
                     records.append(_record(source.arg, detections, frame=len(records)))
                 if len(records) % PROGRESS_EVERY < len(frames):  # crossed a multiple of PROGRESS_EVERY
                     log.info("%s: %d/%s frames", source.arg, len(records), total or "?")
@@ -102,14 +110,15 @@ def run_detect(args: argparse.Namespace) -> int:
     log.info("model %s on %s (%s, %s), %d classes", args.model, detector.device, args.backend, args.precision,
              len(detector.labels) - 1)
     records: list[dict] = []
-    with PendingFiles(Path(args.out)) as outputs:
+    out = args.out or (None if args.json else DEFAULT_OUT)  # --json alone writes only its JSON
+    with PendingFiles(Path(out)) if out else nullcontext() as outputs:
         for source in sources:
             if source.is_video:
                 records += detect_video(detector, source, outputs, args.batch_size)
             else:
                 records += detect_image(detector, source, outputs)
-        written = outputs.commit()
-    log.info("wrote %d file(s) to %s", len(written), args.out)
+        if outputs is not None:
+            log.info("wrote %d file(s) to %s", len(outputs.commit()), out)
     if args.json:
         json.dump(records, sys.stdout)
         sys.stdout.write("\n")
@@ -205,7 +214,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     detect.add_argument("--model", default="ssdlite-person", help="model spec (see `models`)")
     detect.add_argument("--score-threshold", type=_probability, default=0.5)
     detect.add_argument("--classes", help="comma-separated class names to keep, e.g. person,car")
-    detect.add_argument("--out", default="out", help="folder for annotated images / MP4s")
+    detect.add_argument("--out", help=f"folder for annotated images / MP4s (default {DEFAULT_OUT}; "
+                                      "with --json, none are written unless --out is given)")
     detect.add_argument("--json", action="store_true", help="print detections as a JSON list on stdout")
     detect.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
     detect.add_argument("--threads", type=_positive_int, help="torch CPU threads")

@@ -109,7 +109,11 @@ def test_class_filter_and_default_out(media, tmp_path):
     assert result.returncode == 0, result.stderr
     [record] = json.loads(result.stdout)
     assert record["detections"] and {d["label"] for d in record["detections"]} == {"car"}
-    assert (tmp_path / "out" / "frame.jpg").is_file()
+    assert not (tmp_path / "out").exists()  # --json alone writes nothing but its JSON
+    result = _cli("detect", media["frame.jpg"], "--model", f"mb1-ssd:{media['mb1.pth']}",
+                  "--score-threshold", "0.3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "frame.jpg").is_file()  # annotated copies by default
 
 
 def test_ssdlite_person_finds_the_cyclist(media, tmp_path):
