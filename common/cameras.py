@@ -209,6 +209,21 @@ WEBHOOK_EVENTS = tuple(kind.value for kind in ChangeKind)
 """The event changes a webhook may ask for: the wire values of :class:`ChangeKind`."""
 
 
+NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+"""URL schemes of live network sources."""
+
+
+def url_scheme(url: str) -> str:
+    """The URL's scheme in lower case; "" for a plain path or a webcam index."""
+    return urlsplit(url).scheme.lower() if "://" in url else ""
+
+
+def is_live(url: str) -> bool:
+    """Whether ``url`` names a live source (a network stream or a webcam index) rather than a
+    file, ``file://`` URL or folder of images."""
+    return url.strip().isdigit() or url_scheme(url) in NETWORK_SCHEMES
+
+
 def check_http_url(url: str) -> None:
     """ValueError unless ``url`` is ``http[s]://host[:port][/path]``; the message never repeats
     the URL (it may hold a token). A URL that starts with a ``${VAR}`` is checked once expanded,
@@ -267,6 +282,11 @@ class CameraConfig(Strict):
     loop: bool = Field(False, description="Files only: start again at the end.")
     realtime: bool = Field(False, description="Files only: pace frames by their timestamps "
                                               "instead of as fast as workers keep up.")
+    max_lag_s: float = Field(1.0, ge=0.1, le=60,
+                             description="Live cameras and realtime files: frames older than "
+                                         "this when a worker reads them skip the detector "
+                                         "(published with the last objects carried) so "
+                                         "detection works on the newest frame.")
     hwaccel: Literal["auto", "none", "cuda", "vaapi", "qsv"] = Field(
         "auto", description="Hardware decoding: auto = the first device that works, else "
                             "software (one log line).")
@@ -288,6 +308,13 @@ class CameraConfig(Strict):
     webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=32,
                                           description="Webhooks of this camera's events: url, "
                                                       "events, labels, zones.")
+
+    @property
+    def lag_limit_s(self) -> float | None:
+        """``max_lag_s`` where it applies (a live camera, or a file played in real time): its
+        frames come at their own pace, so detection must not fall behind them; None for a file
+        read as fast as workers keep up (every frame detected)."""
+        return self.max_lag_s if self.realtime or is_live(self.url) else None
 
     @field_validator("lines")
     @classmethod

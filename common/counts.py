@@ -3,7 +3,8 @@
 A counter's field name says what it counts: :class:`CountField` builds and parses it (``det:<label>``,
 ``unique:<label>``, ``in|out:<line>:<label>``, ``peak:<zone>:<label>``, ``dwell_n|dwell_ms|
 dwell_max_ms:<zone>:<label>``), and the readers below turn whole hashes into typed counts. Workers
-write only :data:`FRAMES_PROCESSED` and :data:`DEAD_LETTERS`; the tracker writes everything else.
+write only :data:`FRAMES_PROCESSED`, :data:`FRAMES_SKIPPED`, :data:`LAG_MS` and
+:data:`DEAD_LETTERS`; the tracker writes everything else.
 Line and zone names never hold ``:`` (settings' ``SHAPE_NAME_PATTERN``); a label may.
 """
 
@@ -20,6 +21,12 @@ FRAMES_PROCESSED = "frames_processed"
 """Workers' ``cctv:stats:{cam}``: frames processed."""
 DEAD_LETTERS = "dead_letters"
 """Workers' ``cctv:stats:{cam}``: frame entries dead-lettered."""
+FRAMES_SKIPPED = "frames_skipped"
+"""Workers' ``cctv:stats:{cam}``: frames of a live camera older than its ``max_lag_s`` when read,
+published with the last objects carried instead of detected (also a minute bucket's field)."""
+LAG_MS = "lag_ms"
+"""A minute bucket's (``cctv:minute``) recent median of capture to detection by the workers,
+milliseconds (a value, not a counter)."""
 FRAMES = "_frames"
 """A minute bucket's frames (processed, in ``cctv:minute``; tracked, in ``cctv:track-minute``)."""
 FRAMES_TRACKED = "frames_tracked"

@@ -84,7 +84,9 @@ class Capture:
         self.cam, self.url, self.settings, self.stop, self.opener = (camera, url, settings, stop,
                                                                      opener)
         self.delay = settings.backoff_initial_s  # before the next reopen
-        self.live = False  # the open source is a live camera
+        self.live = False  # the open source comes at its own pace (a live camera, or a file
+        # played in real time): its frames are published at once or dropped, never held
+        # back for detection to catch up
         self.gate: MotionGate | None = None  # of the open source
         self.pass_read = 0  # frames of the open source read: kept, skipped or left undecoded
 
@@ -111,7 +113,7 @@ class Capture:
         self.gate = MotionGate(self.cam.motion) if (source.live if motion is None else motion) \
             else None
         anchor: tuple[float, float] | None = None  # (monotonic, t) at the first frame
-        self.live = source.live
+        self.live = source.live or self.cam.realtime
         self.pass_read = 0
         frames = source.frames(keep.period)
         latest = LatestFrames(frames, keep, self._read_upto) if source.live else None

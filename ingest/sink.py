@@ -178,8 +178,8 @@ class CameraSink:
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(replaced)
 
     def publish(self, frame: EncodedFrame, live: bool) -> None:
-        """Add one frame: a live camera's at once or never, a file's once there is room and Redis
-        answers (until ``stop``)."""
+        """Add one frame: a live camera's (or a realtime file's: ``live``) at once or never, a
+        file's once there is room and Redis answers (until ``stop``)."""
         now = time.time()
         fields = FrameMessage(self.cam.name, self.frames_published, now, frame.width,
                               frame.height, frame.jpeg, self.source_name, frame.boxes,

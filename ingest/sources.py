@@ -24,11 +24,11 @@ import av
 import cv2
 import numpy as np
 
+from common.cameras import NETWORK_SCHEMES, is_live, url_scheme  # noqa: F401 (is_live re-exported)
 from common.urls import UnsetVariableError, expand_env, mask_url
 
 from .hwaccel import open_container
 
-NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 FOLDER_FPS = 10.0
 """Nominal frame rate of an image folder (its frames have no timestamps)."""
@@ -105,17 +105,6 @@ def expand_url(url: str) -> str:
         return expand_env(url, os.environ)
     except UnsetVariableError as exc:
         raise SourceError(str(exc), True) from None
-
-
-def url_scheme(url: str) -> str:
-    """The URL's scheme in lower case; "" for a plain path or a webcam index."""
-    return urlsplit(url).scheme.lower() if "://" in url else ""
-
-
-def is_live(url: str) -> bool:
-    """Whether ``url`` names a live source (a network stream or a webcam index) rather than a
-    file, ``file://`` URL or folder of images."""
-    return url.strip().isdigit() or url_scheme(url) in NETWORK_SCHEMES
 
 
 class Source(ABC):

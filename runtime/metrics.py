@@ -44,6 +44,9 @@ FRAMES_PROCESSED = Counter("cctv_frames_processed",
 FRAMES_CARRIED = Counter("cctv_frames_carried",
                          "Frames published without running the detector (nothing moved): the "
                          "objects of an earlier frame carried over.", ["camera"])
+FRAMES_SKIPPED = Counter("cctv_frames_skipped",
+                         "Frames of a live camera a worker skipped because they were older than "
+                         "its max_lag_s (published with the newest objects carried).", ["camera"])
 DECODE_ERRORS = Counter("cctv_decode_errors",
                         "Frame entries a worker could not parse or decode (sent to the dead-"
                         "letter stream).", ["camera"])

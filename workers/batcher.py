@@ -13,6 +13,11 @@ in a pipeline that redis-py splits by node (one round trip per node), polled whi
 still mix cameras. A stream that moves (resharding, failover) is followed by redis-py's slot map
 (MOVED/ASK); while a node is down its reads fail as an outage, and what was read but not
 acknowledged is read again after it (:meth:`Batcher.reread_own`) or reclaimed.
+
+A live camera (or a file played in real time: ``CameraConfig.lag_limit_s``) whose frames read
+are older than its ``max_lag_s`` is behind: the rest of its stream is read at once, and every
+frame of it older than ``max_lag_s`` but its newest is marked ``skipped`` (published with the
+last objects carried, never detected), so detection works on the newest frame.
 """
 
 from __future__ import annotations
@@ -23,11 +28,16 @@ from dataclasses import dataclass, replace
 
 import redis
 
+from common.fields import MessageError, field_float
 from common.keys import GROUP, Keys
-from runtime.camera_list import published_camera_names
+from common.stream_ids import StreamId
+from runtime.camera_list import published_camera_names, valid_camera_json
 from runtime.redis_conn import read_streams
 
 log = logging.getLogger("cctv.worker")
+
+CATCH_UP_MAX = 1000
+"""Most entries read at once from the stream of a camera that is behind."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,16 @@ class Entry:
     fields: dict
     deliveries: int = 1
     """Times the group has delivered it (XPENDING's count; above 1 only for reclaimed ones)."""
+    skipped: bool = False
+    """Stale (older than its camera's ``max_lag_s`` with a newer frame read): not detected."""
+
+    def capture_ts(self) -> float:
+        """The frame's capture time; 0 when its field is missing or bad (parsing it fails
+        later, with the reason)."""
+        try:
+            return field_float(self.fields, "ts", 0.0)
+        except MessageError:
+            return 0.0
 
 
 class Batcher:
@@ -56,6 +76,16 @@ class Batcher:
         self._next_refresh = 0.0
         self._next_claim = 0.0
         self._own_from: dict[str, str] = {}  # stream -> where to read our own pending from
+        self.lag_limits: dict[str, float] = {}  # camera -> max_lag_s, for paced cameras
+
+    def refresh_lag_limits(self) -> None:
+        """Each configured camera's ``max_lag_s`` where it applies (live or realtime)."""
+        limits = {}
+        for name, raw in self.client.hgetall(self.keys.cameras).items():
+            config = valid_camera_json(raw, name.decode())
+            if config is not None and config.lag_limit_s is not None:
+                limits[config.name] = config.lag_limit_s
+        self.lag_limits = limits
 
     def refresh_streams(self) -> None:
         """Join the group on every camera stream ingest has registered."""
@@ -87,6 +117,7 @@ class Batcher:
         now = time.monotonic()
         if now >= self._next_refresh:
             self.refresh_streams()
+            self.refresh_lag_limits()
             self._next_refresh = now + 1.0
         if not self.streams:
             time.sleep(self.idle_block_ms / 1000)
@@ -116,7 +147,30 @@ class Batcher:
             if not got and deadline is None:
                 break
             batch += got
-        return batch
+        return self._skip_stale(batch)
+
+    def _skip_stale(self, batch: list[Entry]) -> list[Entry]:
+        """``batch`` with the rest of each lagging camera's stream, its stale frames but the
+        newest marked skipped."""
+        now = time.time()
+        lagging = {e.camera for e in batch if e.camera in self.lag_limits
+                   and now - e.capture_ts() > self.lag_limits[e.camera]}
+        if not lagging:
+            return batch
+        streams = {self.keys.frames(camera): ">" for camera in lagging}
+        try:
+            batch += self._entries(read_streams(self.client, streams, CATCH_UP_MAX, 1,
+                                                group=(GROUP, self.consumer)))
+        except redis.ResponseError as exc:
+            self._recover(exc)
+        newest = {}
+        for entry in batch:
+            if entry.camera in lagging:
+                newest[entry.camera] = max(newest.get(entry.camera, entry.entry_id),
+                                           entry.entry_id, key=StreamId.parse)
+        return [replace(e, skipped=True) if e.camera in lagging
+                and e.entry_id != newest[e.camera]
+                and now - e.capture_ts() > self.lag_limits[e.camera] else e for e in batch]
 
     def reread_own(self) -> None:
         """After a Redis outage: the next batches are this consumer's own pending entries (read,

@@ -2,6 +2,10 @@
 worker publishes them with the objects of the camera's latest earlier frame it detected, marked
 ``carried``. A frame is detected anyway when this worker holds no detection of its camera from
 the :data:`CARRY_MAX_S` before it (just started, or its other frames went to other workers).
+
+Frames a worker skips because they are stale (:mod:`workers.batcher`: a live camera behind by
+more than its ``max_lag_s``) are published the same way, with the newest objects known of their
+camera, even those of a later frame.
 """
 
 from __future__ import annotations
@@ -35,20 +39,24 @@ class CarryOver:
             and 0 <= frame.ts - detected_ts <= CARRY_MAX_S
 
     def fill(self, detected: list[DetectionMessage], still: list[tuple[str, FrameMessage]],
-             done: float, worker: str) -> list[DetectionMessage]:
+             done: float, worker: str, skipped: list[tuple[str, FrameMessage]] = ()
+             ) -> list[DetectionMessage]:
         """``detected`` plus a carried message for each still (entry id, frame): the objects of
-        the latest detection of its camera captured before it. Remembers the newest detection."""
+        the latest detection of its camera captured before it; and for each skipped one, those
+        of the newest detection of its camera. Remembers the newest detection."""
         with self._lock:
             carried = []
-            for entry_id, frame in still:
-                earlier = [m for m in (self._last.get(frame.camera), *detected)
-                           if m is not None and m.camera == frame.camera and m.ts <= frame.ts]
-                if not earlier:  # its detection failed meanwhile: left pending, read again
-                    continue
-                source = max(earlier, key=lambda m: m.ts)
-                carried.append(replace(source, frame_id=entry_id, seq=frame.seq, ts=frame.ts,
-                                       ts_done=done, worker=worker, width=frame.width,
-                                       height=frame.height, carried=True))
+            for frames, any_time in ((still, False), (skipped, True)):
+                for entry_id, frame in frames:
+                    known = [m for m in (self._last.get(frame.camera), *detected)
+                             if m is not None and m.camera == frame.camera
+                             and (any_time or m.ts <= frame.ts)]
+                    if not known:  # its detection failed meanwhile: left pending, read again
+                        continue
+                    source = max(known, key=lambda m: m.ts)
+                    carried.append(replace(source, frame_id=entry_id, seq=frame.seq,
+                                           ts=frame.ts, ts_done=done, worker=worker,
+                                           width=frame.width, height=frame.height, carried=True))
             for msg in detected:
                 last = self._last.get(msg.camera)
                 if last is None or msg.ts >= last.ts:

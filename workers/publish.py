@@ -1,8 +1,8 @@
 """Idempotent publishing: one Lua script per frame publishes, counts and acknowledges atomically.
 
 The script first sets the frame's ``done`` marker with SET NX; only when that succeeds does it add
-the detection message to the camera's detections stream, count the frame (total and minute; the
-tracker counts objects) and PUBLISH. It always
+the detection message to the camera's detections stream, count the frame (total and minute, and
+as skipped when it was stale; the tracker counts objects) and PUBLISH. It always
 XACKs. So a frame processed twice (a slow worker whose entry was reclaimed) is published and
 counted once, and a worker killed before the script leaves the entry pending for reclaim.
 All keys of one camera share its hash tag when ``hash_tags`` is on, so the script is cluster-safe;
@@ -17,7 +17,7 @@ from string import Template
 
 import redis
 
-from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED
+from common.counts import DEAD_LETTERS, FRAMES, FRAMES_PROCESSED, FRAMES_SKIPPED
 from common.keys import GROUP, Keys
 from common.messages import DetectionMessage
 from common.records import DeadLetter
@@ -55,7 +55,12 @@ local minute_field = ARGV[6]
 local minute_ttl_s = ARGV[7]
 local channel = ARGV[8]
 local message = ARGV[9]
-local fields = {unpack(ARGV, 10)}""", more_once="""  redis.call('HINCRBY', minute_key, minute_field, 1)
+local skipped_field = ARGV[10]
+local fields = {unpack(ARGV, 11)}""", more_once="""  redis.call('HINCRBY', minute_key, minute_field, 1)
+  if skipped_field ~= '' then
+    redis.call('HINCRBY', stats_key, skipped_field, 1)
+    redis.call('HINCRBY', minute_key, skipped_field, 1)
+  end
   redis.call('EXPIRE', minute_key, minute_ttl_s)
   redis.call('PUBLISH', channel, message)""")
 
@@ -89,17 +94,18 @@ class AddOnceArgs:
 @dataclass(frozen=True, slots=True)
 class PublishArgs(AddOnceArgs):
     """The publish script's KEYS and ARGV by name: the dead-letter script's, then the minute
-    counter and the live channel."""
+    counter, the live channel and the counter of a frame skipped for lag ("" when detected)."""
 
     minute_key: str
     minute_field: str
     minute_ttl_s: int
     channel: str
     message: str
+    skipped_field: str
 
     def keys_and_argv(self) -> tuple[list, list]:
         return self._layout([self.minute_key], [self.minute_field, self.minute_ttl_s,
-                                                self.channel, self.message])
+                                                self.channel, self.message, self.skipped_field])
 
 
 class Publisher:
@@ -113,8 +119,9 @@ class Publisher:
         self._publish = LuaScript(client, PUBLISH_LUA)
         self._dead = LuaScript(client, DEAD_LETTER_LUA)
 
-    def detections(self, pipe, msg: DetectionMessage) -> None:
-        """Queue the idempotent publish + count + ack of one frame's detections."""
+    def detections(self, pipe, msg: DetectionMessage, skipped: bool = False) -> None:
+        """Queue the idempotent publish + count + ack of one frame's detections (``skipped``:
+        a live frame carried because it was stale, also counted in :data:`FRAMES_SKIPPED`)."""
         k = self.keys
         keys, argv = PublishArgs(
             done_key=k.done(msg.camera, msg.frame_id), stream_key=k.detections(msg.camera),
@@ -124,7 +131,8 @@ class Publisher:
             fields=flat_fields(msg.to_fields()),
             minute_key=k.minute(msg.camera, int(msg.ts // 60)), minute_field=FRAMES,
             minute_ttl_s=self.minute_ttl_s, channel=k.live(msg.camera),
-            message=msg.to_json()).keys_and_argv()
+            message=msg.to_json(),
+            skipped_field=FRAMES_SKIPPED if skipped else "").keys_and_argv()
         self._publish(keys=keys, args=argv, client=pipe)
 
     def dead_letter(self, pipe, letter: DeadLetter) -> None:

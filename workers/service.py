@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import statistics
 import threading
 import time
 from collections import deque
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 import redis
 
+from common.counts import LAG_MS
 from common.fields import MessageError
 from common.messages import DetectedObject, DetectionMessage, FrameMessage
 from common.records import DeadLetter, WorkerHeartbeat
@@ -33,6 +35,8 @@ from .settings import WorkerSettings
 log = logging.getLogger("cctv.worker")
 
 RATE_WINDOW_S = 10.0
+LAG_WINDOW = 25
+"""Detections per camera whose capture-to-detection times make its ``lag_ms`` median."""
 
 
 class DetectorLike(Protocol):
@@ -121,6 +125,7 @@ class Worker:
         self.outage = Outage(client, self.keys, f"worker {self.id}", log)
         self._lock = threading.Lock()  # guards the heartbeat (beat, _recent, _next_beat)
         self.carry = CarryOver()
+        self._lags: dict[str, deque[float]] = {}  # camera -> recent capture-to-detection s
 
     def run(self, stop: threading.Event) -> None:
         """Process batches until ``stop`` in ``settings.lanes`` threads, each with its own batch
@@ -165,6 +170,8 @@ class Worker:
             batch = self.batcher.next_batch()
             if self.outage.back():
                 self.batcher.reread_own()
+        # frames to detect first: a skipped frame carries the newest objects of its camera
+        batch = [e for e in batch if not e.skipped] + [e for e in batch if e.skipped]
         for start in range(0, len(batch), self.settings.batch_size):
             self.process(batch[start:start + self.settings.batch_size])
         with self._lock:
@@ -185,6 +192,7 @@ class Worker:
         """
         good: list[tuple[Entry, FrameMessage, np.ndarray]] = []
         still: list[tuple[Entry, FrameMessage]] = []  # nothing moved: objects carried over
+        skipped: list[tuple[Entry, FrameMessage]] = []  # stale: newest objects carried over
         failed: list[tuple[Entry, str]] = []
         detected = self.carry.known()
         for entry in entries:
@@ -194,6 +202,9 @@ class Worker:
                 continue
             try:
                 msg = parse(entry)
+                if entry.skipped:
+                    skipped.append((entry, msg))
+                    continue
                 if self.carry.can_carry(msg, detected.get(msg.camera)):
                     still.append((entry, msg))
                     continue
@@ -218,7 +229,10 @@ class Worker:
                     image.shape[0], to_objects(result)))
             except Exception as exc:
                 failed.append((entry, reason(exc)))
-        messages = self.carry.fill(messages, [(e.entry_id, m) for e, m in still], done, self.id)
+        lags = self._note_lags(messages, done)
+        messages = self.carry.fill(messages, [(e.entry_id, m) for e, m in still], done, self.id,
+                                   [(e.entry_id, m) for e, m in skipped])
+        skipped_ids = {e.entry_id for e, _ in skipped}
         pipe = self.client.pipeline(transaction=False)
         for entry, why in failed:
             log.warning("dead letter %s/%s: %s", entry.camera, entry.entry_id, why)
@@ -226,8 +240,10 @@ class Worker:
             self.publisher.dead_letter(pipe, DeadLetter(entry.camera, entry.entry_id, why,
                                                         self.id, time.time()))
         for message in messages:
-            self.publisher.detections(pipe, message)
-        replies = pipe.execute(raise_on_error=False)
+            self.publisher.detections(pipe, message, message.frame_id in skipped_ids)
+        for camera, (minute, lag_s) in lags.items():
+            pipe.hset(self.keys.minute(camera, minute), LAG_MS, round(lag_s * 1000))
+        replies = pipe.execute(raise_on_error=False)[:len(failed) + len(messages)]
         written = [(e.camera, e.entry_id) for e, _ in failed] + \
             [(m.camera, m.frame_id) for m in messages]
         for (camera, entry_id), reply in zip(written, replies):
@@ -241,6 +257,8 @@ class Worker:
                 metrics.FRAMES_PROCESSED.labels(message.camera).inc()
                 if message.carried:
                     metrics.FRAMES_CARRIED.labels(message.camera).inc()
+                if message.frame_id in skipped_ids:
+                    metrics.FRAMES_SKIPPED.labels(message.camera).inc()
                 metrics.END_TO_END_SECONDS.labels(message.camera).observe(
                     max(0.0, now - message.ts))
         published = sum(1 for r in replies if r == 1)
@@ -250,6 +268,18 @@ class Worker:
             self.beat = self._with(frames=self.beat.frames + published,
                                    dead_letters=self.beat.dead_letters + len(failed))
         return published
+
+    def _note_lags(self, detected: list[DetectionMessage], done: float
+                   ) -> dict[str, tuple[int, float]]:
+        """Add each detection's capture-to-detection time to its camera's recent ones; per
+        camera detected now, the minute of its newest frame and the median of those times."""
+        newest: dict[str, float] = {}
+        with self._lock:
+            for msg in detected:
+                self._lags.setdefault(msg.camera, deque(maxlen=LAG_WINDOW)).append(done - msg.ts)
+                newest[msg.camera] = max(newest.get(msg.camera, msg.ts), msg.ts)
+            return {camera: (int(ts // 60), statistics.median(self._lags[camera]))
+                    for camera, ts in newest.items()}
 
     def _detect(self, images: list[np.ndarray]) -> list[list | Exception]:
         """Detections per image; when the batch fails, each image alone, its error in its place.
