@@ -121,6 +121,7 @@ def test_a_malicious_checkpoint_is_refused_and_not_run(redis_url, evil_checkpoin
     assert not (evil_checkpoint.parent / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_rq_worker_logs_a_failed_replay_in_one_line(redis_url, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n")

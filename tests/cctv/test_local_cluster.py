@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from cluster import WAIT_S, cluster_client, redis_cluster  # noqa: F401 (fixtures)
 
 from cctv.cluster import SLOTS, LocalCluster, free_base_port
@@ -34,6 +35,7 @@ def test_the_cluster_covers_every_slot_with_three_masters_and_their_replicas(red
     assert all(cluster_client.xlen(key) == 1 for key in cameras)
 
 
+@pytest.mark.slow
 def test_a_killed_master_is_replaced_by_its_replica_and_keeps_the_data(redis_cluster,
                                                                        cluster_client):
     key = "cctv:frames:{lobby}"
@@ -54,6 +56,7 @@ def test_a_killed_master_is_replaced_by_its_replica_and_keeps_the_data(redis_clu
         client.close()
 
 
+@pytest.mark.slow
 def test_a_node_restarted_with_or_without_its_data_rejoins_as_a_replica(redis_cluster,
                                                                         cluster_client):
     for empty, wait in ((False, True), (True, True), (True, False)):
@@ -69,6 +72,7 @@ def test_a_node_restarted_with_or_without_its_data_rejoins_as_a_replica(redis_cl
     assert roles == ["master"] * 3 + ["slave"] * 3
 
 
+@pytest.mark.slow
 def test_scripts_cluster_runs_until_stopped_and_prints_the_url(tmp_path):
     base = free_base_port(6)
     proc = subprocess.Popen([str(ROOT / "scripts" / "cluster"), "--port", str(base), "--dir",
@@ -108,8 +112,6 @@ def _answers(port: int) -> bool:
 def test_a_bad_layout_or_a_port_in_use_is_one_clear_error(tmp_path):
     import socket
 
-    import pytest
-
     from cctv.cluster import ClusterError
 
     with pytest.raises(ValueError, match="at least 3 masters"):
@@ -121,6 +123,7 @@ def test_a_bad_layout_or_a_port_in_use_is_one_clear_error(tmp_path):
             LocalCluster(tmp_path, base_port=base).start()
 
 
+@pytest.mark.slow
 def test_cctv_up_with_cluster_runs_the_services_on_a_local_cluster(tmp_path, monkeypatch):
     """``cctv up --cluster 3``: six nodes under run_dir/cluster, the sample camera stored in the
     cluster, the children get REDIS_URL=redis+cluster://..., hash tags and the embedded Redis as
@@ -180,7 +183,6 @@ def test_cctv_up_with_cluster_ports_in_use_is_one_error_and_leaves_nothing_runni
                                                                                   monkeypatch):
     import socket
 
-    import pytest
     from running import free_port
 
     from cctv import up as up_module

@@ -58,6 +58,7 @@ def test_a_bad_sentinel_url_is_one_clear_error_without_the_password(url, message
     assert "secret" not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_ingest_carries_on_through_a_sentinel_failover(tmp_path, small_video):
     from common.cameras import CameraConfig
     from ingest.service import IngestService

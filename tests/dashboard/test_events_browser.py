@@ -12,6 +12,7 @@ from test_browser import ARTIFACTS, CHROMIUM
 from test_events_view import store
 
 
+@pytest.mark.slow
 def test_events_view_shows_thumbnails_and_plays_a_clip(redis_url, redis_client, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip("no chromium: scripts/test installs Debian's chromium when run as root")

@@ -63,6 +63,7 @@ def calibrated(models, frames) -> str:
     return next(models.glob("onnx-cache/*-int8.calibration")).read_text().strip()
 
 
+@pytest.mark.slow
 def test_calibrate_cli_reports_agreement_and_caches_the_model(models, calibrated, capsys, monkeypatch, frames):
     (cached,) = models.glob(f"onnx-cache/*-int8-{calibrated}.onnx")
     ops = {node.op_type for node in onnx.load(cached).graph.node}
@@ -78,6 +79,7 @@ def test_calibrate_cli_reports_agreement_and_caches_the_model(models, calibrated
     assert person.label == "person" and person.score > 0.8
 
 
+@pytest.mark.slow
 def test_calibrate_prints_the_bar(models, frames, capsys):
     paths = [str(frames[f"bikes_{i}"]) for i in BIKES_FRAMES]
     assert main(["calibrate", "--frames", "3", *paths]) == 0  # same frames: the cached calibration
@@ -85,6 +87,7 @@ def test_calibrate_prints_the_bar(models, frames, capsys):
     assert "F1 1.0000" in out and "meets the bar" in out and "in use:" in out
 
 
+@pytest.mark.slow
 def test_calibration_under_the_bar_is_not_used(models, calibrated, frames, capsys):
     # Calibrated on a gray frame, checked on the cyclist: ranges far too narrow.
     assert main(["calibrate", "--frames", "1", str(frames["gray"]), str(frames["bikes_125"])]) == 1
@@ -93,6 +96,7 @@ def test_calibration_under_the_bar_is_not_used(models, calibrated, frames, capsy
     assert next(models.glob("onnx-cache/*-int8.calibration")).read_text().strip() == calibrated
 
 
+@pytest.mark.slow
 def test_agreement_cli_pass_and_fail(models, calibrated, frames, capsys):
     paths = [str(frames[f"bikes_{i}"]) for i in BIKES_FRAMES[1::2]]  # those calibrate held out
     assert main(["agreement", "--model", "ssdlite-person", "--precision", "int8", *paths]) == 0

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from mqtt_broker import PASSWORD, USER, Subscriber, retained, wait_until
 from test_mqtt import change, person_event, seed_camera
 
@@ -45,6 +46,7 @@ def bridge_state(client):
     return collect_status(client, KEYS).mqtt.get(CLIENT_ID)
 
 
+@pytest.mark.slow
 def test_broker_restart_and_last_will(broker, redis_client, redis_url, tmp_path):
     seed_camera(redis_client)
     t = Topics("cctv")

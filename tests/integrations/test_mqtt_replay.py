@@ -35,6 +35,7 @@ def tracked_frame_id(client) -> str | None:
     return raw.decode() if raw else None
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_bikes_replay_over_mqtt(broker, redis_client, redis_url, sample_video, tmp_path):
     from detector import load_detector

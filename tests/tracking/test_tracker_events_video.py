@@ -26,6 +26,7 @@ from workers.settings import WorkerSettings
 PRE_S = POST_S = 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_bikes_events(redis_client, redis_url, sample_video, tmp_path):
     from detector import load_detector

@@ -33,6 +33,7 @@ def longest_run(frames_with_id: list[int]) -> int:
     return max(len(list(g)) for _, g in groupby(enumerate(frames_with_id), lambda p: p[1] - p[0]))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_bikes_video_tracks(redis_client, redis_url, sample_video, detector):
     camera = CameraConfig(name="cam", url=str(sample_video),
