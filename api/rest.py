@@ -27,7 +27,7 @@ from common.keys import Keys
 from common.schema import SettingsError
 from common.urls import mask_url
 from runtime.camera_list import list_cameras, remove_camera, store_camera
-from runtime.event_store import Query, load_event, query_events
+from runtime.event_store import Query, camera_known, load_event, query_events
 from runtime.outage import REDIS_DOWN
 from runtime.status import collect_status
 
@@ -53,10 +53,10 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse({"error": reason}, status, headers=headers)
 
 
-def query_of(request: Request, camera_known: Callable[[str], bool]) -> Query:
+def query_of(request: Request, known: Callable[[str], bool]) -> Query:
     """The :class:`Query` of ``GET /api/events``'s parameters."""
     params = parse_query(EventsQuery, request)
-    if params.camera is not None and not camera_known(params.camera):
+    if params.camera is not None and not known(params.camera):
         raise ApiError(404, f"unknown camera: {params.camera}")
     return Query(params.camera, params.label, params.zone, params.after, params.before,
                  params.limit, params.cursor)
@@ -90,11 +90,6 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
                 password: str | None) -> list[Route]:
     """The ``/api`` routes, reading Redis through ``client`` and event files under ``media_dir``."""
     media_root = media_dir.resolve()
-
-    def camera_known(name: str) -> bool:
-        return bool(client.hexists(keys.cameras, name) or client.sismember(keys.camera_names,
-                                                                             name)
-                    or client.exists(keys.camera_events(name)))
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def checked(request: Request) -> Response:
@@ -132,10 +127,13 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
         path = (media_root / name).resolve() if name else None
         if path is None or not path.is_relative_to(media_root) or not path.is_file():
             raise ApiError(404, f"event {event.id} has no {what}")
-        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
+        # An open event's snapshot may still be replaced by a better one: never cached.
+        cache = "max-age=3600" if event.end_ts is not None else "no-cache"
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache})
 
     def events(request: Request) -> Response:
-        found, cursor = query_events(client, keys, query_of(request, camera_known))
+        query = query_of(request, lambda name: camera_known(client, keys, name))
+        found, cursor = query_events(client, keys, query)
         return JSONResponse({"events": [e.to_dict() for e in found], "cursor": cursor})
 
     def one_event(request: Request) -> Response:

@@ -40,6 +40,13 @@ def save_event(client: redis.Redis, keys: Keys, event: Event) -> None:
     pipe.execute()
 
 
+def camera_known(client: redis.Redis, keys: Keys, name: str) -> bool:
+    """Whether ``name`` is a camera that is configured, has published or has events (the
+    events query answers 404 for any other)."""
+    return bool(client.hexists(keys.cameras, name) or client.sismember(keys.camera_names, name)
+                or client.exists(keys.camera_events(name)))
+
+
 def load_event(client: redis.Redis, keys: Keys, event_id_: str) -> Event | None:
     """One event, None when unknown or unreadable."""
     raw = client.hget(keys.events, event_id_)

@@ -95,6 +95,15 @@ def test_snapshot_crop_and_clip(api):
     assert status == 200 and headers["content-type"] == "video/mp4" and b"ftyp" in body
 
 
+
+def test_an_open_events_snapshot_is_not_cached(api, redis_client):
+    base, first, _ = api
+    assert call(f"{base}/api/events/{first.id}/snapshot.jpg")[1]["cache-control"] == \
+        "max-age=3600"
+    first.end_ts = None  # still open: a better snapshot may replace this one
+    save_event(redis_client, KEYS, first)
+    assert call(f"{base}/api/events/{first.id}/snapshot.jpg")[1]["cache-control"] == "no-cache"
+
 @pytest.mark.parametrize("path, status, reason", [
     ("/api/events?after=yesterday", 400, "after is neither"),
     ("/api/events?before=nan", 400, "before must be finite"),

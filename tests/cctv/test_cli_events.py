@@ -38,3 +38,35 @@ def test_bad_options_are_usage_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and "events" in capsys.readouterr().err
+
+
+def test_events_says_when_there_are_more_and_pages_on(redis_client, redis_url, monkeypatch,
+                                                      capsys):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    now = time.time()
+    ids = []
+    for i in range(3):
+        event = Event(event_id("gate", i, now - 100 + i), "gate", "person", now - 100 + i,
+                      now - 90 + i, 0.8)
+        save_event(redis_client, KEYS, event)
+        ids.append(event.id)
+    assert main(["events", "--camera", "gate", "--limit", "2"]) == 0
+    *rows, more = capsys.readouterr().out.splitlines()
+    assert [r.split()[-1] for r in rows] == [ids[2], ids[1]]
+    assert more.startswith("more: cctv events --camera gate --limit 2 --cursor ")
+    assert main(more.removeprefix("more: cctv ").replace("'", "").split()) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [r.split()[-1] for r in rows] == [ids[0]], "the last page says no more"
+
+
+def test_an_unknown_camera_is_an_error_as_in_the_api(redis_client, redis_url, monkeypatch,
+                                                     capsys):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert main(["events", "--camera", "nowhere"]) == 2
+    assert capsys.readouterr().err == "cctv: events: unknown camera: nowhere\n"
+
+
+def test_a_cursor_not_printed_by_events_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["events", "--cursor", "zzz"])
+    assert exit_.value.code == 2 and "not a cursor" in capsys.readouterr().err
