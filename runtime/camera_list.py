@@ -9,6 +9,7 @@ in the ingest process's environment (or put the camera in ingest's private YAML 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 
@@ -20,21 +21,92 @@ from common.urls import has_literal_secret, mask_url
 
 log = logging.getLogger("cctv.cameras")
 
+PATCH_TRIES = 5
+"""Tries of a patch's compare-and-set before it gives up (another writer changed the camera
+between each read and write)."""
 
-def store_camera(client: redis.Redis, keys: Keys, camera: CameraConfig) -> None:
-    """Add or replace a camera, refusing literal credentials."""
+# KEYS[1] the camera hash; ARGV[1] the camera's name, ARGV[2] the JSON the patch was applied to,
+# ARGV[3] the patched JSON: written only while the stored JSON is still ARGV[2].
+_SET_IF_UNCHANGED = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+class UnknownCamera(SettingsError):
+    """A camera name that the camera list does not hold."""
+
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(f"unknown camera {name!r} (configured: {', '.join(known) or 'none'})")
+        self.name = name
+
+
+def camera_json(camera: CameraConfig) -> str:
+    """A camera as stored: JSON of what differs from the defaults, refusing literal credentials."""
     if has_literal_secret(camera.url):
         raise SettingsError(f"camera {camera.name}: the URL holds credentials "
                             f"({mask_url(camera.url)}); write them as ${{VAR}} placeholders and "
                             "set the variables in ingest's environment")
-    client.hset(keys.cameras, camera.name, camera.model_dump_json(exclude_defaults=True))
+    return camera.model_dump_json(exclude_defaults=True)
+
+
+def store_camera(client: redis.Redis, keys: Keys, camera: CameraConfig) -> None:
+    """Add or replace a camera, refusing literal credentials."""
+    client.hset(keys.cameras, camera.name, camera_json(camera))
+
+
+def add_camera(client: redis.Redis, keys: Keys, camera: CameraConfig) -> bool:
+    """Add a camera unless one of its name exists (False then: nothing written)."""
+    return bool(client.hsetnx(keys.cameras, camera.name, camera_json(camera)))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``patch`` applied to ``target`` as a JSON merge patch (RFC 7396): null removes a key,
+    objects merge, anything else (lists included) replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def patch_camera(client: redis.Redis, keys: Keys, name: str,
+                 patch: dict[str, Any]) -> CameraConfig:
+    """Apply a JSON merge patch to the stored camera ``name`` and store the result, validated as
+    the cameras file is; what the patch does not name is kept. Raises :class:`UnknownCamera`, or
+    SettingsError naming the key (the camera is then unchanged); a stored camera that
+    became invalid can be patched back to a valid one. A write that raced another
+    writer's is retried on the new value."""
+    if patch.get("name", name) != name:
+        raise SettingsError(f"camera {name}: name cannot be patched (add the camera under the "
+                            "new name, then remove this one)")
+    set_if_unchanged = client.register_script(_SET_IF_UNCHANGED)
+    for _ in range(PATCH_TRIES):
+        raw = client.hget(keys.cameras, name)
+        if raw is None:
+            raise UnknownCamera(name, camera_names(client, keys))
+        document = merge_patch(camera_document(raw, f"{keys.cameras}[{name}]"), patch)
+        camera = parse_camera(document | {"name": name}, "camera")
+        if set_if_unchanged(keys=[keys.cameras], args=[name, raw, camera_json(camera)]):
+            return camera
+    raise SettingsError(f"camera {name} kept changing while it was patched; try again")
 
 
 def remove_camera(client: redis.Redis, keys: Keys, name: str) -> None:
     """Remove a camera from the list; its streams and counts stay for the dashboard."""
     if not client.hdel(keys.cameras, name):
-        known = ", ".join(sorted(list_cameras(client, keys))) or "none"
-        raise SettingsError(f"unknown camera {name!r} (configured: {known})")
+        raise UnknownCamera(name, camera_names(client, keys))
+
+
+def camera_names(client: redis.Redis, keys: Keys) -> list[str]:
+    """The names in the camera list, sorted (their configs not read)."""
+    return sorted(name.decode() if isinstance(name, bytes) else name
+                  for name in client.hkeys(keys.cameras))
 
 
 def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:
@@ -44,6 +116,14 @@ def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:
         name = name.decode()
         cameras[name] = parse_camera_json(raw, f"{keys.cameras}[{name}]")
     return cameras
+
+
+def camera_of(client: redis.Redis, keys: Keys, name: str) -> CameraConfig:
+    """One camera's stored config (:class:`UnknownCamera` when absent, SettingsError if invalid)."""
+    raw = client.hget(keys.cameras, name)
+    if raw is None:
+        raise UnknownCamera(name, camera_names(client, keys))
+    return parse_camera_json(raw, f"{keys.cameras}[{name}]")
 
 
 def stored_camera(client: redis.Redis, keys: Keys, name: str) -> CameraConfig | None:
@@ -61,13 +141,18 @@ def valid_camera_json(raw: bytes | str | None, name: str) -> CameraConfig | None
 
 def parse_camera_json(raw: bytes | str, source: str) -> CameraConfig:
     """Validate one camera stored as JSON (bounded: :func:`common.fields.load_json`)."""
+    return parse_camera(camera_document(raw, source), source)
+
+
+def camera_document(raw: bytes | str, source: str) -> dict[str, Any]:
+    """One camera's stored JSON as an object, not yet validated (SettingsError if it is none)."""
     try:
         data = load_json(raw, what=source)
     except MessageError as exc:
         raise SettingsError(str(exc)) from exc
     if not isinstance(data, dict):
         raise SettingsError(f"{source}: not a JSON object")
-    return parse_camera(data, source)
+    return data
 
 
 _refused_names: set[str] = set()
