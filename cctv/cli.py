@@ -22,13 +22,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import camera_cmd, config_cmd, events_cmd, replay_cmd, service_cmd, status_cmd
 
-    parser = argparse.ArgumentParser(prog="cctv", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="cctv", description=plain(__doc__.splitlines()[0]))
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for family in (service_cmd, replay_cmd, status_cmd, camera_cmd, events_cmd, config_cmd):
         family.register(sub)
     register_dashboard(sub)
     return parser
+
+
+def plain(text: str) -> str:
+    """``text`` without reStructuredText's literal markup, as ``--help`` prints it."""
+    return text.replace("``", "")
 
 
 def main(argv: list[str] | None = None) -> int:

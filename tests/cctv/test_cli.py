@@ -1,5 +1,6 @@
 """The ``cctv`` command against a real Redis, through subprocesses as a user runs it."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -143,3 +144,12 @@ def test_tracker_process_tracks_then_stops_cleanly_on_sigterm(redis_url):
                                   "zones": {}, "dwell": {}}
     assert status["detections_total"] == {"person": 5}  # counted by the tracker
     assert "tracked: unique person=1" in cctv(redis_url, "status").stdout
+
+
+def test_help_prints_no_rst_markup():
+    from cctv.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for text in [parser.format_help(), *(p.format_help() for p in commands.choices.values())]:
+        assert "``" not in text and ":mod:" not in text and ":func:" not in text
