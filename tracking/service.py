@@ -160,8 +160,8 @@ class Tracker:
     def _write_dead_letters(self, camera: str) -> None:
         """Detections entries the camera skipped as bad, to its dead letters
         (``keys.dead_letters``, indexed in ``dead_letter_cameras`` with hash tags) with why."""
-        tracker = self.cameras[camera]
-        if not tracker.dead:
+        tracker = self.cameras.get(camera)
+        if tracker is None or not tracker.dead:  # dropped: its successor reads them again
             return
         pipe = self.client.pipeline(transaction=False)
         if self.keys.hash_tags:
