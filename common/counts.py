@@ -223,6 +223,31 @@ class MinuteCounts:
                    PlaceCounts.parse(tracker))
 
 
+KEEPS_UP_RATIO = 0.9
+"""Below this ``detected_ratio`` detection falls behind a camera (the page says what to do)."""
+
+
+@dataclass(frozen=True)
+class DetectionPace:
+    """How detection keeps up with one camera over its recent minute buckets: ``lag_s``, the
+    workers' recent median of capture to detection (None: nothing detected lately), and
+    ``detected_ratio``, the share of frames processed that were not skipped for lag (detected,
+    or carried because nothing moved; 1.0 without frames)."""
+
+    lag_s: float | None = None
+    detected_ratio: float = 1.0
+
+    @classmethod
+    def parse(cls, minutes: Sequence[Fields]) -> "DetectionPace":
+        """From the ``cctv:minute:{cam}:{minute}`` hashes of recent minutes, oldest first."""
+        counts = [_ints(fields) for fields in minutes]
+        lag_ms = next((c[LAG_MS] for c in reversed(counts) if LAG_MS in c), None)
+        frames = sum(c.get(FRAMES, 0) for c in counts)
+        skipped = sum(c.get(FRAMES_SKIPPED, 0) for c in counts)
+        return cls(None if lag_ms is None else lag_ms / 1000,
+                   round(1 - skipped / frames, 3) if frames else 1.0)
+
+
 @dataclass
 class FrameCounts:
     """What one tracked frame adds to the counters (built by the tracker, written by its Lua

@@ -8,6 +8,7 @@ Redis through :mod:`common` and :mod:`dashboard.data`.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,12 +17,13 @@ import redis
 import streamlit as st
 
 from common.cameras import CameraConfig, parse_camera
-from common.counts import TrackingCounts
+from common.counts import KEEPS_UP_RATIO, TrackingCounts
 from common.schema import SettingsError
 from common.urls import mask_text
 from dashboard import auth, data
 from dashboard.events import events_view
-from dashboard.live import live_view
+from dashboard.live import lag_line, live_view
+from dashboard.refresh import follow
 from dashboard.replays import replay_view
 from dashboard.settings import DashboardSettings
 from runtime.camera_list import list_cameras, remove_camera, store_camera
@@ -29,6 +31,8 @@ from runtime.outage import REDIS_DOWN
 from runtime.redis_conn import connect
 from runtime.settings import CommonSettings, from_env
 from runtime.status import Status, collect_status
+
+log = logging.getLogger("cctv.dashboard")
 
 VIEWS = ("Live", "Events", "Counts", "Health", "Replay", "Cameras")
 EMPTY = ("No cameras yet. Add one in **Cameras** (or `cctv camera add NAME URL`), replay a file "
@@ -42,9 +46,26 @@ def redis_client(url: str | None, run_dir: Path, port: int, cluster: bool = Fals
                                   redis_cluster=cluster))
 
 
+@st.cache_resource
+def outage() -> dict[str, bool]:
+    """Whether this server logged the current Redis outage (one line an outage, not a traceback
+    a page)."""
+    return {"logged": False}
+
+
 def redis_down(exc: Exception) -> None:
-    st.error(f"Redis is unreachable ({mask_text(str(exc))}). The page recovers by itself when "
-             "it is back.", icon="⚠️")
+    why = mask_text(str(exc))
+    if not outage()["logged"]:
+        outage()["logged"] = True
+        log.warning("Redis is unreachable (%s); pages wait for it", why)
+    st.error(f"Redis is unreachable ({why}). The page recovers by itself when it is back.",
+             icon="⚠️")
+
+
+def redis_up() -> None:
+    if outage()["logged"]:
+        outage()["logged"] = False
+        log.info("Redis is back")
 
 
 @st.fragment(run_every=2)
@@ -168,6 +189,11 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
         st.subheader("Cameras")
         if status.cameras:
             st.dataframe(data.camera_health(status, settings.dashboard_stale_s), hide_index=True)
+            for name, camera in status.cameras.items():
+                lag = lag_line(camera)
+                if lag:
+                    (st.caption if camera.detected_ratio >= KEEPS_UP_RATIO else st.warning)(
+                        f"{name}: {lag}")
         else:
             st.info(EMPTY)
         st.subheader("Workers")
@@ -236,6 +262,7 @@ def main() -> None:
         redis_down(exc)
         wait_for_redis(client)
         st.stop()
+    redis_up()
     with st.sidebar:
         st.title("CCTV analytics")
         view = st.radio("View", VIEWS, key="view")
@@ -245,17 +272,33 @@ def main() -> None:
         min_score = st.slider("Minimum score", 0.0, 1.0, 0.5, 0.05, key="min_score")
         st.selectbox("Large view", ["(none)", *status.cameras], key="focus")
     st.header(view)
+    try:
+        show_view(view, client, settings, status, labels, min_score)
+    except REDIS_DOWN as exc:  # lost while the view read it
+        redis_down(exc)
+        wait_for_redis(client)
+
+
+def show_view(view: str, client: redis.Redis, settings: DashboardSettings, status: Status,
+              labels: list[str] | None, min_score: float) -> None:
+    """The chosen view, rerun as soon as what it lists changes elsewhere (:mod:`.refresh`)."""
+    def states() -> dict[str, tuple[bool, str]]:
+        return data.camera_states(client, settings.keys)
+
     if view == "Live":
-        live_view(client, settings, list(status.cameras), labels, min_score, known, EMPTY)
+        names = follow(lambda: data.live_cameras(states()))
+        live_view(client, settings, names, labels, min_score, status.labels(), EMPTY)
     elif view == "Events":
         events_view(client, settings, list(status.cameras))
     elif view == "Counts":
+        follow(lambda: list(states()))
         counts_view(client, settings, status, labels)
     elif view == "Health":
         health_view(client, settings)
     elif view == "Replay":
         replay_view(client, settings)
     else:
+        follow(states)
         cameras_view(client, settings, status)
 
 

@@ -17,9 +17,11 @@ import streamlit as st
 
 from api.auth import stream_token
 from api.scene import count_labels, newest_messages, visible
+from common.counts import KEEPS_UP_RATIO
 from runtime.outage import REDIS_DOWN
-from runtime.status import camera_status
+from runtime.status import CameraStatus, camera_status
 
+from . import data
 from .settings import DashboardSettings
 
 PLAYER_JS = Path(__file__).with_name("live_player.js").read_text(encoding="utf-8")
@@ -44,30 +46,48 @@ def player(camera: str, url: str) -> None:
             f"<script>{PLAYER_JS}</script>", unsafe_allow_javascript=True)
 
 
+def lag_line(camera: CameraStatus) -> str:
+    """``lag 0.4s`` (capture to detection), with how much of the camera detection keeps up with
+    and what to do when it falls behind; "" before any detection."""
+    if camera.lag_s is None:
+        return ""
+    line = f"lag {camera.lag_s:.1f}s"
+    if camera.detected_ratio < KEEPS_UP_RATIO:
+        line += (f" · detection keeps up with {camera.detected_ratio:.0%} of frames: start "
+                 "another worker, lower the camera's fps, use an int8 model or turn on motion "
+                 "gating")
+    return line
+
+
 def in_view(client: redis.Redis, settings: DashboardSettings, camera: str,
             labels: list[str] | None, min_score: float) -> tuple[dict[str, int], float | None,
                                                                  bool]:
-    """Objects per label in the camera's newest processed frame, that frame's capture time, and
-    whether a worker processed any frame yet."""
+    """Objects per label in view now (in the camera's newest processed frame, none once the
+    camera ended or that frame is older than ``dashboard_stale_s``), that frame's capture time,
+    and whether a worker processed any frame yet."""
     messages = newest_messages(client, settings.keys, camera)
     if not messages:
         return {}, None, False
     message = messages[0]
+    state = data.ingest_state(client, settings.keys, camera)
+    if not data.in_view_now(state, message.ts, settings.dashboard_stale_s):
+        return {}, message.ts, True
     objects = message.tracks if hasattr(message, "tracks") else message.objects
     return count_labels(visible(objects, labels, min_score)), message.ts, True
 
 
 def caption(client: redis.Redis, settings: DashboardSettings, camera: str,
             labels: list[str] | None, min_score: float) -> str:
-    """``name · state · age · what is in view`` of one camera."""
+    """``name · state · age · what is in view · lag`` of one camera."""
     status = camera_status(client, settings.keys, camera, True, None)
     counts, ts, detected = in_view(client, settings, camera, labels, min_score)
     ts = ts or status.last_frame_ts or None
     age = f"{time.time() - ts:.1f}s ago" if ts else "no frame yet"
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
-        "nothing detected" if detected else "waiting for a worker")
+        "nothing in view now" if detected else "waiting for a worker")
     ongoing = client.scard(settings.keys.open_events(camera))
-    return f"{camera} · {status.state} · {age} · {summary}" + (
+    lag = lag_line(status)
+    return f"{camera} · {status.state} · {age} · {summary}" + (f" · {lag}" if lag else "") + (
         f" · 🔴 {ongoing} event{'s' * (ongoing > 1)} in progress" if ongoing else "")
 
 
@@ -79,15 +99,15 @@ def live_view(client: redis.Redis, settings: DashboardSettings, names: list[str]
 
     @st.fragment(run_every=settings.dashboard_refresh_s)
     def now_in_view() -> None:
-        """What is in view now: per-class totals over fresh cameras and a line per camera."""
+        """What is in view now: per-class totals over running cameras with a fresh frame, and a
+        line per camera."""
         totals: dict[str, int] = {}
         lines = []
         try:
             for name in names:
-                counts, ts, _ = in_view(client, settings, name, labels, min_score)
-                if ts is not None and time.time() - ts <= settings.dashboard_stale_s:
-                    for label, n in counts.items():
-                        totals[label] = totals.get(label, 0) + n
+                counts, _, _ = in_view(client, settings, name, labels, min_score)
+                for label, n in counts.items():
+                    totals[label] = totals.get(label, 0) + n
                 lines.append(caption(client, settings, name, labels, min_score))
         except REDIS_DOWN:
             st.warning("Redis is unreachable; the counts come back with it.")

@@ -1,8 +1,9 @@
 """Prometheus metrics of ingest, the workers and the tracker, and the HTTP endpoint that serves them.
 
 Labels are camera names only (validated ids, never URLs), so no credential can reach a label.
-Stream depths are read from Redis when Prometheus scrapes (:class:`StreamDepthCollector`), so
-they are current without a polling loop. See docs/operations.md for what each metric means.
+Stream depths and detection lag are read from Redis when Prometheus scrapes
+(:class:`StreamDepthCollector`, :class:`DetectionPaceCollector`), so they are current without a
+polling loop. See docs/operations.md for what each metric means.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client.registry import Collector
 from common.keys import GROUP, Keys
 
 from .camera_list import published_camera_names
+from .status import detection_pace
 
 log = logging.getLogger("cctv.metrics")
 
@@ -47,6 +49,11 @@ FRAMES_CARRIED = Counter("cctv_frames_carried",
 FRAMES_SKIPPED = Counter("cctv_frames_skipped",
                          "Frames of a live camera a worker skipped because they were older than "
                          "its max_lag_s (published with the newest objects carried).", ["camera"])
+RECORDED_BYTES = Counter("cctv_recorded_bytes",
+                         "Bytes of recording segments ingest closed (stream copy).", ["camera"])
+RECORDING_ERRORS = Counter("cctv_recording_errors",
+                           "Recording segments lost to a write error (a full disk...): frames "
+                           "are still published.", ["camera"])
 DECODE_ERRORS = Counter("cctv_decode_errors",
                         "Frame entries a worker could not parse or decode (sent to the dead-"
                         "letter stream).", ["camera"])
@@ -108,6 +115,35 @@ class StreamDepthCollector(Collector):
         return []
 
 
+class DetectionPaceCollector(Collector):
+    """At scrape time: each camera's capture-to-detection lag and the share of its frames
+    detection keeps up with (:func:`runtime.status.detection_pace`)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys):
+        self.client, self.keys = client, keys
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily("cctv_camera_lag_seconds", "Capture to detection: the workers' "
+                                "recent median.", labels=["camera"])
+        ratio = GaugeMetricFamily("cctv_camera_detected_ratio", "Share of a camera's recent "
+                                  "frames not skipped for lag (under 0.9: detection falls "
+                                  "behind).", labels=["camera"])
+        try:
+            for camera in published_camera_names(self.client, self.keys):
+                pace = detection_pace(self.client, self.keys, camera)
+                if pace.lag_s is not None:
+                    lag.add_metric([camera], pace.lag_s)
+                ratio.add_metric([camera], pace.detected_ratio)
+        except redis.RedisError as exc:
+            log.warning("detection lag unavailable: %s", exc)
+            return
+        yield lag
+        yield ratio
+
+    def describe(self) -> list:
+        return []
+
+
 def serve_metrics(host: str, port: int, client: redis.Redis | None = None,
                   keys: Keys | None = None, registry: CollectorRegistry = REGISTRY
                   ) -> WSGIServer:
@@ -115,6 +151,7 @@ def serve_metrics(host: str, port: int, client: redis.Redis | None = None,
     with ``client``, the stream depths of ``keys``' cameras are included."""
     if client is not None:
         registry.register(StreamDepthCollector(client, keys or Keys()))
+        registry.register(DetectionPaceCollector(client, keys or Keys()))
     server, _ = start_http_server(port, addr=host, registry=registry)
     log.info("metrics on http://%s:%d/metrics", host, server.server_port)
     return server

@@ -7,6 +7,7 @@ ever added).
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -14,12 +15,23 @@ import redis
 from redis.cluster import RedisCluster
 
 from common.cameras import CameraConfig, is_camera_name
-from common.counts import DEAD_LETTERS, FRAMES_PROCESSED, TrackingCounts
+from common.counts import (
+    DEAD_LETTERS,
+    FRAMES_PROCESSED,
+    FRAMES_SKIPPED,
+    DetectionPace,
+    TrackingCounts,
+)
 from common.fields import MessageError, text
 from common.keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from common.mqtt import BridgeState
-from common.records import (TRACKER_ERROR_FIELD, CameraState, RedisLoss, WorkerHeartbeat,
-                            count_dead_letters)
+from common.records import (
+    TRACKER_ERROR_FIELD,
+    CameraState,
+    RedisLoss,
+    WorkerHeartbeat,
+    count_dead_letters,
+)
 from common.urls import mask_text, mask_url
 
 from .bridge_state import read_bridge_states
@@ -63,6 +75,12 @@ class CameraStatus:
     tracker_error: str = ""
     """Why the tracker stopped counting this camera (a key of the wrong type, named); empty
     while it is sound."""
+    frames_skipped: int = 0
+    """Frames older than the camera's ``max_lag_s`` that workers skipped (objects carried)."""
+    lag_s: float | None = None
+    """Capture to detection, the workers' recent median (None: nothing detected lately)."""
+    detected_ratio: float = 1.0
+    """Frames processed over the last minute or two that were not skipped for lag."""
     tracking: TrackingCounts = field(default_factory=TrackingCounts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +202,7 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         state = CameraState("error", error=f"unreadable state: {exc}")
     stats = {text(k): int(v) for k, v in client.hgetall(keys.stats(name)).items()}
     tracking = tracking_counts(client, keys, name, config)
+    pace = detection_pace(client, keys, name)
     stream = keys.frames(name)
     depth = client.xlen(stream)
     pending = 0
@@ -201,7 +220,24 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         last_frame_ts=state.last_frame_ts, reconnects=state.reconnects,
         error=mask_text(state.error), url=mask_url(state.url), configured=configured,
         stream_length=depth, pending=pending, redis_bytes=stream_bytes(client, keys, name),
-        tracker_error=tracker_error(client, keys, name), tracking=tracking)
+        tracker_error=tracker_error(client, keys, name), tracking=tracking,
+        frames_skipped=stats.get(FRAMES_SKIPPED, 0), lag_s=pace.lag_s,
+        detected_ratio=pace.detected_ratio)
+
+
+PACE_MINUTES = 2
+"""Minute buckets (the current one and those before) that ``lag_s`` and ``detected_ratio``
+read: a full minute and the one under way."""
+
+
+def detection_pace(client: redis.Redis, keys: Keys, name: str,
+                   now: float | None = None) -> DetectionPace:
+    """How detection keeps up with the camera, from its recent minute buckets."""
+    last = int((time.time() if now is None else now) // 60)
+    pipe = client.pipeline(transaction=False)
+    for minute in range(last - PACE_MINUTES + 1, last + 1):
+        pipe.hgetall(keys.minute(name, minute))
+    return DetectionPace.parse(pipe.execute())
 
 
 def tracker_error(client: redis.Redis, keys: Keys, name: str) -> str:
