@@ -6,6 +6,7 @@ Redis without a page.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Sequence
@@ -13,13 +14,51 @@ from typing import Sequence
 import pandas as pd
 import redis
 
+from common.cameras import is_camera_name
 from common.counts import MinuteCounts
+from common.fields import text
 from common.keys import Keys
 from media.files import PendingFiles
+from runtime.camera_list import published_camera_names
 from runtime.status import Status
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts", ".mpg", ".mpeg")
 """Files the replay form offers (anything OpenCV's FFmpeg opens also works from the CLI)."""
+
+
+ENDED_STATES = frozenset({"finished", "stopped"})
+"""Ingest states after which a camera publishes nothing more: a file or replay at its end, a
+camera removed or its ingest shut down. Nothing of theirs is "in view now"."""
+
+
+def camera_states(client: redis.Redis, keys: Keys) -> dict[str, tuple[bool, str]]:
+    """Every camera, configured or published, by name -> (configured, ingest state): the cheap
+    part of the status that decides which tiles and rows a view shows."""
+    configured = {text(name) for name in client.hkeys(keys.cameras)}
+    names = sorted({n for n in configured if is_camera_name(n)}
+                   | set(published_camera_names(client, keys)))
+    return {name: (name in configured, ingest_state(client, keys, name)) for name in names}
+
+
+def ingest_state(client: redis.Redis, keys: Keys, camera: str) -> str:
+    """The camera's ingest state (:data:`common.records.CAMERA_STATES`), ``starting`` before
+    ingest wrote one."""
+    return text(client.hget(keys.state(camera), "state") or b"starting")
+
+
+def live_cameras(states: dict[str, tuple[bool, str]]) -> list[str]:
+    """The cameras the Live view plays: configured ones, and others (replays) while they run. A
+    finished replay or a removed camera leaves (a replay's recording stays in Replay)."""
+    return [name for name, (configured, state) in states.items()
+            if configured or state not in ENDED_STATES]
+
+
+def in_view_now(state: str, frame_ts: float | None, stale_s: float,
+                now: float | None = None) -> bool:
+    """Whether a camera's newest objects are in view now: it still runs and its newest frame is
+    at most ``stale_s`` old."""
+    now = time.time() if now is None else now
+    return state not in ENDED_STATES and frame_ts is not None and now - frame_ts <= stale_s
 
 
 CLASS_COLUMNS = ["camera", "minute", "label", "unique", "per_frame", "detections", "frames"]
@@ -130,12 +169,23 @@ def media_files(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
+def stored_copy(folder: Path, data: bytes) -> Path | None:
+    """The video file in ``folder`` whose bytes are ``data``, if any."""
+    digest = hashlib.sha256(data).digest()
+    return next((path for path in media_files(folder) if path.stat().st_size == len(data)
+                 and hashlib.sha256(path.read_bytes()).digest() == digest), None)
+
+
 def save_upload(folder: Path, name: str, data: bytes) -> Path:
-    """Store an uploaded file in ``folder`` under its base name, never over another file."""
+    """Store an uploaded file in ``folder`` under its base name, never over another file. The
+    same content again (Streamlit hands an upload over on every rerun) is the file it stored."""
     base = Path(name).name
     if not base or base.startswith(".") or Path(base).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"{name!r} is not a video file name "
                          f"({', '.join(VIDEO_SUFFIXES)})")
+    stored = stored_copy(folder, data)
+    if stored is not None:
+        return stored
     with PendingFiles(folder) as files:
         files.reserve(base).write_bytes(data)
         return files.commit()[0]

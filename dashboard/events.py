@@ -13,6 +13,7 @@ import streamlit as st
 from common.events import Event
 from runtime.event_store import Query, query_events
 
+from .refresh import follow
 from .settings import DashboardSettings
 
 COLUMNS = 4
@@ -65,7 +66,12 @@ def events_view(client: redis.Redis, settings: DashboardSettings, cameras: list[
     count = limit.number_input("Show", 4, 200, 24, 4, key="ev_limit")
     query = Query(None if chosen == "all" else chosen, label_text or None, zone_text or None,
                   time.time() - window if window else None, limit=int(count))
-    events, _ = query_events(client, settings.keys, query)
+    def listed() -> list[Event]:
+        return query_events(client, settings.keys, query)[0]
+
+    events = listed()
+    # A new event, one that ended or whose clip is ready: shown within seconds.
+    follow(lambda: [(e.id, e.end_ts, e.clip) for e in listed()])
     if not events:
         st.info("No events match. An event is made of every object the tracker counts "
                 "(`cctv tracker`, or `cctv up`).")

@@ -13,13 +13,17 @@ import streamlit as st
 from common.cameras import parse_camera
 from common.schema import SettingsError
 from dashboard import data
+from media.video import VideoError, probe
 from replay.queue import enqueue, recent_jobs
 from replay.report import ReplayFiles, list_recordings
 from runtime.redis_conn import connect_queue
 
+from .refresh import follow
 from .settings import DashboardSettings
 
 JOB_TIMEOUT_S = 3600
+MAX_VIDEO_WIDTH = 960
+"""Widest a recording plays (its own width when narrower)."""
 
 
 def pick_file(folder: Path) -> Path | None:
@@ -76,12 +80,24 @@ def replay_view(client: redis.Redis, settings: DashboardSettings) -> None:
                            "an RQ worker (`cctv rq-worker`) takes it"
                            + (", and below once every frame is processed." if record else "."))
     st.subheader("Replay jobs")
-    jobs = recent_jobs(client)
+    # A job that starts, ends or fails, and a recording that is finished: shown within seconds.
+    jobs, _ = follow(lambda: (recent_jobs(client), [r.json for r in list_recordings(out)]))
     if jobs:
         st.dataframe(pd.DataFrame(jobs), hide_index=True)
+        for job in jobs:
+            if job.get("error"):
+                st.error(f"Replay job {job['id']} failed: {job['error']}")
     else:
         st.caption("No replay jobs yet.")
     recordings_section(out)
+
+
+def video_width(path: Path) -> int:
+    """A recording's own width in pixels (a 176x144 video is not stretched to the page)."""
+    try:
+        return probe(path).width
+    except VideoError:
+        return MAX_VIDEO_WIDTH
 
 
 def recording_name(recording: ReplayFiles) -> str:
@@ -98,7 +114,7 @@ def recordings_section(folder: Path) -> None:
         return
     recording = st.selectbox("Recording", recordings, format_func=recording_name)
     report = recording.report
-    st.video(str(recording.video))
+    st.video(str(recording.video), width=min(video_width(recording.video), MAX_VIDEO_WIDTH))
     a, b, c, d = st.columns(4)
     a.metric("frames", report.frames)
     b.metric("seconds", round(report.duration_s, 1))

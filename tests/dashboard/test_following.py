@@ -1,0 +1,44 @@
+"""What the views follow without a reload: which cameras Live plays, what counts as in view now,
+uploads stored once."""
+
+from __future__ import annotations
+
+from common.cameras import parse_camera
+from common.keys import KEYS
+from common.records import CameraState
+from dashboard import data
+from runtime.camera_list import store_camera
+
+
+def set_state(client, camera: str, state: str) -> None:
+    client.hset(KEYS.state(camera), mapping=CameraState(state).to_fields())
+    client.sadd(KEYS.camera_names, camera)
+
+
+def test_live_plays_configured_cameras_and_replays_only_while_they_run(redis_client):
+    store_camera(redis_client, KEYS, parse_camera({"name": "gate", "url": "/v/gate.mp4"}, "t"))
+    set_state(redis_client, "gate", "finished")  # a configured file at its end keeps its tile
+    set_state(redis_client, "replay", "online")
+    set_state(redis_client, "done", "finished")  # a finished replay: its recording is in Replay
+    set_state(redis_client, "removed", "stopped")
+    states = data.camera_states(redis_client, KEYS)
+    assert states == {"done": (False, "finished"), "gate": (True, "finished"),
+                      "removed": (False, "stopped"), "replay": (False, "online")}
+    assert data.live_cameras(states) == ["gate", "replay"]
+
+
+def test_only_a_running_camera_with_a_fresh_frame_has_objects_in_view_now():
+    now = 1000.0
+    assert data.in_view_now("online", now - 4, 5, now)
+    assert not data.in_view_now("online", now - 6, 5, now), "stale"
+    assert not data.in_view_now("online", None, 5, now)
+    for ended in ("finished", "stopped"):
+        assert not data.in_view_now(ended, now, 5, now)
+
+
+def test_the_same_upload_again_is_the_file_already_stored(tmp_path):
+    first = data.save_upload(tmp_path, "lobby.mp4", b"one")
+    assert data.save_upload(tmp_path, "lobby.mp4", b"one") == first  # a rerun hands it over again
+    assert data.save_upload(tmp_path, "copy.mp4", b"one") == first  # same bytes, same file
+    assert data.save_upload(tmp_path, "lobby.mp4", b"two").name == "lobby-1.mp4"
+    assert len(data.media_files(tmp_path)) == 2
