@@ -17,10 +17,11 @@ import redis
 import streamlit as st
 
 from common.cameras import CameraConfig, parse_camera
-from common.counts import KEEPS_UP_RATIO, TrackingCounts
+from common.counts import KEEPS_UP_RATIO
 from common.schema import SettingsError
 from common.urls import mask_text
 from dashboard import auth, data
+from dashboard.counts import counts_view
 from dashboard.events import events_view
 from dashboard.live import lag_line, live_view
 from dashboard.refresh import follow
@@ -102,73 +103,6 @@ def camera_configs(client: redis.Redis, settings: DashboardSettings) -> dict[str
     except SettingsError as exc:
         st.warning(f"A stored camera is invalid: {exc}")
         return {}
-
-
-def counts_view(client: redis.Redis, settings: DashboardSettings, status: Status,
-                labels: list[str] | None) -> None:
-    names = list(status.cameras)
-    if not names:
-        st.info(EMPTY)
-        return
-    st.subheader("Objects, line crossings and zones")
-    objects = [{"camera": n, "kind": kind, "name": name, "label": label, "count": count}
-               for n, cam in status.cameras.items()
-               for kind, name, label, count in tracking_rows(cam.tracking)]
-    if objects:
-        st.dataframe(pd.DataFrame(objects), hide_index=True)
-    else:
-        st.info("No objects counted yet: the tracker (`cctv tracker`, started by `cctv up`) "
-                "counts them.")
-    st.subheader("Last hour, per minute")
-    left, right = st.columns(2)
-    camera = left.selectbox("Camera", ["all cameras", *names])
-    measures = {"unique objects": "unique", "average in view (per frame)": "per_frame",
-                "detections summed over frames": "detections"}
-    measure = right.selectbox("Measure", list(measures))
-    classes, places = data.minute_tables(client, settings.keys,
-                                         names if camera == "all cameras" else [camera])
-    if labels is not None:
-        classes = classes[classes["label"].isin(labels)]
-        places = places[places["label"].isin(labels)]
-    if classes.empty:
-        st.info("No counts in the last hour yet.")
-    else:
-        st.line_chart(classes.pivot_table(index="minute", columns="label",
-                                          values=measures[measure], aggfunc="sum").fillna(0))
-        st.download_button("Download CSV", classes.to_csv(index=False).encode(),
-                           "cctv-counts.csv", "text/csv")
-    if not places.empty:
-        st.subheader("Lines and zones, per minute")
-        places = places.assign(series=places["name"] + " " + places["kind"] + " " + places["label"])
-        st.line_chart(places.pivot_table(index="minute", columns="series", values="count",
-                                         aggfunc="sum").fillna(0))
-        st.download_button("Download CSV", places.to_csv(index=False).encode(),
-                           "cctv-lines-zones.csv", "text/csv", key="places-csv")
-    st.subheader("Detail: detections summed over frames")
-    st.caption("Boxes at or above each class's count_min_score, added up frame after frame: "
-               "one person in view for 10 frames is 10 here.")
-    st.dataframe(pd.DataFrame([{"camera": n, **cam.detections_total}
-                               for n, cam in status.cameras.items()]).fillna(0),
-                 hide_index=True)
-
-
-def tracking_rows(tracking: TrackingCounts):
-    """(kind, name, label, count) rows of a camera's tracking totals."""
-    for label, n in tracking.unique.items():
-        yield "unique objects", "", label, n
-    for label, n in tracking.in_view.items():
-        yield "in view now", "", label, n
-    for line, counts in tracking.lines.items():
-        for direction, labels in counts.to_dict().items():
-            for label, n in labels.items():
-                yield f"crossed {direction}", line, label, n
-    for zone, labels in tracking.zones.items():
-        for label, n in labels.items():
-            yield "in zone now", zone, label, n
-    for zone, labels in tracking.dwell.items():
-        for label, dwell in labels.items():
-            yield "mean dwell (s)", zone, label, round(dwell.mean_s, 1)
-            yield "max dwell (s)", zone, label, round(dwell.max_s, 1)
 
 
 def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
@@ -292,7 +226,7 @@ def show_view(view: str, client: redis.Redis, settings: DashboardSettings, statu
         events_view(client, settings, list(status.cameras))
     elif view == "Counts":
         follow(lambda: list(states()))
-        counts_view(client, settings, status, labels)
+        counts_view(client, settings, status, labels, EMPTY)
     elif view == "Health":
         health_view(client, settings)
     elif view == "Replay":
