@@ -30,9 +30,11 @@ def media_file(settings: DashboardSettings, name: str | None) -> Path | None:
 
 
 def describe(event: Event) -> str:
-    """``14:05:03 · gate · person 0.91 · 4.2s``."""
-    start = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.start_ts))
-    length = f"{event.end_ts - event.start_ts:.1f}s" if event.end_ts is not None else "in progress"
+    """``2026-12-06 14:05:03 UTC · gate · person 0.91 · 4.2s`` (24-hour clock, the server's time
+    zone named); how long runs from first to last sight, so far while the event is open."""
+    start = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(event.start_ts))
+    seen = (event.end_ts if event.end_ts is not None else event.last_ts) - event.start_ts
+    length = f"{seen:.1f}s" if event.end_ts is not None else f"in progress, {seen:.1f}s so far"
     return f"{start} · {event.camera} · {event.label} {event.top_score:.2f} · {length}"
 
 

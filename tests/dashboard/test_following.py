@@ -3,6 +3,8 @@ uploads stored once."""
 
 from __future__ import annotations
 
+import time
+
 from common.cameras import parse_camera
 from common.keys import KEYS
 from common.records import CameraState
@@ -42,3 +44,16 @@ def test_the_same_upload_again_is_the_file_already_stored(tmp_path):
     assert data.save_upload(tmp_path, "copy.mp4", b"one") == first  # same bytes, same file
     assert data.save_upload(tmp_path, "lobby.mp4", b"two").name == "lobby-1.mp4"
     assert len(data.media_files(tmp_path)) == 2
+
+
+def test_an_event_lasts_from_first_to_last_sight_and_names_the_time_zone():
+    from common.events import Event
+    from dashboard.events import describe
+
+    ended = Event("gate.1.1", "gate", "person", 1_800_000_000.0, 1_800_000_001.2, 0.91,
+                  last_ts=1_800_000_001.2)
+    start = time.localtime(ended.start_ts)
+    assert describe(ended) == (f"{time.strftime('%Y-%m-%d %H:%M:%S', start)} {start.tm_zone} "
+                               "· gate · person 0.91 · 1.2s")
+    ended.end_ts = None
+    assert describe(ended).endswith("in progress, 1.2s so far")
