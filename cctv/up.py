@@ -143,7 +143,8 @@ def up(settings: CommonSettings, stop: threading.Event, cameras_file: str | None
         client = connect(settings)
         if not cameras_file and not list_cameras(client, settings.keys):
             store_camera(client, settings.keys, sample_camera())
-            log.info("no cameras configured: replaying the sample video as camera 'bikes'")
+            log.info("no cameras configured: replaying the sample video as camera 'bikes', "
+                     "looped: its counts grow by the same people again every 10 s")
         if settings.cluster and not env.get("CCTV_QUEUE_URL"):
             log.warning("Redis Cluster without CCTV_QUEUE_URL: no rq-worker, replays are "
                         "refused (RQ needs a standalone Redis for its queue)")
