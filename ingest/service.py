@@ -16,9 +16,8 @@ import threading
 import redis
 
 from common.cameras import CameraConfig
-from common.schema import SettingsError
 from common.urls import mask_url
-from runtime.camera_list import list_cameras
+from runtime.camera_list import CameraListReader
 from runtime.outage import REDIS_FAILED, Outage
 from runtime.redis_conn import is_cluster
 
@@ -56,6 +55,7 @@ class IngestService:
         self.local_urls = {c.name: c.url for c in seed}
         self.running: dict[str, _Running] = {}
         self.broken: dict[str, CameraConfig] = {}  # cameras whose keys refused them (logged once)
+        self.camera_list = CameraListReader(log)
         self.seed = list(seed)
         self.outage = Outage(client, self.keys, "ingest", log)
         self.run_id: str | None = None  # of the Redis server, to notice a restart
@@ -111,15 +111,14 @@ class IngestService:
             log.info("Redis restarted")
 
     def sync(self) -> None:
-        """Start, restart and stop cameras to match the list in Redis."""
-        try:
-            wanted = list_cameras(self.client, self.keys)
-        except SettingsError as exc:
-            log.error("camera list: %s", exc)
-            return
+        """Start, restart and stop cameras to match the list in Redis (a camera whose entry is
+        invalid goes on as it was)."""
+        wanted, refused = self.camera_list.read(self.client, self.keys)
         if self.only is not None:
             wanted = {n: c for n, c in wanted.items() if n in self.only}
         for name in list(self.running):
+            if name in refused:
+                continue
             if name not in wanted or not same_capture(wanted[name], self.running[name].config):
                 log.info("camera %s %s", name, "removed" if name not in wanted else "changed")
                 self._stop(name)

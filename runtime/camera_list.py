@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from common.cameras import CameraConfig, is_camera_name, parse_camera
-from common.fields import MessageError, load_json
+from common.fields import MessageError, load_json, text
 from common.keys import Keys
 from common.schema import SettingsError
 from common.urls import has_literal_secret, mask_url
@@ -116,6 +116,31 @@ def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:
         name = name.decode()
         cameras[name] = parse_camera_json(raw, f"{keys.cameras}[{name}]")
     return cameras
+
+
+class CameraListReader:
+    """The camera list for a service that must go on whatever one entry holds: an invalid
+    entry is left out and logged once to ``logger`` (again only when its error changes), so it
+    costs its own camera alone."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+        self._refused: dict[str, str] = {}
+
+    def read(self, client: redis.Redis, keys: Keys) -> tuple[dict[str, CameraConfig], set[str]]:
+        """(the valid cameras by name, the names of the invalid entries)."""
+        cameras, refused = {}, {}
+        for raw_name, raw in client.hgetall(keys.cameras).items():
+            name = text(raw_name)
+            try:
+                cameras[name] = parse_camera_json(raw, f"{keys.cameras}[{name}]")
+            except SettingsError as exc:
+                refused[name] = "; ".join(str(exc).splitlines())[:1000]
+                if self._refused.get(name) != refused[name]:
+                    self.logger.error("camera list: %s (the camera is left as it was)",
+                                      refused[name])
+        self._refused = refused
+        return cameras, set(refused)
 
 
 def camera_of(client: redis.Redis, keys: Keys, name: str) -> CameraConfig:

@@ -22,9 +22,8 @@ import redis
 
 from common.cameras import CameraConfig, EventsConfig
 from common.records import DeadLetter
-from common.schema import SettingsError
 from runtime import metrics
-from runtime.camera_list import list_cameras, published_camera_names
+from runtime.camera_list import CameraListReader, published_camera_names
 from runtime.logging_setup import bind
 from runtime.outage import REDIS_FAILED, Outage, is_wrong_type
 from runtime.redis_conn import read_streams
@@ -60,6 +59,7 @@ class Tracker:
         self.cameras: dict[str, CameraTracker] = {}
         self.configs: dict[str, CameraConfig] = {}
         self.faults = CameraFaults(client, self.keys, clock)
+        self.camera_list = CameraListReader(log)
         self.outage = Outage(client, self.keys, f"tracker {self.id}", log)
         self._next_renew = self._next_poll = 0.0
         self.events: dict[str, EventBuilder] = {}
@@ -191,10 +191,9 @@ class Tracker:
                 self._drop(camera, "its lock expired")
 
     def _read_configs(self) -> None:
-        try:
-            self.configs = list_cameras(self.client, self.keys)
-        except SettingsError as exc:
-            log.error("camera list (lines and zones kept as they were): %s", exc)
+        """Every camera's lines and zones; one whose entry is invalid keeps its previous ones."""
+        configs, refused = self.camera_list.read(self.client, self.keys)
+        self.configs = configs | {n: self.configs[n] for n in refused if n in self.configs}
 
     def _take_free_cameras(self) -> None:
         names = published_camera_names(self.client, self.keys)
