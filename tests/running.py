@@ -57,7 +57,7 @@ def dashboard(settings: dict[str, str], timeout: float = 60) -> Iterator[str]:
             try:
                 urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # still starting
                 time.sleep(0.3)
         yield base
     finally:
