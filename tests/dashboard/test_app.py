@@ -233,6 +233,29 @@ def test_a_redis_that_goes_away_shows_a_banner_and_the_page_recovers(tmp_path, p
         server.stop()
 
 
+@pytest.mark.parametrize("view", ["Events", "Replay"])
+def test_a_redis_outage_is_one_log_line_not_a_traceback(view, tmp_path, page, monkeypatch,
+                                                        caplog):
+    server = EmbeddedRedis(tmp_path, unix_socket=tmp_path / "redis.sock")
+    server.start()
+    monkeypatch.setenv("REDIS_URL", server.url)
+    monkeypatch.setenv("CCTV_REPLAY_DIR", str(tmp_path / "replays"))
+    at = show(page().run(), view)
+    server.stop()
+    with caplog.at_level("INFO", logger="cctv.dashboard"):
+        for _ in range(3):
+            at.run()
+            assert not at.exception and "Redis is unreachable" in texts(at)
+        server.start()
+        try:
+            at.run()
+        finally:
+            server.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "cctv.dashboard"]
+    assert len(lines) == 2 and lines[0].startswith("Redis is unreachable") \
+        and lines[1] == "Redis is back", lines
+    assert not any(r.exc_info for r in caplog.records)
+
 def test_a_password_is_asked_when_configured(redis_url, page, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("CCTV_DASHBOARD_PASSWORD", "correct-horse")
