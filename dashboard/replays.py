@@ -101,7 +101,7 @@ def video_width(path: Path) -> int:
 
 
 def recording_name(recording: ReplayFiles) -> str:
-    started = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(recording.report.started))
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(recording.report.started))
     return f"{recording.video.stem} · camera {recording.report.camera} · {started}"
 
 
