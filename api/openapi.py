@@ -33,6 +33,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     """Each JSON error answer of an operation: these ``statuses``, 401 and 503."""
     reasons = {400: "bad parameter or body", 401: "password needed", 404: "not found",
                409: "stored configuration invalid", 413: "body too large",
+               415: "not JSON (application/merge-patch+json or application/json)",
                503: "Redis unreachable"}
     return {str(s): _json(_ref("Error"), reasons[s]) for s in statuses + (401, 503)}
 
@@ -57,7 +58,26 @@ _EVENT = _object(
 def _camera_schemas() -> dict[str, Any]:
     """``CameraConfig`` and the models it refers to, as component schemas."""
     schema = CameraConfig.model_json_schema(ref_template=REF)
-    return schema.pop("$defs", {}) | {"CameraConfig": schema}
+    return schema.pop("$defs", {}) | {"CameraConfig": schema, "CameraPatch": _camera_patch()}
+
+
+def _camera_patch() -> dict[str, Any]:
+    """``CameraConfig`` as a JSON merge patch (RFC 7396): every key optional, null removes one
+    (back to its default) but for the required ``url``; ``name`` is the path's."""
+    schema = CameraConfig.model_json_schema(ref_template=REF)
+    required = set(schema.pop("required", ()))
+    properties = {}
+    for key, field in schema["properties"].items():
+        if key == "name":
+            continue
+        described = {"description": field.pop("description", "")}
+        field.pop("title", None)
+        field.pop("default", None)
+        nullable = key not in required and {"type": "null"} not in field.get("anyOf", ())
+        properties[key] = described | ({"anyOf": [field, {"type": "null"}]} if nullable
+                                       else field)
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            "description": "Keys to change; objects merge, lists replace, null removes a key."}
 
 
 SCHEMA: dict[str, Any] = {
@@ -102,15 +122,25 @@ SCHEMA: dict[str, Any] = {
                     "responses": {"200": _json(_object(cameras={
                         "type": "object", "additionalProperties": _ref("CameraConfig")})),
                         **_errors(409)}},
-            "post": {"summary": "Add or replace a camera (as `cctv camera add`); a URL with "
+            "post": {"summary": "Add or replace a camera whole (as `cctv camera add --replace`: "
+                                "an existing camera's lines, zones and settings not in the body "
+                                "are dropped; PATCH /api/cameras/{name} keeps them); a URL with "
                                 "literal credentials is refused (write them as ${VAR})",
                      "requestBody": {"required": True, "content": {
                          "application/json": {"schema": _ref("CameraConfig")}}},
                      "responses": {"201": _json(_object(stored=_STRING)),
                                    **_errors(400, 413)}}},
-        "/api/cameras/{name}": {"delete": {
-            "summary": "Remove a camera (as `cctv camera rm`)",
+        "/api/cameras/{name}": {
             "parameters": [_path("name", CAMERA_NAME_PATTERN, "Camera name.")],
-            "responses": {"200": _json(_object(removed=_STRING)), **_errors(404)}}},
+            "patch": {"summary": "Change what the JSON merge patch names (as `cctv camera set`); "
+                                 "the rest (lines, zones, counting, events, webhooks) is kept. "
+                                 "Validated as the cameras file; literal credentials refused",
+                      "requestBody": {"required": True, "content": {
+                          media: {"schema": _ref("CameraPatch")}
+                          for media in ("application/merge-patch+json", "application/json")}},
+                      "responses": {"200": _json(_ref("CameraConfig"), "the camera, URL masked"),
+                                    **_errors(400, 404, 413, 415)}},
+            "delete": {"summary": "Remove a camera (as `cctv camera rm`)",
+                       "responses": {"200": _json(_object(removed=_STRING)), **_errors(404)}}},
     },
 }

@@ -1,8 +1,9 @@
 """The REST API under ``/api`` (contract: docs/protocol.md#rest-api, schema: ``/api/openapi.json``).
 
 Events (list with filters and cursor, one, its snapshot and clip), the ``cctv status --json``
-document, and the camera list with the rules of ``cctv camera add/rm``. Every answer is JSON but
-the media; every error is ``{"error": "..."}`` with a 4xx status (503 while Redis is away, 500
+document, and the camera list with the rules of ``cctv camera add/set/rm`` (``PATCH
+/api/cameras/{name}`` is a JSON merge patch: what it does not name is kept). Every answer is
+JSON but the media; every error is ``{"error": "..."}`` with a 4xx status (503 while Redis is away, 500
 with no detail for a bug); with a password set a request without it is a 401.
 """
 
@@ -25,8 +26,8 @@ from common.cameras import parse_camera
 from common.events import EVENT_ID_PATTERN, Event
 from common.keys import Keys
 from common.schema import SettingsError
-from common.urls import mask_url
-from runtime.camera_list import list_cameras, remove_camera, store_camera
+from runtime.camera_list import (UnknownCamera, list_cameras, patch_camera, public_camera,
+                                 remove_camera, store_camera)
 from runtime.event_store import Query, camera_known, load_event, query_events
 from runtime.outage import REDIS_DOWN
 from runtime.status import collect_status
@@ -38,6 +39,8 @@ from .params import EventsQuery, ParameterError, SnapshotQuery, parse_query
 log = logging.getLogger("cctv.api.rest")
 
 MAX_BODY = 64 * 1024
+PATCH_TYPES = ("application/merge-patch+json", "application/json")
+"""Media types of a camera patch (RFC 7396's, and plain JSON)."""
 Handler = Callable[[Request], Response]
 
 
@@ -98,7 +101,7 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
                 return error(401, "unauthorized: this API needs the dashboard's password "
                                   "(HTTP Basic, any user name)", CHALLENGE)
             try:
-                if request.method == "POST":
+                if request.method in ("POST", "PATCH"):
                     body = await request.body()
                     if len(body) > MAX_BODY:
                         raise ApiError(413, "body too large")
@@ -156,8 +159,7 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
             listed = list_cameras(client, keys)
         except SettingsError as exc:
             raise ApiError(409, str(exc).splitlines()[0]) from None
-        return JSONResponse({"cameras": {n: c.model_dump(mode="json") | {"url": mask_url(c.url)}
-                                         for n, c in listed.items()}})
+        return JSONResponse({"cameras": {n: public_camera(c) for n, c in listed.items()}})
 
     def add_camera(request: Request) -> Response:
         try:
@@ -172,6 +174,25 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
         except SettingsError as exc:
             raise ApiError(400, " ".join(str(exc).split())) from None
         return JSONResponse({"stored": camera.name}, 201)
+
+    def change_camera(request: Request) -> Response:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type not in PATCH_TYPES:
+            raise ApiError(415, f"a camera patch is {' or '.join(PATCH_TYPES)}")
+        name = request.path_params["name"]
+        try:
+            patch = json.loads(request.state.body)
+        except (ValueError, UnicodeDecodeError):
+            patch = None
+        if not isinstance(patch, dict):
+            raise ApiError(400, "the body must be a JSON object (a merge patch of the camera)")
+        try:
+            camera = patch_camera(client, keys, name, patch)
+        except UnknownCamera:
+            raise ApiError(404, f"unknown camera: {name[:64]}") from None
+        except SettingsError as exc:
+            raise ApiError(400, " ".join(str(exc).split())) from None
+        return JSONResponse(public_camera(camera))
 
     def delete_camera(request: Request) -> Response:
         name = request.path_params["name"]
@@ -194,6 +215,7 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
             Route("/api/events/{id}/clip.mp4", Resource(get=guarded(clip))),
             Route("/api/status", Resource(get=guarded(status))),
             Route("/api/cameras", Resource(get=guarded(cameras), post=guarded(add_camera))),
-            Route("/api/cameras/{name}", Resource(delete=guarded(delete_camera))),
+            Route("/api/cameras/{name}", Resource(patch=guarded(change_camera),
+                                                      delete=guarded(delete_camera))),
             Route("/api/{rest:path}", not_found,
                   methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]

@@ -17,17 +17,12 @@ from runtime.settings import CommonSettings, from_env
 
 from .process import client_for
 
-OPTIONS = {"fps": float, "max_width": int, "jpeg_quality": int}
+OPTIONS = {"fps": float, "max_width": int, "jpeg_quality": int, "max_lag_s": float}
 """Numeric camera keys that ``add`` and ``set`` take as ``--key value``."""
 SWITCHES = ("loop", "realtime")
 """Boolean camera keys that ``add`` and ``set`` take as ``--key`` / ``--no-key``."""
 CHOICES = ("hwaccel", "rtsp_transport")
 """Camera keys of a few fixed values, taken as ``--key value``."""
-
-
-def masked(camera: CameraConfig) -> dict:
-    """The whole camera as JSON-ready data, its URL masked."""
-    return camera.model_dump(mode="json") | {"url": mask_url(camera.url)}
 
 
 def named_options(args: argparse.Namespace) -> dict:
@@ -58,6 +53,7 @@ def cmd_camera(args: argparse.Namespace) -> int:
         camera_of,
         list_cameras,
         patch_camera,
+    public_camera,
         remove_camera,
         store_camera,
     )
@@ -77,15 +73,15 @@ def cmd_camera(args: argparse.Namespace) -> int:
         print(f"camera {cam.name} changed; the running ingest picks it up within seconds")
     elif args.action == "show":
         cam = camera_of(client, settings.keys, args.name)
-        print(json.dumps(masked(cam), indent=2) if args.json
-              else yaml.safe_dump(masked(cam), sort_keys=False).rstrip())
+        print(json.dumps(public_camera(cam), indent=2) if args.json
+              else yaml.safe_dump(public_camera(cam), sort_keys=False).rstrip())
     elif args.action == "rm":
         remove_camera(client, settings.keys, args.name)
         print(f"camera {args.name} removed")
     else:
         cameras = list_cameras(client, settings.keys)
         if args.json:
-            print(json.dumps({n: masked(c) for n, c in cameras.items()}, indent=2))
+            print(json.dumps({n: public_camera(c) for n, c in cameras.items()}, indent=2))
         for name, cam in cameras.items() if not args.json else ():
             print(f"{name:16} {mask_url(cam.url)}  fps={cam.fps or 'all'} "
                   f"max_width={cam.max_width}")

@@ -51,6 +51,11 @@ def camera_json(camera: CameraConfig) -> str:
     return camera.model_dump_json(exclude_defaults=True)
 
 
+def public_camera(camera: CameraConfig) -> dict[str, Any]:
+    """The whole camera as JSON-ready data for any reader (CLI, API, page): its URL masked."""
+    return camera.model_dump(mode="json") | {"url": mask_url(camera.url)}
+
+
 def store_camera(client: redis.Redis, keys: Keys, camera: CameraConfig) -> None:
     """Add or replace a camera, refusing literal credentials."""
     client.hset(keys.cameras, camera.name, camera_json(camera))
