@@ -16,8 +16,8 @@ acknowledged is read again after it (:meth:`Batcher.reread_own`) or reclaimed.
 
 A live camera (or a file played in real time: ``CameraConfig.lag_limit_s``) whose frames read
 are older than its ``max_lag_s`` is behind: the rest of its stream is read at once, and every
-frame of it older than ``max_lag_s`` but its newest is marked ``skipped`` (published with the
-last objects carried, never detected), so detection works on the newest frame.
+frame of it but the newest is marked ``skipped`` (published with the newest objects carried,
+never detected), so detection works on the newest frame and catches up in one step.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class Entry:
     deliveries: int = 1
     """Times the group has delivered it (XPENDING's count; above 1 only for reclaimed ones)."""
     skipped: bool = False
-    """Stale (older than its camera's ``max_lag_s`` with a newer frame read): not detected."""
+    """Its camera is behind (a frame read older than ``max_lag_s``) and a newer frame of it was
+    read: published with the newest objects carried, not detected."""
 
     def capture_ts(self) -> float:
         """The frame's capture time; 0 when its field is missing or bad (parsing it fails
@@ -150,8 +151,8 @@ class Batcher:
         return self._skip_stale(batch)
 
     def _skip_stale(self, batch: list[Entry]) -> list[Entry]:
-        """``batch`` with the rest of each lagging camera's stream, its stale frames but the
-        newest marked skipped."""
+        """``batch`` with the rest of each lagging camera's stream, its frames but the newest
+        marked skipped."""
         now = time.time()
         lagging = {e.camera for e in batch if e.camera in self.lag_limits
                    and now - e.capture_ts() > self.lag_limits[e.camera]}
@@ -168,9 +169,8 @@ class Batcher:
             if entry.camera in lagging:
                 newest[entry.camera] = max(newest.get(entry.camera, entry.entry_id),
                                            entry.entry_id, key=StreamId.parse)
-        return [replace(e, skipped=True) if e.camera in lagging
-                and e.entry_id != newest[e.camera]
-                and now - e.capture_ts() > self.lag_limits[e.camera] else e for e in batch]
+        return [replace(e, skipped=True) if e.camera in lagging and e.entry_id != newest[e.camera]
+                else e for e in batch]
 
     def reread_own(self) -> None:
         """After a Redis outage: the next batches are this consumer's own pending entries (read,
@@ -238,6 +238,8 @@ class Batcher:
                 return claimed
             entries = []
             for entry_id, fields in reply[1]:
+                if entry_id is None:  # trimmed away: Redis 7 took it out of the group itself
+                    continue
                 if fields is None:  # trimmed away before anyone processed it
                     self.client.xack(stream, GROUP, entry_id)
                     continue
