@@ -12,22 +12,20 @@ import logging
 import time
 from pathlib import Path
 
-import pandas as pd
 import redis
 import streamlit as st
 
-from common.cameras import CameraConfig, parse_camera
 from common.counts import KEEPS_UP_RATIO
 from common.schema import SettingsError
 from common.urls import mask_text
 from dashboard import auth, data
+from dashboard.cameras import cameras_view
 from dashboard.counts import counts_view
 from dashboard.events import events_view
 from dashboard.live import lag_line, live_view
 from dashboard.refresh import follow
 from dashboard.replays import replay_view
 from dashboard.settings import DashboardSettings
-from runtime.camera_list import list_cameras, remove_camera, store_camera
 from runtime.outage import REDIS_DOWN
 from runtime.redis_conn import connect
 from runtime.settings import CommonSettings, from_env
@@ -97,14 +95,6 @@ def sign_in(settings: DashboardSettings) -> None:
 
 
 # -- views ---------------------------------------------------------------------------------------
-def camera_configs(client: redis.Redis, settings: DashboardSettings) -> dict[str, CameraConfig]:
-    try:
-        return list_cameras(client, settings.keys)
-    except SettingsError as exc:
-        st.warning(f"A stored camera is invalid: {exc}")
-        return {}
-
-
 def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
     @st.fragment(run_every=2)
     def tables() -> None:
@@ -141,41 +131,6 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
             st.dataframe(data.redis_losses(status), hide_index=True)
 
     tables()
-
-
-def cameras_view(client: redis.Redis, settings: DashboardSettings, status: Status) -> None:
-    configs = camera_configs(client, settings)
-    if configs:
-        st.dataframe(pd.DataFrame([
-            {"camera": n, "url": c.url, "fps": c.fps or "all", "max width": c.max_width,
-             "loop": c.loop, "realtime": c.realtime, "lines": len(c.lines), "zones": len(c.zones),
-             "state": status.cameras[n].state if n in status.cameras else "starting"}
-            for n, c in configs.items()]), hide_index=True)
-    else:
-        st.info("No cameras configured.")
-    with st.form("add-camera", clear_on_submit=True):
-        st.subheader("Add or change a camera")
-        name = st.text_input("Name")
-        url = st.text_input("URL", help="rtsp://, http(s)://, a file or folder on the ingest "
-                                        "machine, or a webcam index; credentials as ${VAR}")
-        fps = st.number_input("Frames per second (0 = every frame)", 0.0, 120.0, 0.0)
-        loop = st.checkbox("Loop (files)")
-        if st.form_submit_button("Save camera"):
-            try:
-                options = {"fps": fps} if fps else {}
-                store_camera(client, settings.keys, parse_camera(
-                    {"name": name, "url": url, "loop": loop, **options}, "camera"))
-            except SettingsError as exc:
-                st.error(str(exc))
-            else:
-                st.success(f"Camera {name} saved: ingest picks it up within seconds.")
-    if configs:
-        with st.form("remove-camera"):
-            st.subheader("Remove a camera")
-            name = st.selectbox("Camera", list(configs))
-            if st.form_submit_button("Remove"):
-                remove_camera(client, settings.keys, name)
-                st.success(f"Camera {name} removed; its counts stay.")
 
 
 # -- page ----------------------------------------------------------------------------------------
