@@ -1,6 +1,6 @@
 """The Cameras view: the camera list, a form that adds a camera, a form that changes one (only
-the keys edited are patched, so lines, zones, counting, events and webhooks are kept), and
-removal."""
+the keys edited are patched, so lines, zones, counting, events and webhooks are kept), the line,
+zone and mask editor (:mod:`dashboard.shape_editor`), and removal."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from runtime.camera_list import add_camera, list_cameras, patch_camera, remove_c
 from runtime.status import Status
 
 from .settings import DashboardSettings
+from .shape_editor import shape_editor
 
 
 def camera_configs(client: redis.Redis, settings: DashboardSettings) -> dict[str, CameraConfig]:
@@ -117,3 +118,7 @@ def cameras_view(client: redis.Redis, settings: DashboardSettings, status: Statu
             return
     name = st.selectbox("Camera to change", list(configs), key="edit-camera")
     change_form(client, settings, configs[name])
+    st.subheader(f"Lines, zones and masks of {name}")
+    st.caption("Click points on the latest frame: a line takes 2, a zone or mask 3 or more "
+               "(then Close shape). Drag a point to move it. Save shapes applies them.")
+    shape_editor(settings, configs[name])
