@@ -1,0 +1,97 @@
+"""scripts/compose-check: the images built and docker-compose.yml run for real (Podman here).
+
+The slow test builds the images (cached between runs on one machine; about 8 minutes cold on 2
+cores), brings the stack up on the sample video and reads the dashboard's /api/status. The quick
+ones feed it bad input, each of which must end it with one clear line before anything is built.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "compose-check"
+CONTAINERS_CONF = ROOT / "docker" / "podman-containers.conf"
+TORCH_WHEELS = Path("/opt/wheels")
+"""Where this machine keeps the CPU torch wheel (download.pytorch.org is unreachable here)."""
+
+
+def engine_problem() -> str | None:
+    """Why no container stack can run here (None when one can)."""
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True,
+                                                 timeout=60).returncode == 0:
+        return None
+    if not shutil.which("podman"):
+        return "no Docker engine and no podman (scripts/test installs podman as root)"
+    info = subprocess.run(["podman", "info"], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "CONTAINERS_CONF": str(CONTAINERS_CONF)})
+    if info.returncode != 0:
+        return f"podman info fails here: {info.stderr.strip().splitlines()[-1:]}"
+    if not shutil.which("docker-compose"):
+        return "docker-compose absent (scripts/test installs Debian's as root)"
+    return None
+
+
+def compose_check(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def engine() -> None:
+    problem = engine_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_the_stack_counts_a_person_in_the_sample_video(engine):
+    wheels = ["--torch-wheels", str(TORCH_WHEELS)] if any(TORCH_WHEELS.glob("torch-*+cpu-*.whl")) \
+        else []
+    run = compose_check(*wheels, "--timeout", "600", timeout=2300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["frames_processed"] > 0
+    assert report["persons"] >= 1
+    assert report["engine"] in ("docker", "podman")
+    assert any(image["name"] == "cctv:cpu" and image["mb"] > 0 for image in report["images"])
+    assert report["build_s"] >= 0 and report["up_s"] > 0
+
+
+def test_a_missing_secret_is_one_line_before_any_build(engine, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DASHBOARD_PASSWORD=dashboard-s3cret\n")
+    run = compose_check("--env-file", str(env_file), timeout=300)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "set REDIS_PASSWORD" in run.stderr
+
+
+def test_a_taken_port_is_one_line_before_any_build(engine, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env_file = tmp_path / ".env"
+        env_file.write_text(f"REDIS_PASSWORD=redis-s3cret\nDASHBOARD_PASSWORD=dashboard-s3cret\n"
+                            f"DASHBOARD_PORT={port}\n")
+        run = compose_check("--env-file", str(env_file), timeout=300)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == f"compose-check: port 127.0.0.1:{port} is already taken: set " \
+                         "DASHBOARD_PORT to a free one\n"
+
+
+def test_env_example_names_every_secret_compose_asks_for():
+    text = "\n".join((ROOT / name).read_text() for name in
+                     ("docker-compose.yml", "docker-compose.cluster.yml"))
+    asked = set(re.findall(r"\$\{([A-Z_]+)", text))
+    named = {line.split("=", 1)[0].lstrip("# ") for line in
+             (ROOT / ".env.example").read_text().splitlines() if "=" in line}
+    assert asked <= named
