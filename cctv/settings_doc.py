@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import types
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -57,6 +57,8 @@ def _type_name(annotation: Any) -> str:
         return " | ".join(_type_name(a) for a in get_args(annotation) if a is not type(None))
     if get_origin(annotation) is list:
         return f"list[{_type_name(get_args(annotation)[0])}]"
+    if get_origin(annotation) is Annotated:  # StrictBool and the like: the type they narrow
+        return _type_name(get_args(annotation)[0])
     return "path" if annotation is Path else getattr(annotation, "__name__", str(annotation))
 
 

@@ -17,14 +17,8 @@ from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import (Field, PrivateAttr, StrictBool, ValidationError, field_serializer,
+                      field_validator, model_validator)
 
 from .event_changes import ChangeKind
 from .schema import SettingsError, Strict, describe_errors
@@ -164,8 +158,9 @@ def _unique_names(kind: str, items: list) -> list:
 class MotionConfig(Strict):
     """Motion gating: frames where nothing moves skip the detector."""
 
-    enabled: bool | None = Field(None, description="Measure motion; None = live cameras only "
-                                                    "(files and replays when set true).")
+    enabled: StrictBool | None = Field(None, description="Measure motion; None = live cameras "
+                                                          "only (files and replays when set "
+                                                          "true).")
     method: Literal["diff", "mog2"] = Field("diff", description="Frame differencing with the "
                                             "previous kept frame, or OpenCV's MOG2 background.")
     threshold: int = Field(25, ge=1, le=255, description="Grey-level change (diff) or MOG2 "
@@ -181,8 +176,8 @@ class MotionConfig(Strict):
 class ClipRules(Strict):
     """Which events of a camera (or of one class) get a clip (all get a snapshot)."""
 
-    clips: bool | None = Field(None, description="Write clips; None = the camera's setting "
-                                                 "(a camera's None is true).")
+    clips: StrictBool | None = Field(None, description="Write clips; None = the camera's "
+                                                       "setting (a camera's None is true).")
     required_zones: list[str] | None = Field(None, max_length=32,
                                              description="Clip only events that entered one "
                                                          "of these zones; None or [] = any.")
@@ -279,9 +274,10 @@ class CameraConfig(Strict):
     max_width: int = Field(640, ge=32, le=7680,
                            description="Frames wider than this are resized down (aspect kept).")
     jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames.")
-    loop: bool = Field(False, description="Files only: start again at the end.")
-    realtime: bool = Field(False, description="Files only: pace frames by their timestamps "
-                                              "instead of as fast as workers keep up.")
+    loop: StrictBool = Field(False, description="Files only: start again at the end.")
+    realtime: StrictBool = Field(False, description="Files only: pace frames by their "
+                                                    "timestamps instead of as fast as workers "
+                                                    "keep up.")
     max_lag_s: float = Field(1.0, ge=0.1, le=60,
                              description="Live cameras and realtime files: frames older than "
                                          "this when a worker reads them skip the detector "
