@@ -2,7 +2,8 @@
 
 A :class:`Feed` is one camera seen through one :class:`View` (minimum score, classes). Its thread
 follows the camera's newest messages in capture order (the tracker's when it is current, else
-the workers' detections, else raw frames when no worker keeps up), draws each frame with the
+the workers' detections, else raw frames when neither is within :data:`LIVE_LAG_S` of the
+camera's newest frame, drawn with the newest objects known), draws each frame with the
 objects found on that very frame, paces the frames as they were captured and hands each JPEG to
 all subscribers. A slow viewer skips frames; it never holds back the others. A camera without a
 new frame for ``stale_s`` is shown darkened, with how long ago its last frame came. The
@@ -34,9 +35,9 @@ from runtime.redis_conn import read_streams
 from runtime.status import tracking_counts
 
 from .scene import (
-    TRACK_LAG_S,
     Scene,
     newest,
+    newest_messages,
     newest_scene,
     overlays,
     parse,
@@ -52,6 +53,10 @@ READ_COUNT = 50
 (pacing holds only a frame whose capture time plus the lag is still to come)."""
 MAX_DELAY_S = 0.5
 """Pacing never holds a frame longer than this after its capture."""
+LIVE_LAG_S = 1.0
+"""A tracked or detected stream this far behind the camera's newest frame is too late for live
+video: the raw frames are followed instead (every frame the camera publishes, within about a
+second of capture)."""
 PACE_QUANTILE = 0.75
 """Frames are held to this quantile of the pipeline's lag: later ones are shown at once."""
 
@@ -113,12 +118,13 @@ class Follower:
     def best_kind(self) -> str:
         detections = newest(self.client, self.keys.detections(self.camera), DetectionMessage)
         tracks = newest(self.client, self.keys.tracks(self.camera), TrackMessage)
-        if tracker_current(tracks, detections):
-            return "tracked"
         raw = newest(self.client, self.keys.frames(self.camera), FrameMessage)
-        if detections and (raw is None or raw.ts - detections.ts <= TRACK_LAG_S):
-            return "detected"
-        return "raw"
+
+        def live(message: TrackMessage | DetectionMessage | None) -> bool:
+            return message is not None and (raw is None or raw.ts - message.ts <= LIVE_LAG_S)
+        if tracker_current(tracks, detections) and live(tracks):
+            return "tracked"
+        return "detected" if live(detections) else "raw"
 
     def read(self, block_ms: int) -> list[Scene]:
         """The scenes that came since the last call (waits up to ``block_ms`` for one)."""
@@ -133,20 +139,31 @@ class Follower:
         entries = reply[0][1] if reply else []
         if entries:
             self.last_id = entries[-1][0]
-        return [scene for scene in map(self._scene, entries) if scene is not None]
+        known = self._newest_objects() if entries and self.kind == "raw" else []
+        return [scene for scene in (self._scene(entry, known) for entry in entries)
+                if scene is not None]
+
+    def _newest_objects(self) -> list:
+        """The objects of the camera's newest tracked or detected frame (none yet: [])."""
+        messages = newest_messages(self.client, self.keys, self.camera)
+        if not messages:
+            return []
+        message = messages[0]
+        return list(message.tracks if isinstance(message, TrackMessage) else message.objects)
 
     @property
     def stream(self) -> str:
         return self.SOURCES[self.kind][0](self.keys, self.camera)
 
-    def _scene(self, entry) -> Scene | None:
+    def _scene(self, entry, known: list) -> Scene | None:
+        """The entry's scene; a raw frame with the ``known`` objects (the newest found)."""
         entry_id = text(entry[0])
         message = parse(self.SOURCES[self.kind][1], entry[1])
         if message is None:
             return None
         if isinstance(message, FrameMessage):
             scene = Scene(self.camera, entry_id, message.jpeg, message.width, message.height,
-                          message.ts)
+                          message.ts, objects=known)
         else:
             scene = scene_of(self.client, self.keys, message)
         if scene is not None:
