@@ -40,8 +40,10 @@ class MessageError(ValueError):
 
 
 def text(value: bytes | str) -> str:
-    """A key, id or name as redis-py returns it (bytes, or str from a decoding client) as str."""
-    return value.decode() if isinstance(value, bytes) else value
+    """A key, id or name as redis-py returns it (bytes, or str from a decoding client) as str;
+    bytes that are not UTF-8 come out with U+FFFD in their place (no name pattern admits it, so
+    such a name is refused where it is checked, not a UnicodeDecodeError in a service loop)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def field_text(fields: Fields, name: str, default: str | None = None) -> str:

@@ -118,8 +118,8 @@ def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:
     """Every configured camera by name (invalid entries raise SettingsError naming the camera)."""
     cameras = {}
     for name, raw in client.hgetall(keys.cameras).items():
-        name = name.decode()
-        cameras[name] = parse_camera_json(raw, f"{keys.cameras}[{name}]")
+        name = text(name)
+        cameras[name] = stored_entry(keys, name, raw)
     return cameras
 
 
@@ -138,7 +138,7 @@ class CameraListReader:
         for raw_name, raw in client.hgetall(keys.cameras).items():
             name = text(raw_name)
             try:
-                cameras[name] = parse_camera_json(raw, f"{keys.cameras}[{name}]")
+                cameras[name] = stored_entry(keys, name, raw)
             except SettingsError as exc:
                 refused[name] = "; ".join(str(exc).splitlines())[:1000]
                 if self._refused.get(name) != refused[name]:
@@ -153,7 +153,18 @@ def camera_of(client: redis.Redis, keys: Keys, name: str) -> CameraConfig:
     raw = client.hget(keys.cameras, name)
     if raw is None:
         raise UnknownCamera(name, camera_names(client, keys))
-    return parse_camera_json(raw, f"{keys.cameras}[{name}]")
+    return stored_entry(keys, name, raw)
+
+
+def stored_entry(keys: Keys, name: str, raw: bytes | str) -> CameraConfig:
+    """The camera stored under field ``name`` of the camera list; SettingsError when its JSON is
+    invalid or names another camera (writers store each camera under its own name)."""
+    source = f"{keys.cameras}[{name[:80]!r}]" if not is_camera_name(name) else \
+        f"{keys.cameras}[{name}]"
+    camera = parse_camera_json(raw, source)
+    if camera.name != name:
+        raise SettingsError(f"{source}: holds camera {camera.name!r}, not {name[:80]!r}")
+    return camera
 
 
 def stored_camera(client: redis.Redis, keys: Keys, name: str) -> CameraConfig | None:
@@ -193,7 +204,7 @@ def published_camera_names(client: redis.Redis, keys: Keys) -> list[str]:
     that is no camera name (``../../x``) is left out, with one log line per name."""
     names = []
     for raw in client.smembers(keys.camera_names):
-        name = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        name = text(raw)
         if is_camera_name(name):
             names.append(name)
         elif name not in _refused_names and len(_refused_names) < 1000:
