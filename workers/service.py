@@ -123,7 +123,7 @@ class Worker:
         self.lanes = settings.lanes or 1
         self._read_lock = threading.Lock()
         self.outage = Outage(client, self.keys, f"worker {self.id}", log)
-        self._lock = threading.Lock()  # guards the heartbeat (beat, _recent, _next_beat)
+        self._lock = threading.Lock()  # guards the heartbeat (beat, _recent, _next_beat), _lags
         self.carry = CarryOver()
         self._lags: dict[str, deque[float]] = {}  # camera -> recent capture-to-detection s
 
@@ -241,8 +241,9 @@ class Worker:
                                                         self.id, time.time()))
         for message in messages:
             self.publisher.detections(pipe, message, message.frame_id in skipped_ids)
-        for camera, (minute, lag_s) in lags.items():
+        for camera, (minute, lag_s) in lags.items():  # its TTL as the publish script sets it
             pipe.hset(self.keys.minute(camera, minute), LAG_MS, round(lag_s * 1000))
+            pipe.expire(self.keys.minute(camera, minute), self.settings.minute_ttl_s)
         replies = pipe.execute(raise_on_error=False)[:len(failed) + len(messages)]
         written = [(e.camera, e.entry_id) for e, _ in failed] + \
             [(m.camera, m.frame_id) for m in messages]
