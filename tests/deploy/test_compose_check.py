@@ -51,19 +51,32 @@ def engine() -> None:
         pytest.skip(problem)
 
 
+def torch_wheels() -> list[str]:
+    return ["--torch-wheels", str(TORCH_WHEELS)] if any(TORCH_WHEELS.glob("torch-*+cpu-*.whl")) \
+        else []
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_the_stack_counts_a_person_in_the_sample_video(engine):
-    wheels = ["--torch-wheels", str(TORCH_WHEELS)] if any(TORCH_WHEELS.glob("torch-*+cpu-*.whl")) \
-        else []
-    run = compose_check(*wheels, "--timeout", "600", timeout=2300)
+    run = compose_check(*torch_wheels(), "--timeout", "600", timeout=2300)
     assert run.returncode == 0, run.stderr[-3000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = json.loads(run.stdout)  # one line, nothing else on stdout
     assert report["frames_processed"] > 0
     assert report["persons"] >= 1
     assert report["engine"] in ("docker", "podman")
     assert any(image["name"] == "cctv:cpu" and image["mb"] > 0 for image in report["images"])
     assert report["build_s"] >= 0 and report["up_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_cluster_stack_counts_a_person_on_six_nodes(engine):
+    run = compose_check("--cluster", *torch_wheels(), "--timeout", "600", timeout=1100)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert report["cluster_nodes"] == 6
+    assert report["frames_processed"] > 0 and report["persons"] >= 1
 
 
 def test_a_missing_secret_is_one_line_before_any_build(engine, tmp_path):
