@@ -129,7 +129,8 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
     def media(event: Event, name: str | None, what: str, media_type: str) -> Response:
         path = (media_root / name).resolve() if name else None
         if path is None or not path.is_relative_to(media_root) or not path.is_file():
-            raise ApiError(404, f"event {event.id} has no {what}")
+            why = event.media_errors.get(what)
+            raise ApiError(404, f"event {event.id} has no {what}" + (f": {why}" if why else ""))
         # An open event's snapshot may still be replaced by a better one: never cached.
         cache = "max-age=3600" if event.end_ts is not None else "no-cache"
         return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache})

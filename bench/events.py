@@ -99,6 +99,7 @@ def run(frames: list[tuple[bytes, DetectionMessage]], folder: Path, events: bool
 
 
 def snapshot_ms(frames: list[tuple[bytes, DetectionMessage]], repeat: int = 50) -> float:
+    from common.events import Event
     from common.tracks import TrackedObject
     from tracking.event_media import snapshot_jpegs
     from tracking.events import SnapshotJob
@@ -107,7 +108,7 @@ def snapshot_ms(frames: list[tuple[bytes, DetectionMessage]], repeat: int = 50) 
     obj = msg.objects[0]
     job = SnapshotJob("bench", msg.frame_id, TrackedObject(1, obj.label, obj.class_id,
                                                            obj.score, obj.box),
-                      (WIDTH, HEIGHT), "x.jpg")
+                      (WIDTH, HEIGHT), "x.jpg", Event("bench.1.1", "bench", obj.label, 0.0))
     start = time.perf_counter()
     for _ in range(repeat):
         snapshot_jpegs(jpeg, job)

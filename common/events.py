@@ -48,13 +48,17 @@ class Event:
     path: list[tuple[float, float, float]] = field(default_factory=list)
     """``(ts, x, y)`` of the anchor, x and y as fractions of the frame, a few a second."""
     snapshot: str | None = None
-    """Full frame JPEG with the box, relative to the media folder (the crop is ``-crop.jpg``)."""
+    """Full frame JPEG with the box, relative to the media folder (the crop is ``-crop.jpg``);
+    named only once both files are written."""
     clip: str | None = None
+    """The event's MP4, named only once it is written."""
     clip_complete: bool = True
     """False when frames before or after were already trimmed: the clip is shorter."""
     track_id: int = 0
     last_ts: float = 0.0
     """Capture time the object was last seen (as of the record's last write)."""
+    media_errors: dict[str, str] = field(default_factory=dict)
+    """Why a file the event should have is missing, by kind (``snapshot``, ``clip``)."""
 
     @property
     def crop(self) -> str | None:
@@ -89,6 +93,9 @@ class Event:
             raise MessageError(f"not an event record: {exc}") from exc
         if not isinstance(event.id, str) or not re.match(EVENT_ID_PATTERN, event.id):
             raise MessageError(f"bad event id {str(event.id)[:40]!r}")
+        if not isinstance(event.media_errors, dict) or not all(
+                isinstance(v, str) for v in event.media_errors.values()):
+            raise MessageError(f"event {event.id}: media_errors is not an object of texts")
         for name in (event.snapshot, event.clip):
             if name is not None and not is_media_name(name):
                 raise MessageError(f"event {event.id}: media name {str(name)[:60]!r} is not a "

@@ -187,3 +187,8 @@ def read_dead_letters(client, keys, count: int = 100) -> list[DeadLetter]:
 TRACKER_ERROR_FIELD = "error"
 """The field of ``cctv:tracker-state:{cam}`` holding why the tracker stopped the camera (a key of
 the wrong type, named); absent while the camera is sound."""
+
+FRAMES_NEEDED_FIELD = "frames_needed_from"
+"""The field of ``cctv:tracker-state:{cam}`` holding the oldest frame id the camera's tracker still
+reads (its events' snapshots and clips): a file's ingest trims only below it and below the
+tracked ``frame_id`` while the tracker holds the camera's lock."""

@@ -8,7 +8,10 @@ of its entries are still undelivered, and trims (``XTRIM MINID ~``) only below i
 unfinished entry (pending on a worker, or not delivered yet): a hung worker holds back only the
 frames it holds, never the stream, and no frame a worker still has to process is trimmed. (The
 stream then grows past ``maxlen`` by what was processed after a hung worker's oldest frame,
-until that frame is reclaimed after ``claim_idle_ms``.)
+until that frame is reclaimed after ``claim_idle_ms``.) While a tracker holds the camera's lock,
+the trim also stays below the last frame it tracked and the oldest one its events' snapshots and
+clips still read (:data:`common.records.FRAMES_NEEDED_FIELD`); without a tracker, the workers'
+position alone bounds it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import redis
 
 from common.fields import text
 from common.keys import GROUP, Keys
+from common.records import FRAMES_NEEDED_FIELD
 from common.stream_ids import StreamId
 
 T = TypeVar("T")
@@ -44,21 +48,40 @@ class StreamPublisher:
         self.client, self.keys, self.camera, self.maxlen = client, keys, camera, maxlen
         self.stream = keys.frames(camera)
         self._ids: deque[StreamId] = deque()
-        self._positions: tuple[StreamId, StreamId | None] | None = None
+        self._positions: tuple[StreamId, StreamId | None, StreamId | None] | None = None
         ensure_group(client, keys, camera)
         self._floor = self._newest()  # new ids go after this (another run's entries)
 
-    def _group_positions(self) -> tuple[StreamId, StreamId | None]:
-        """(last id handed to the group, oldest unacknowledged id or None)."""
+    def _group_positions(self) -> tuple[StreamId, StreamId | None, StreamId | None]:
+        """(last id handed to the group, oldest unacknowledged id or None, the tracker's
+        oldest needed id or None when no tracker holds the camera)."""
         pipe = self.client.pipeline(transaction=True)
         pipe.xinfo_groups(self.stream)
         pipe.xpending(self.stream, GROUP)
-        groups, pending = pipe.execute()
+        pipe.exists(self.keys.tracker_lock(self.camera))
+        pipe.hmget(self.keys.tracker_state(self.camera), "frame_id", FRAMES_NEEDED_FIELD)
+        groups, pending, tracked, (tracked_id, needed_id) = pipe.execute()
         last = self._last_delivered(groups)
         if isinstance(pending, list):  # redis-py's cluster MULTI leaves replies unparsed
             pending = {"pending": pending[0], "min": pending[1]}
         oldest = StreamId.parse(pending["min"]) if pending and pending.get("pending") else None
-        return last, oldest
+        return last, oldest, self._tracker_needs(tracked, tracked_id, needed_id)
+
+    @staticmethod
+    def _tracker_needs(tracked: int, tracked_id: bytes | None,
+                       needed_id: bytes | None) -> StreamId | None:
+        """The oldest frame the camera's tracker may still read (None without a tracker; the
+        stream's start while it has tracked nothing yet; a field that is not an id is left out)."""
+        if not tracked:
+            return None
+        ids = []
+        for raw in (tracked_id, needed_id):
+            try:
+                if raw is not None:
+                    ids.append(StreamId.parse(raw))
+            except ValueError:
+                continue  # not an id: the other bounds still hold
+        return min(ids, default=StreamId(0, 0))
 
     @staticmethod
     def _last_delivered(groups: list[dict]) -> StreamId:
@@ -82,7 +105,7 @@ class StreamPublisher:
 
     def undelivered(self) -> int:
         """How many of this publisher's entries the group has not handed to a worker yet."""
-        last, _ = self._positions = self._rejoining(self._group_positions)
+        last, *_ = self._positions = self._rejoining(self._group_positions)
         return sum(1 for i in self._ids if i > last)
 
     def wait_for_room(self, stop: threading.Event, poll_s: float = 0.01) -> bool:
@@ -95,14 +118,15 @@ class StreamPublisher:
 
     def _trim_below(self) -> str | None:
         """Where a file's stream may be trimmed: below the newest ``maxlen`` entries of ours,
-        but never at or above its oldest unfinished one (None: nothing to trim)."""
+        but never at or above its oldest unfinished one nor what its tracker still reads
+        (None: nothing to trim)."""
         if self._positions is None or len(self._ids) < self.maxlen:
             return None
-        last, oldest_pending = self._positions
+        last, oldest_pending, tracker_needs = self._positions
         first_new = next((i for i in self._ids if i > last), None)
-        bound = min(i for i in (oldest_pending, first_new, self._ids[-self.maxlen + 1])
-                    if i is not None)
-        return str(bound)
+        bound = min(i for i in (oldest_pending, first_new, tracker_needs,
+                                self._ids[-self.maxlen + 1]) if i is not None)
+        return str(bound) if bound > StreamId(0, 0) else None
 
     def new_id(self) -> str:
         """An entry id for the next add, after every id of ours (its ms part is now, as

@@ -1,10 +1,18 @@
 """Event snapshots and clips, written by one thread so that tracking never waits on encoding.
 
 Snapshots are the tracked frame from ``cctv:frames:{cam}`` with the object's box drawn, and its
-crop. A clip is recorded while its event goes on (:mod:`tracking.recording`, up to
-``MAX_RECORDINGS`` at once); an event with no recording (continued after a takeover, or over the
-limit) gets at its end the camera's frames still in Redis between the clip's start and end.
-``clip_complete`` is false when the oldest frame kept was after the start: the clip is shorter.
+crop; the frame is read when the job is submitted (right after the tracker wrote the frame), so a
+live camera's capped stream cannot trim it while the queue is busy. A clip is recorded while its
+event goes on (:mod:`tracking.recording`, up to ``MAX_RECORDINGS`` at once); an event with no
+recording (continued after a takeover, or over the limit) gets at its end the camera's frames
+still in Redis between the clip's start and end. ``clip_complete`` is false when the oldest frame
+kept was after the start: the clip is shorter. A record names each file once it is written; one
+that cannot be made is left unnamed with the reason in ``media_errors`` (one log line). An
+event's end is written once its clip is done (:func:`tracking.events.write_end`).
+
+What each camera's clips still have to read is held back from a file's trim: with every tracked
+batch the tracker writes the oldest such frame id to its state
+(:data:`common.records.FRAMES_NEEDED_FIELD`), never more than ``KEEP_S`` of capture time back.
 Every ``prune_every_s`` it applies the retention (age, total size per camera). A full queue drops
 the job (logged): memory stays bounded whatever the load.
 """
@@ -22,15 +30,27 @@ import cv2
 import numpy as np
 import redis
 
+from common.events import Event
 from common.keys import Keys
+from common.records import FRAMES_NEEDED_FIELD
+from common.stream_ids import StreamId
 from media.draw import draw_scene
 from media.video import VideoWriter
-from runtime.event_store import load_event, prune, save_event
+from runtime.event_store import prune
 from runtime.files import atomic_write, replacing
 from runtime.paths import confined
 
-from .events import ClipJob, ClipStart, SnapshotJob
-from .recording import Recording, frame_rate
+from .events import (
+    ClipJob,
+    ClipStart,
+    Rules,
+    SnapshotJob,
+    media_missing,
+    media_written,
+    update_record,
+    write_end,
+)
+from .recording import Recording, frame_id_at, frame_rate
 
 log = logging.getLogger("cctv.tracker.events")
 
@@ -43,6 +63,12 @@ CLIP_PRESET = "ultrafast"
 encoded on one thread each: a quarter less CPU per frame than libx264's own threading (640x360)."""
 CROP_MARGIN = 0.1
 """The crop extends the box by this fraction of its size on every side."""
+KEEP_S = 60.0
+"""Most capture time behind the tracker that its clips hold back from a file's trim (or the
+event rules' ``end_after_s + pre_s``, if longer): a longer event taken over after a crash gets
+a clip of its last part."""
+FRAME_TRIMMED = "frame trimmed before the snapshot was taken"
+QUEUE_FULL = "event media queue full"
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,14 @@ class Advance:
 
     camera: str
     ts: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A snapshot job with its frame's JPEG, read when it was submitted."""
+
+    job: SnapshotJob
+    jpeg: bytes
 
 
 def snapshot_jpegs(jpeg: bytes, job: SnapshotJob) -> tuple[bytes, bytes]:
@@ -73,40 +107,112 @@ def snapshot_jpegs(jpeg: bytes, job: SnapshotJob) -> tuple[bytes, bytes]:
 class EventMedia:
     """The writer thread: :meth:`submit` jobs, :meth:`stop` at the end."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, media_dir: Path, *,
+    def __init__(self, client: redis.Redis, keys: Keys, media_dir: Path, rules: Rules, *,
                  max_age_s: float, max_bytes: int, prune_every_s: float = 60.0):
-        self.client, self.keys, self.media_dir = client, keys, media_dir
+        self.client, self.keys, self.media_dir, self.rules = client, keys, media_dir, rules
         self.max_age_s, self.max_bytes, self.prune_every_s = max_age_s, max_bytes, prune_every_s
-        self.jobs: queue.Queue[SnapshotJob | ClipStart | ClipJob | Advance | None] = \
+        self.jobs: queue.Queue[Snapshot | ClipStart | ClipJob | Advance | None] = \
             queue.Queue(QUEUE_MAX)
         self.cameras: set[str] = set()
         self.recordings: dict[str, Recording] = {}
+        self.ending: dict[str, ClipJob] = {}
+        """Event id -> the end of an event whose recording takes its last frames."""
         self.progress: dict[str, float] = {}
         """Camera -> capture time of its last tracked frame, as of the jobs handled so far."""
+        self.holds: dict[str, dict[str, StreamId]] = {}
+        """Camera -> event id -> the oldest frame its clip still reads."""
+        self.holds_lock = threading.Lock()
+        self.needed_written: dict[str, StreamId] = {}
         self.clip_seconds = self.clip_cpu_s = 0.0
         self.thread = threading.Thread(target=self._run, name="event-media", daemon=True)
         self.thread.start()
 
     def submit(self, job: SnapshotJob | ClipStart | ClipJob) -> None:
-        """Queue a job; dropped (logged) when the queue is full."""
+        """Queue a job (a snapshot's frame read now); dropped (logged) when the queue is full."""
         self.cameras.add(job.camera)
+        item: Snapshot | ClipStart | ClipJob = job
+        if isinstance(job, SnapshotJob):
+            entries = self.client.xrange(self.keys.frames(job.camera), job.frame_id,
+                                         job.frame_id)
+            if not entries:
+                self._missing(job.event.id, "snapshot", FRAME_TRIMMED, job.event)
+                return
+            item = Snapshot(job, entries[0][1][b"jpeg"])
+        elif isinstance(job, ClipStart):
+            self._hold(job.camera, job.event_id, frame_id_at(job.from_ts))
+        elif job.name is not None:
+            self._hold(job.camera, job.event_id, frame_id_at(job.start_ts), keep=True)
         try:
-            self.jobs.put_nowait(job)
+            self.jobs.put_nowait(item)
         except queue.Full:
-            log.warning("camera %s: event media queue full: %s dropped", job.camera, job.name)
+            self._dropped(job)
+
+    def _dropped(self, job: SnapshotJob | ClipStart | ClipJob) -> None:
+        """A job the full queue refused (a ClipStart's event is clipped from Redis at its end,
+        its frames still held)."""
+        if isinstance(job, SnapshotJob):
+            self._missing(job.event.id, "snapshot", QUEUE_FULL, job.event)
+        elif isinstance(job, ClipJob):
+            if job.name is not None:
+                self._clip_missing(job, QUEUE_FULL)
+            self._ended(job)
+
+    def hold_open(self, camera: str, events: list[Event]) -> None:
+        """Open events taken over: their clips will be made from the frames in Redis."""
+        for event in events:
+            self._hold(camera, event.id, frame_id_at(event.start_ts - self.rules.pre_s))
 
     def advance(self, camera: str, ts: float) -> None:
         """The tracker has tracked the camera's frames up to capture time ``ts`` (queued behind
-        the jobs of those frames, so a recording never reads past an end it has not seen)."""
+        the jobs of those frames, so a recording never reads past an end it has not seen); the
+        oldest frame still needed is written to the tracker's state (we hold the lock)."""
         try:
             self.jobs.put_nowait(Advance(camera, ts))
         except queue.Full:
             pass  # a later one comes with the next frames
+        with self.holds_lock:
+            held = list(self.holds.get(camera, {}).values())
+        floor = frame_id_at(ts - max(KEEP_S, self.rules.end_after_s + self.rules.pre_s))
+        needed = max(floor, min([frame_id_at(ts - self.rules.pre_s), *held]))
+        if self.needed_written.get(camera) != needed:
+            self.client.hset(self.keys.tracker_state(camera), FRAMES_NEEDED_FIELD, str(needed))
+            self.needed_written[camera] = needed
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the queued jobs and end the thread."""
         self.jobs.put(None)
         self.thread.join(timeout)
+
+    def _hold(self, camera: str, event_id: str, frame: StreamId, keep: bool = False) -> None:
+        """Hold back the frames from ``frame`` on for the event's clip (``keep``: a hold already
+        there stays as it is)."""
+        with self.holds_lock:
+            held = self.holds.setdefault(camera, {})
+            if not (keep and event_id in held):
+                held[event_id] = frame
+
+    def _release(self, camera: str, event_id: str) -> None:
+        with self.holds_lock:
+            self.holds.get(camera, {}).pop(event_id, None)
+
+    def _missing(self, event_id: str, kind: str, reason: str, held: Event | None = None) -> None:
+        """The event's ``kind`` file cannot be made: its record says why (one log line); a
+        better snapshot that cannot be made leaves the one there is."""
+        if held is not None and getattr(held, kind) is not None:
+            log.info("event %s: %s not replaced: %s", event_id, kind, reason)
+            return
+        log.warning("event %s: no %s: %s", event_id, kind, reason)
+        update_record(self.client, self.keys, event_id, media_missing(kind, reason), held)
+
+    @staticmethod
+    def _clip_missing(job: ClipJob, reason: str) -> None:
+        log.warning("event %s: no clip: %s", job.event_id, reason)
+        media_missing("clip", reason)(job.event)
+
+    def _ended(self, job: ClipJob) -> None:
+        """The event's clip is done (or not to be): write its end."""
+        self._release(job.camera, job.event_id)
+        write_end(self.client, self.keys, job.event)
 
     def _run(self) -> None:
         next_prune = time.monotonic() + self.prune_every_s
@@ -117,11 +223,10 @@ class EventMedia:
             except queue.Empty:
                 job = False
             if job is None:
-                for recording in self.recordings.values():
-                    recording.abort()  # open events: a successor clips them from Redis
+                self._finish_ended()
                 return
             try:
-                if isinstance(job, SnapshotJob):
+                if isinstance(job, Snapshot):
                     self.snapshot(job)
                 elif isinstance(job, ClipStart):
                     self.start(job)
@@ -136,15 +241,18 @@ class EventMedia:
             except Exception:  # a bad frame or a Redis outage costs that job, not the thread
                 log.exception("event media job failed: %s", job)
 
-    def snapshot(self, job: SnapshotJob) -> None:
-        entries = self.client.xrange(self.keys.frames(job.camera), job.frame_id, job.frame_id)
-        if not entries:
-            log.info("camera %s: frame %s already trimmed: snapshot %s not updated",
-                     job.camera, job.frame_id, job.name)
+    def snapshot(self, item: Snapshot) -> None:
+        job = item.job
+        try:
+            full, crop = snapshot_jpegs(item.jpeg, job)
+        except ValueError as exc:
+            self._missing(job.event.id, "snapshot", str(exc), job.event)
             return
-        full, crop = snapshot_jpegs(entries[0][1][b"jpeg"], job)
         atomic_write(confined(self.media_dir, job.name), full)
         atomic_write(confined(self.media_dir, job.name[:-len(".jpg")] + "-crop.jpg"), crop)
+        if job.event.snapshot != job.name:
+            update_record(self.client, self.keys, job.event.id,
+                          media_written("snapshot", job.name), job.event)
 
     def start(self, job: ClipStart) -> None:
         if len(self.recordings) < MAX_RECORDINGS:
@@ -156,29 +264,64 @@ class EventMedia:
         recording = self.recordings.get(job.event_id)
         if recording is None:
             if job.name is not None:
-                self.clip(job)
+                try:
+                    self.clip(job)
+                except Exception:  # a clip that cannot be made costs the clip, not the end
+                    log.exception("event %s: clip failed", job.event_id)
+                    self._clip_missing(job, "the clip could not be encoded (logged)")
+            self._ended(job)
         elif job.name is None:
             recording.abort()
             del self.recordings[job.event_id]
+            self._ended(job)
         else:
             recording.until = job.end_ts
+            self.ending[job.event_id] = job
 
     def follow(self) -> None:
         """Feed every recording the frames tracked since; finish those whose event ended."""
         for event_id, recording in list(self.recordings.items()):
             started = time.thread_time()
             done = recording.follow(self.progress.get(recording.camera, 0.0))
+            self._hold(recording.camera, event_id, StreamId.parse(recording.cursor))
             if done:
-                del self.recordings[event_id]
-                seconds = recording.finish()
-                event = load_event(self.client, self.keys, event_id)
-                if event is not None:
-                    event.clip_complete = recording.complete
-                    if not seconds:
-                        event.clip, event.clip_complete = None, False
-                    save_event(self.client, self.keys, event)
-                self.clip_seconds += seconds
+                self._finish(event_id, recording)
             self.clip_cpu_s += time.thread_time() - started
+
+    def _finish(self, event_id: str, recording: Recording) -> None:
+        """Write a recording's file, then its event's end naming it."""
+        del self.recordings[event_id]
+        job = self.ending.pop(event_id)
+        why = "no frame of the event could be read from Redis"
+        try:
+            seconds = recording.finish()
+        except Exception:  # a clip that cannot be made costs the clip, not the end
+            log.exception("event %s: clip failed", event_id)
+            seconds, why = 0.0, "the clip could not be encoded (logged)"
+        if seconds:
+            self._clip_written(job, recording.complete)
+        else:
+            self._clip_missing(job, why)
+        self._ended(job)
+        self.clip_seconds += seconds
+
+    def _finish_ended(self) -> None:
+        """Stopping: recordings of ended events take the frames still in Redis and are written;
+        those of open events are dropped (the camera's next tracker clips them from Redis)."""
+        for event_id, recording in list(self.recordings.items()):
+            try:
+                if recording.until is None:
+                    recording.abort()
+                    continue
+                recording.follow(recording.until)
+                self._finish(event_id, recording)
+            except Exception:  # one clip that cannot be finished costs that clip
+                log.exception("event %s: clip not finished on stop", event_id)
+
+    @staticmethod
+    def _clip_written(job: ClipJob, complete: bool) -> None:
+        media_written("clip", job.name)(job.event)
+        job.event.clip_complete = complete
 
     def clip(self, job: ClipJob) -> None:
         """The clip of an event without a recording, from the frames still in Redis."""
@@ -186,13 +329,8 @@ class EventMedia:
         frames = [(float(f[b"ts"]), f[b"jpeg"]) for _, f in
                   self.client.xrange(self.keys.frames(job.camera))]
         chosen = [(ts, jpeg) for ts, jpeg in frames if job.start_ts <= ts <= job.end_ts]
-        event = load_event(self.client, self.keys, job.event_id)
-        if event is None:
-            return
         if not chosen:
-            log.info("camera %s: no frames left for clip %s", job.camera, job.name)
-            event.clip, event.clip_complete = None, False
-            save_event(self.client, self.keys, event)
+            self._clip_missing(job, "no frames of the event left in Redis")
             return
         rate = frame_rate([ts for ts, _ in chosen])
         with replacing(confined(self.media_dir, job.name)) as partial, \
@@ -201,8 +339,7 @@ class EventMedia:
                 image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
                 if image is not None:
                     writer.write(image)
-        event.clip_complete = frames[0][0] <= job.start_ts and frames[-1][0] >= job.end_ts
-        save_event(self.client, self.keys, event)
+        self._clip_written(job, frames[0][0] <= job.start_ts and frames[-1][0] >= job.end_ts)
         self.clip_seconds += chosen[-1][0] - chosen[0][0]
         self.clip_cpu_s += time.thread_time() - started
 

@@ -4,11 +4,20 @@
 
 :class:`EventBuilder` is pure: it reads each tracked frame and returns what changed, with the
 snapshot and clip jobs for :mod:`tracking.event_media`. Its open events are kept in Redis
-(``cctv:events-open:{cam}``), so a tracker taking a camera over continues them under the same ids.
+(``cctv:events-open:{cam}``), so a tracker taking a camera over continues them under the same ids
+(and takes the snapshot of one that has none at the object's next frame).
+
+A record names a snapshot or clip only once the file is written (by the media thread); one that
+cannot be made leaves the name out and says why in ``media_errors``. An event's ``end`` is
+written by the media thread once its clip is done (:func:`write_end`), so the ``end`` message
+tells whether it has one; until then the event stays open in Redis, and a tracker taking over
+after a crash ends it again.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -20,7 +29,9 @@ from common.event_changes import ChangeKind, EventChange
 from common.events import Event, EventCrossing, event_id
 from common.keys import Keys
 from common.tracks import TrackedObject, TrackMessage
-from runtime.event_store import load_event, queue_save
+from runtime.event_store import load_event, queue_save, save_event
+
+log = logging.getLogger("cctv.tracker.events")
 
 UPDATES_MAXLEN = 10_000
 MAX_PATH = 600
@@ -28,18 +39,23 @@ MAX_PATH = 600
 stays small)."""
 BETTER = 1.2
 """A snapshot is replaced when its quality (score x box area) is this much higher."""
+RECORD_WRITES = threading.Lock()
+"""Held while the tracker's thread or the media thread writes event records: a record the
+tracker rewrites from memory keeps the file name the media thread has just set."""
+NOT_SEEN_AFTER_TAKEOVER = "the object was not seen after a tracker took the event over"
 
 
 @dataclass(frozen=True)
 class SnapshotJob:
     """Draw ``obj`` (boxes in pixels of a ``size`` frame) on frame ``frame_id`` and write it,
-    and its crop, as ``name``."""
+    and its crop, as ``name``; then ``event`` (the tracker's copy) and its record name it."""
 
     camera: str
     frame_id: str
     obj: TrackedObject
     size: tuple[int, int]
     name: str
+    event: Event
 
 
 @dataclass(frozen=True)
@@ -56,14 +72,18 @@ class ClipStart:
 
 @dataclass(frozen=True)
 class ClipJob:
-    """The event ended: its clip is the camera's frames captured from ``start_ts`` to ``end_ts``
-    as ``name`` (None: no clip wanted)."""
+    """``event`` ended: its clip is the camera's frames captured from ``start_ts`` to ``end_ts``
+    as ``name`` (None: no clip wanted); then its end is written (:func:`write_end`)."""
 
-    event_id: str
+    event: Event
     camera: str
     start_ts: float
     end_ts: float
     name: str | None
+
+    @property
+    def event_id(self) -> str:
+        return self.event.id
 
 
 @dataclass
@@ -72,6 +92,9 @@ class Change:
 
     kind: ChangeKind
     event: Event
+    after_clip: bool = False
+    """Written by the media thread once the event's clip is done (:func:`write_end`), not by
+    :func:`write_changes`."""
 
 
 @dataclass
@@ -112,6 +135,9 @@ class _Open:
     best: float = 0.0
     saved_ts: float = 0.0
     """Capture time of the last message about it."""
+    snapshot_asked: bool = True
+    """A snapshot job was made for it (by this tracker, or by one before if the record names
+    the snapshot)."""
 
 
 class EventBuilder:
@@ -119,8 +145,9 @@ class EventBuilder:
 
     def __init__(self, camera: str, rules: Rules, open_events: list[Event] = ()):
         self.camera, self.rules = camera, rules
-        self.open: dict[int, _Open] = {e.track_id: _Open(e, saved_ts=e.last_ts)
-                                       for e in open_events}
+        self.open: dict[int, _Open] = {
+            e.track_id: _Open(e, saved_ts=e.last_ts, snapshot_asked=e.snapshot is not None)
+            for e in open_events}
 
     def frame(self, msg: TrackMessage, zones_of: Callable[[int], list[str]],
               config: EventsConfig = EventsConfig()) -> Changes:
@@ -145,7 +172,6 @@ class EventBuilder:
                 ident = event_id(self.camera, obj.track_id, msg.ts)
                 event = Event(ident, self.camera, obj.label, msg.ts, None, obj.score,
                               path=[(msg.ts, round(x, 4), round(y, 4))],
-                              snapshot=media_name(self.camera, ident, msg.ts, ".jpg"),
                               track_id=obj.track_id, last_ts=msg.ts)
                 state = self.open[obj.track_id] = _Open(event, q, msg.ts)
                 self._snapshot(out, msg, obj, event)
@@ -168,7 +194,11 @@ class EventBuilder:
             if obj.track_id in crossed:
                 event.lines.extend(crossed[obj.track_id])
                 news = True
-            if q > state.best * BETTER and msg.ts - state.saved_ts >= self.rules.update_every_s:
+            if not state.snapshot_asked:  # taken over without a snapshot: take this frame's
+                state.best = q
+                self._snapshot(out, msg, obj, event)
+            elif q > state.best * BETTER and \
+                    msg.ts - state.saved_ts >= self.rules.update_every_s:
                 state.best = q
                 self._snapshot(out, msg, obj, event)
                 news = True
@@ -197,18 +227,23 @@ class EventBuilder:
 
     def _snapshot(self, out: Changes, msg: TrackMessage, obj: TrackedObject,
                   event: Event) -> None:
-        out.snapshots.append(SnapshotJob(self.camera, msg.frame_id, obj,
-                                         (msg.width, msg.height), event.snapshot))
+        self.open[obj.track_id].snapshot_asked = True
+        out.snapshots.append(SnapshotJob(
+            self.camera, msg.frame_id, obj, (msg.width, msg.height),
+            media_name(self.camera, event.id, event.start_ts, ".jpg"), event))
 
     def _end(self, out: Changes, track_id: int, state: _Open, config: EventsConfig) -> None:
         event = state.event
         event.end_ts = event.last_ts
         del self.open[track_id]
-        if self.rules.clips and config.wants_clip(event.label, event.zones):
-            event.clip = media_name(self.camera, event.id, event.start_ts, ".mp4")
-        out.clips.append(ClipJob(event.id, self.camera, event.start_ts - self.rules.pre_s,
-                                 event.end_ts + self.rules.post_s, event.clip))
-        out.events.append(Change(ChangeKind.END, event))
+        if not state.snapshot_asked:
+            event.media_errors["snapshot"] = NOT_SEEN_AFTER_TAKEOVER
+            log.warning("event %s: no snapshot: %s", event.id, NOT_SEEN_AFTER_TAKEOVER)
+        clip = media_name(self.camera, event.id, event.start_ts, ".mp4") \
+            if self.rules.clips and config.wants_clip(event.label, event.zones) else None
+        out.clips.append(ClipJob(event, self.camera, event.start_ts - self.rules.pre_s,
+                                 event.end_ts + self.rules.post_s, clip))
+        out.events.append(Change(ChangeKind.END, event, after_clip=True))
 
 
 def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
@@ -218,11 +253,26 @@ def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
 
 
 def write_changes(client: redis.Redis, keys: Keys, camera: str, changes: Changes) -> None:
-    """Store the changed events, keep the open set and append each to ``cctv:event-updates``."""
-    if not changes.events:
+    """Store the changed events, keep the open set and append each to ``cctv:event-updates``
+    (a change ``after_clip`` is left to the clip job)."""
+    _write(client, keys, camera, [c for c in changes.events if not c.after_clip])
+
+
+def write_end(client: redis.Redis, keys: Keys, event: Event) -> None:
+    """Store an ended event with its media, take it out of the open set, say ``end``."""
+    _write(client, keys, event.camera, [Change(ChangeKind.END, event)])
+
+
+def _write(client: redis.Redis, keys: Keys, camera: str, changes: list[Change]) -> None:
+    if not changes:
         return
+    with RECORD_WRITES:
+        _queue_and_send(client, keys, camera, changes)
+
+
+def _queue_and_send(client: redis.Redis, keys: Keys, camera: str, changes: list[Change]) -> None:
     pipe = client.pipeline(transaction=not keys.hash_tags)
-    for change in changes.events:
+    for change in changes:
         event = change.event
         queue_save(pipe, keys, event)
         if change.kind == ChangeKind.END:
@@ -232,3 +282,32 @@ def write_changes(client: redis.Redis, keys: Keys, camera: str, changes: Changes
         pipe.xadd(keys.event_updates, EventChange.of(change.kind, event).to_fields(),
                   maxlen=UPDATES_MAXLEN, approximate=True)
     pipe.execute()
+
+
+def update_record(client: redis.Redis, keys: Keys, event_id: str,
+                  change: Callable[[Event], None], held: Event | None = None) -> None:
+    """Apply ``change`` to the stored record of ``event_id`` (if it is still there) and to
+    ``held``, the tracker's copy of an open event, which it writes again with later changes."""
+    with RECORD_WRITES:
+        if held is not None:
+            change(held)
+        event = load_event(client, keys, event_id)
+        if event is not None:
+            change(event)
+            save_event(client, keys, event)
+
+
+def media_written(kind: str, name: str) -> Callable[[Event], None]:
+    """The change naming a written file: ``kind`` is ``snapshot`` or ``clip``."""
+    def apply(event: Event) -> None:
+        setattr(event, kind, name)
+        event.media_errors.pop(kind, None)
+    return apply
+
+
+def media_missing(kind: str, reason: str) -> Callable[[Event], None]:
+    """The change saying why the ``kind`` file is missing (an event that has one keeps it)."""
+    def apply(event: Event) -> None:
+        if getattr(event, kind) is None:
+            event.media_errors[kind] = reason
+    return apply

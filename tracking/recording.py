@@ -21,12 +21,19 @@ import numpy as np
 import redis
 
 from common.keys import Keys
+from common.stream_ids import StreamId
 from media.video import VideoWriter
 from runtime.files import sibling_temp
 
 READ_COUNT = 20
 RATE_FRAMES = 10
 """Frames whose capture times set a clip's frame rate."""
+
+
+def frame_id_at(ts: float) -> StreamId:
+    """An entry id at or before the frames captured from ``ts`` on (ingest's ids are its clock in
+    milliseconds, taken after the capture time; a second's slack for clocks a little apart)."""
+    return StreamId(max(0, int(ts * 1000) - 1000), 0)
 
 
 def frame_rate(times: list[float]) -> float:
@@ -43,7 +50,7 @@ class Recording:
         self.client, self.keys, self.camera, self.path = client, keys, camera, path
         self.from_ts, self.hold_s, self.preset = from_ts, hold_s, preset
         self.until: float | None = None
-        self.cursor = f"{max(0, int(from_ts * 1000) - 1000)}-0"
+        self.cursor = str(frame_id_at(from_ts))
         self.waiting: list[tuple[float, np.ndarray]] = []  # decoded, before the rate is known
         self.ahead: deque[tuple[bytes, dict]] = deque()  # read, captured after the limit so far
         self.writer: VideoWriter | None = None

@@ -65,12 +65,12 @@ class Tracker:
         self.events: dict[str, EventBuilder] = {}
         self.last_frame: dict[str, tuple[float | None, float]] = {}
         """Camera -> (capture time, clock) of its last tracked frame, for :meth:`_idle`."""
-        self.media = EventMedia(client, self.keys, settings.media_dir,
+        self.event_rules = Rules(settings.event_end_after_s, settings.event_pre_s,
+                                 settings.event_post_s, settings.event_clips)
+        self.media = EventMedia(client, self.keys, settings.media_dir, self.event_rules,
                                 max_age_s=settings.event_max_age_days * 86_400,
                                 max_bytes=settings.event_max_mb * 2**20) \
             if settings.events else None
-        self.event_rules = Rules(settings.event_end_after_s, settings.event_pre_s,
-                                 settings.event_post_s, settings.event_clips)
 
     def run(self, stop: threading.Event) -> None:
         """Track until ``stop``, then release every camera (a successor starts at once)."""
@@ -212,8 +212,9 @@ class Tracker:
                 snapshot = self.store.load(camera)
                 self.cameras[camera] = CameraTracker(camera, self.settings, snapshot, self.clock)
                 if self.media:
-                    self.events[camera] = EventBuilder(camera, self.event_rules,
-                                                       open_events(self.client, self.keys, camera))
+                    taken_over = open_events(self.client, self.keys, camera)
+                    self.media.hold_open(camera, taken_over)
+                    self.events[camera] = EventBuilder(camera, self.event_rules, taken_over)
             except SnapshotError as exc:
                 self._fault(camera, f"{self.keys.tracker_state(camera)}: {exc}")
                 self.store.release(camera)
