@@ -14,11 +14,12 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 from urllib.parse import urlsplit
 
 from common import urls
 from common.cameras import CameraConfig, WebhookConfig
+from common.event_changes import EventChange
 from common.urls import mask_url
 
 
@@ -38,11 +39,12 @@ class Hook:
     labels: frozenset[str]
     zones: frozenset[str]
 
-    def wants(self, kind: str, camera: str, event: Mapping[str, Any]) -> bool:
-        """Does a ``kind`` change of this event pass the hook's scope and filters?"""
-        return ((self.camera is None or self.camera == camera) and kind in self.events
-                and (not self.labels or event.get("label") in self.labels)
-                and (not self.zones or bool(self.zones & set(event.get("zones") or ()))))
+    def wants(self, change: EventChange) -> bool:
+        """Does this change pass the hook's scope and filters?"""
+        return ((self.camera is None or self.camera == change.camera)
+                and change.kind in self.events
+                and (not self.labels or change.label in self.labels)
+                and (not self.zones or bool(self.zones & set(change.zones))))
 
 
 def expand_env(url: str, environ: Mapping[str, str]) -> str:
