@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from common.cameras import CameraConfig, CountingConfig, EventsConfig, MotionConfig, WebhookConfig
+from common.record_config import RecordConfig
 from dashboard.settings import DashboardSettings
 from ingest.settings import IngestSettings
 from integrations.settings import MqttSettings, WebhookSettings
@@ -131,6 +132,11 @@ def render() -> str:
                  f"{(MotionConfig.__doc__ or '').strip()} See "
                  "[architecture.md](architecture.md#ingest-decoding-and-motion).\n\n"
                  f"{field_table(MotionConfig, list(MotionConfig.model_fields), env=False)}\n")
+    parts.append("### A camera's `record` (`RecordConfig`)\n\n"
+                 f"{(RecordConfig.__doc__ or '').strip()} Segments go to `CCTV_RECORDINGS_DIR` "
+                 "(ingest, above), capped together by `CCTV_RECORDINGS_MAX_GB`. See "
+                 "[operations.md](operations.md#recordings).\n\n"
+                 f"{field_table(RecordConfig, list(RecordConfig.model_fields), env=False)}\n")
     parts.append("### A camera's `events` (`EventsConfig`)\n\n"
                  f"{(EventsConfig.__doc__ or '').strip()} Every event gets a snapshot; "
                  "`clips` and `required_zones` may also be set per class under `classes` (e.g. "

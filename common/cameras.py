@@ -21,6 +21,7 @@ from pydantic import (Field, PrivateAttr, StrictBool, ValidationError, field_ser
                       field_validator, model_validator)
 
 from .event_changes import ChangeKind
+from .record_config import RecordConfig
 from .schema import SettingsError, Strict, describe_errors
 from .urls import has_literal_secret, mask_url
 
@@ -290,6 +291,9 @@ class CameraConfig(Strict):
                                                                      "connection, or UDP.")
     motion: MotionConfig = Field(default_factory=MotionConfig,
                                  description="Motion gating of detection.")
+    record: RecordConfig = Field(default_factory=RecordConfig,
+                                 description="Continuous recording of the camera's own stream: "
+                                             "enabled, retain_days, max_gb, segment_s.")
     lines: list[LineConfig] = Field(default_factory=list, max_length=32,
                                     description="Counting lines (in/out per class).")
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=32,

@@ -109,6 +109,17 @@ class Keys:
         """JSON snapshot of a camera's tracker, written with every tracked frame."""
         return f"{self.prefix}:tracker-state:{self.camera(camera)}"
 
+    # -- recordings ---------------------------------------------------------------------------
+    def recordings(self, camera: str) -> str:
+        """Sorted set of a camera's closed recording segments (JSON records,
+        ``runtime/recordings.py``) by start time (Unix seconds)."""
+        return f"{self.prefix}:recordings:{self.camera(camera)}"
+
+    @property
+    def recording_bytes(self) -> str:
+        """Hash: camera -> bytes of its indexed segments (what retention's caps are checked on)."""
+        return f"{self.prefix}:recording-bytes"
+
     # -- events -------------------------------------------------------------------------------
     @property
     def events(self) -> str:

@@ -19,6 +19,7 @@ from runtime import metrics
 from runtime.logging_setup import bind
 
 from .capture import Capture
+from .recording import StreamRecorder
 from .settings import IngestSettings
 from .sink import CameraSink
 from .sources import Frame, Source, SourceError, open_source
@@ -35,7 +36,8 @@ class CameraRunner:
     def __init__(self, client: redis.Redis, keys: Keys, camera: CameraConfig, url: str,
                  settings: IngestSettings, stop: threading.Event, source_name: str = "live"):
         self.cam, self.stop = camera, stop
-        self.capture = Capture(camera, url, settings, stop, open_source)
+        self.capture = Capture(camera, url, settings, stop, open_source,
+                               StreamRecorder(client, keys, camera, settings, source_name))
         self.sink = CameraSink(client, keys, camera, settings, stop, source_name)
 
     @property

@@ -18,6 +18,7 @@ from runtime import metrics
 
 from .latest import LatestFrames
 from .motion import Box, MotionGate
+from .recording import StreamRecorder
 from .settings import IngestSettings
 from .sources import Frame, Source, SourceError, is_live
 
@@ -77,12 +78,15 @@ class EncodedFrame:
 
 class Capture:
     """One camera's frames, from sources that ``opener`` (:func:`~ingest.sources.open_source`)
-    opens; ``url`` is the real URL (credentials expanded)."""
+    opens; ``url`` is the real URL (credentials expanded); ``recorder`` gets every source's
+    packets, to record them."""
 
     def __init__(self, camera: CameraConfig, url: str, settings: IngestSettings,
-                 stop: threading.Event, opener: Callable[..., Source]):
+                 stop: threading.Event, opener: Callable[..., Source],
+                 recorder: StreamRecorder | None = None):
         self.cam, self.url, self.settings, self.stop, self.opener = (camera, url, settings, stop,
                                                                      opener)
+        self.recorder = recorder
         self.delay = settings.backoff_initial_s  # before the next reopen
         self.live = False  # the open source comes at its own pace (a live camera, or a file
         # played in real time): its frames are published at once or dropped, never held
@@ -92,8 +96,11 @@ class Capture:
 
     def open(self) -> Source:
         """The camera's source, opened (:class:`SourceError` when it cannot be)."""
-        return self.opener(self.url, self.settings.open_timeout_s, self.cam.hwaccel,
-                           self.cam.rtsp_transport, threads=self._threads())
+        source = self.opener(self.url, self.settings.open_timeout_s, self.cam.hwaccel,
+                             self.cam.rtsp_transport, threads=self._threads())
+        if self.recorder is not None:
+            self.recorder.attach(source)
+        return source
 
     def _threads(self) -> int:
         """Decoder threads: one for anything paced in real time (the least CPU per frame), FFmpeg's
@@ -135,6 +142,8 @@ class Capture:
         finally:
             if latest is not None:
                 latest.close(self.settings.open_timeout_s + 1)
+            if self.recorder is not None:
+                self.recorder.finish()
 
     def _read_upto(self, frame: Frame) -> None:
         """Count the source's frames up to ``frame``, those it left undecoded included."""

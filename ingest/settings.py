@@ -26,3 +26,8 @@ class IngestSettings(ServiceSettings):
                                description="A finished replay's frame stream expires this long "
                                            "after its results are read (the tracker's snapshots "
                                            "and clips read it until then).")
+    recordings_max_gb: float | None = Field(None, gt=0, le=1_000_000,
+                                            description="Cap of all cameras' recordings together "
+                                                        "in GB (10^9 bytes); the oldest segment "
+                                                        "of any camera goes first. None = no "
+                                                        "global cap.")

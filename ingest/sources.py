@@ -17,7 +17,7 @@ import heapq
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 import av
@@ -142,6 +142,8 @@ class AvSource(Source):
             self.stream.thread_type = "AUTO"
         self.expected_frames = None if live else (self.stream.frames or None)
         self.bad_packets = 0
+        self.on_packet: Callable[[av.Packet], None] | None = None
+        """Called with every demuxed packet once it is decoded (the recorder's stream copy)."""
 
     def frames(self, period: float = 0.0) -> Iterator[AvFrame]:
         """Decoded frames in display order. With ``period``, frames that no other frame refers
@@ -177,6 +179,10 @@ class AvSource(Source):
                     decoded = packet.decode()
                 except (av.InvalidDataError, av.error.PatchWelcomeError):
                     self.bad_packets += 1
+                    decoded = None
+                if self.on_packet is not None:
+                    self.on_packet(packet)
+                if decoded is None:
                     continue
                 silent = 0 if decoded else silent + 1
                 references_only = references_only and silent <= period * rate

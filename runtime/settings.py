@@ -44,6 +44,12 @@ class CommonSettings(Strict):
     media_dir: Path = Field(Path(".cctv/events"),
                             description="Folder of event snapshots and clips (the tracker writes "
                                         "it, the dashboard's API reads it: one path for both).")
+    recordings_dir: Path = Field(Path(".cctv/recordings"),
+                                 description="Folder of the cameras' recordings: "
+                                             "<camera>/<YYYY-MM-DD>/<HH>/<start_ms>.mp4 (UTC), "
+                                             "and the tracker's objects of each frame in "
+                                             "<camera>/objects/ (ingest and the tracker write "
+                                             "it, the dashboard's API reads it).")
     embedded_port: int = Field(6390, ge=1024, le=65535,
                                description="Port of the embedded Redis on 127.0.0.1.")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",

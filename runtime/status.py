@@ -22,7 +22,7 @@ from common.counts import (
     DetectionPace,
     TrackingCounts,
 )
-from common.fields import MessageError, text
+from common.fields import MessageError, field_text, text
 from common.keys import GROUP, RQ_QUEUE_KEY, WEBHOOKS_GROUP, Keys
 from common.mqtt import BridgeState
 from common.records import (
@@ -37,6 +37,7 @@ from common.urls import mask_text, mask_url
 from .bridge_state import read_bridge_states
 from .camera_list import published_camera_names, valid_camera_json
 from .outage import read_losses
+from .recordings import RECORDING_ERROR_FIELD
 
 
 def tracking_counts(client: redis.Redis, keys: Keys, name: str,
@@ -81,6 +82,9 @@ class CameraStatus:
     """Capture to detection, the workers' recent median (None: nothing detected lately)."""
     detected_ratio: float = 1.0
     """Frames processed over the last minute or two that were not skipped for lag."""
+    recording_error: str = ""
+    """Why ingest cannot record this camera (a full disk...); empty while it records or is not
+    asked to."""
     tracking: TrackingCounts = field(default_factory=TrackingCounts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,7 +226,8 @@ def camera_status(client: redis.Redis, keys: Keys, name: str, configured: bool,
         stream_length=depth, pending=pending, redis_bytes=stream_bytes(client, keys, name),
         tracker_error=tracker_error(client, keys, name), tracking=tracking,
         frames_skipped=stats.get(FRAMES_SKIPPED, 0), lag_s=pace.lag_s,
-        detected_ratio=pace.detected_ratio)
+        detected_ratio=pace.detected_ratio,
+        recording_error=mask_text(field_text(raw_state, RECORDING_ERROR_FIELD, "")))
 
 
 PACE_MINUTES = 2

@@ -1,0 +1,211 @@
+"""The Redis index of recording segments: written by ingest as each segment closes, listed by
+whoever plays recordings, rebuilt from the files when ingest starts.
+
+Files lie under ``<recordings dir>/<camera>/<YYYY-MM-DD>/<HH>/<start_ms>.mp4`` (UTC); a segment
+being written is ``<start_ms>.mp4.part`` and is not indexed. A camera's index is one sorted set
+(:meth:`~common.keys.Keys.recordings`) of :class:`Segment` JSON records scored by start time, and
+its bytes are kept in :meth:`~common.keys.Keys.recording_bytes`, so listings and retention never
+scan the disk. A path read from Redis is confined to the recordings folder before any read or
+delete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import redis
+
+from common.fields import text
+from common.keys import Keys
+
+from .paths import OutsideFolder, confined
+
+log = logging.getLogger("cctv.recordings")
+
+SEGMENT_SUFFIX = ".mp4"
+OPEN_SUFFIX = ".mp4.part"
+"""A segment being written; renamed to ``.mp4`` once closed (or salvaged by a rebuild)."""
+RECORDING_ERROR_FIELD = "recording_error"
+"""The field of the camera's ingest state hash saying why recording fails (a full disk...);
+absent while it works."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One closed segment: Unix seconds of its first and past its last frame, its path relative
+    to the recordings folder, its size, codec and resolution."""
+
+    camera: str
+    start_ts: float
+    end_ts: float
+    path: str
+    bytes: int
+    codec: str
+    width: int
+    height: int
+
+    def to_json(self) -> str:
+        """The sorted-set member (stable: equal segments give equal members)."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Segment:
+        data = json.loads(text(raw))
+        return cls(camera=str(data["camera"]), start_ts=float(data["start_ts"]),
+                   end_ts=float(data["end_ts"]), path=str(data["path"]),
+                   bytes=int(data["bytes"]), codec=str(data["codec"]),
+                   width=int(data["width"]), height=int(data["height"]))
+
+
+def segment_path(camera: str, start_ms: int) -> str:
+    """The closed segment's path relative to the recordings folder, from its start (UTC)."""
+    hour = time.strftime("%Y-%m-%d/%H", time.gmtime(start_ms / 1000))
+    return f"{camera}/{hour}/{start_ms}{SEGMENT_SUFFIX}"
+
+
+def probe_segment(root: Path, camera: str, path: Path) -> Segment:
+    """The segment record of the MP4 file ``path`` (named ``<start_ms>.mp4``): duration, codec
+    and resolution read by demuxing it with PyAV (nothing decoded). :class:`ValueError` or
+    ``av.FFmpegError`` when it holds no video."""
+    start_ms = int(path.name.removesuffix(SEGMENT_SUFFIX))
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError(f"{path.name}: no video stream")
+        stream = container.streams.video[0]
+        first = end = None
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            first = packet.pts if first is None else min(first, packet.pts)
+            end = max(end or 0, packet.pts + (packet.duration or 0))
+        if first is None or stream.time_base is None:
+            raise ValueError(f"{path.name}: no frames")
+        duration = float((end - first) * stream.time_base)
+        context = stream.codec_context
+        return Segment(camera=camera, start_ts=start_ms / 1000,
+                       end_ts=round(start_ms / 1000 + duration, 3),
+                       path=path.relative_to(root).as_posix(), bytes=path.stat().st_size,
+                       codec=context.name, width=context.width, height=context.height)
+
+
+def add_segment(client: redis.Redis, keys: Keys, segment: Segment) -> None:
+    """Index a closed segment."""
+    pipe = client.pipeline(transaction=False)  # two slots on a cluster
+    pipe.zadd(keys.recordings(segment.camera), {segment.to_json(): segment.start_ts})
+    pipe.hincrby(keys.recording_bytes, segment.camera, segment.bytes)
+    pipe.execute()
+
+
+def list_segments(client: redis.Redis, keys: Keys, camera: str, after: float | None = None,
+                  before: float | None = None) -> list[Segment]:
+    """The camera's segments that overlap ``after``..``before`` (Unix seconds; None: open ended),
+    oldest first."""
+    key = keys.recordings(camera)
+    low = "-inf" if after is None else after
+    high = "+inf" if before is None else f"({before}"
+    members = client.zrangebyscore(key, low, high)
+    if after is not None:  # the one segment begun before ``after`` may still run into it
+        members = client.zrevrangebyscore(key, f"({after}", "-inf", start=0, num=1) + members
+    segments = [Segment.from_json(m) for m in members]
+    return [s for s in segments if after is None or s.end_ts > after]
+
+
+def recorded_bytes(client: redis.Redis, keys: Keys, camera: str | None = None) -> int:
+    """Bytes of ``camera``'s indexed segments, or of every camera's."""
+    if camera is not None:
+        return int(client.hget(keys.recording_bytes, camera) or 0)
+    return sum(int(v) for v in client.hvals(keys.recording_bytes))
+
+
+def oldest_segment(client: redis.Redis, keys: Keys, camera: str) -> Segment | None:
+    """The camera's first segment, or None."""
+    members = client.zrange(keys.recordings(camera), 0, 0)
+    return Segment.from_json(members[0]) if members else None
+
+
+def delete_segment(client: redis.Redis, keys: Keys, root: Path, segment: Segment) -> None:
+    """Remove the segment from the index and its file from the disk (an empty hour or day
+    folder with it); a path that leaves the recordings folder is dropped from the index only."""
+    pipe = client.pipeline(transaction=False)
+    pipe.zrem(keys.recordings(segment.camera), segment.to_json())
+    pipe.hincrby(keys.recording_bytes, segment.camera, -segment.bytes)
+    removed, _ = pipe.execute()
+    if not removed:  # someone else deleted it first
+        client.hincrby(keys.recording_bytes, segment.camera, segment.bytes)
+        return
+    try:
+        path = confined(root, segment.path)
+    except OutsideFolder:
+        log.warning("recording index of %s named a path outside %s; dropped", segment.camera,
+                    root)
+        return
+    path.unlink(missing_ok=True)
+    for folder in (path.parent, path.parent.parent):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or gone)
+            break
+
+
+def enforce_retention(client: redis.Redis, keys: Keys, root: Path, camera: str,
+                      retain_s: float, max_bytes: int | None, total_max_bytes: int | None,
+                      headroom: int = 0, now: float | None = None) -> int:
+    """Delete the oldest segments until the camera's are all younger than ``retain_s``, its bytes
+    plus ``headroom`` (the next segment's expected size) fit ``max_bytes`` and every camera's
+    together fit ``total_max_bytes`` (the oldest of any camera first). Returns segments deleted."""
+    now = time.time() if now is None else now
+    deleted = 0
+    while (oldest := oldest_segment(client, keys, camera)) is not None:
+        over = max_bytes is not None and recorded_bytes(client, keys, camera) + headroom > max_bytes
+        if not over and oldest.end_ts >= now - retain_s:
+            break
+        delete_segment(client, keys, root, oldest)
+        deleted += 1
+    while total_max_bytes is not None and recorded_bytes(client, keys) + headroom > total_max_bytes:
+        firsts = [s for name in client.hkeys(keys.recording_bytes)
+                  if (s := oldest_segment(client, keys, text(name))) is not None]
+        if not firsts:
+            break
+        delete_segment(client, keys, root, min(firsts, key=lambda s: s.start_ts))
+        deleted += 1
+    return deleted
+
+
+def rebuild_index(client: redis.Redis, keys: Keys, recordings_dir: Path,
+                  camera: str) -> list[Segment]:
+    """Make the camera's index match its folder: segments still on disk with their size unchanged
+    keep their record, others are read with PyAV; a segment left open by a process that died
+    is kept (renamed ``.mp4``) when it plays up to a fragment, else deleted, as is a closed file
+    that does not play. Returns the index, oldest first."""
+    root = recordings_dir.resolve()
+    known = {s.path: s for s in list_segments(client, keys, camera)}
+    segments: list[Segment] = []
+    folder = root / camera
+    for path in sorted(folder.glob(f"*/*/*{OPEN_SUFFIX}")):
+        closed = path.with_name(path.name.removesuffix(".part"))
+        path.rename(closed)
+        log.info("camera %s: salvaging segment %s left open", camera, closed.name)
+    for path in sorted(folder.glob(f"*/*/*{SEGMENT_SUFFIX}")):
+        name = path.relative_to(root).as_posix()
+        indexed = known.get(name)
+        if indexed is not None and indexed.bytes == path.stat().st_size:
+            segments.append(indexed)
+            continue
+        try:
+            segments.append(probe_segment(root, camera, path))
+        except (ValueError, av.FFmpegError, OSError) as exc:
+            log.warning("camera %s: deleting unplayable segment %s (%s)", camera, name, exc)
+            path.unlink(missing_ok=True)
+    segments.sort(key=lambda s: s.start_ts)
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(keys.recordings(camera))
+    if segments:
+        pipe.zadd(keys.recordings(camera), {s.to_json(): s.start_ts for s in segments})
+    pipe.execute()
+    client.hset(keys.recording_bytes, camera, sum(s.bytes for s in segments))
+    return segments
