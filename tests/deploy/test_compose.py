@@ -171,6 +171,18 @@ def test_workers_scale_out_with_a_gpu_reservation(compose):
     assert services["worker-cpu"]["profiles"] == ["cpu"]
 
 
+def test_workers_run_the_torch_image_and_every_other_service_the_app_image(compose):
+    """Two targets of docker/Dockerfile: `worker` (torch) and `app` (no torch, smaller)."""
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", DOCKERFILE.read_text(), re.M))
+    services = compose["services"]
+    for name in OURS:
+        worker = name in ("worker", "worker-cpu")
+        assert services[name]["build"]["target"] == ("worker" if worker else "app"), name
+        assert services[name]["build"]["target"] in stages
+        assert (services[name]["image"] in ("cctv:cpu", "cctv:cuda")) == worker, name
+    assert services["worker-cpu"]["build"]["args"]["VARIANT"] == "cpu"
+
+
 def test_services_run_as_non_root_with_healthchecks_and_volumes(compose):
     services = compose["services"]
     for name in OURS + ("redis",):

@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "compose-check"
@@ -99,6 +100,15 @@ def test_a_taken_port_is_one_line_before_any_build(engine, tmp_path):
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr == f"compose-check: port 127.0.0.1:{port} is already taken: set " \
                          "DASHBOARD_PORT to a free one\n"
+
+
+def test_the_script_builds_the_images_the_cpu_profile_runs():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    built = dict(re.findall(r'"(cctv:\w+)": "(\w+)"',
+                            re.search(r"^IMAGE_TARGETS = .*$", SCRIPT.read_text(), re.M).group()))
+    wanted = {compose[name]["image"]: compose[name]["build"]["target"]
+              for name in ("ingest", "worker-cpu", "tracker", "rq-worker", "dashboard", "webhooks")}
+    assert built == wanted == {"cctv:cpu": "worker", "cctv:app": "app"}
 
 
 def test_env_example_names_every_secret_compose_asks_for():
