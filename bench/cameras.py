@@ -23,8 +23,12 @@ any file, waits for room in its stream rather than dropping: a load too high sho
 All cameras start together by default, so the still scene's walker crosses every camera at once
 (the worst case); ``--stagger`` starts them one by one over the walker's 30 s period, out of step
 as real cameras are.
+``--record`` measures recording instead: one ``busy`` camera through ``cctv ingest`` alone (no
+worker: a realtime file never waits for detection), ``record`` off then on, ``--repeats`` times;
+the ingest cores each time, their difference (goal: at most 1% of a core) and the recorded
+segments' bytes per second against the source's own bitstream (goal: within 10%).
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
-[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips]``.
+[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips] [--record]``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from common.messages import DetectionMessage  # noqa: E402
 from common.records import CameraState  # noqa: E402
 from media.video import probe  # noqa: E402
 from runtime.camera_list import store_camera
+from runtime.recordings import list_segments
 from runtime.redis_conn import EmbeddedRedis
 
 SIZE = "1920:1080"
@@ -226,6 +231,66 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     return row
 
 
+def bitstream_rate(video: Path) -> float:
+    """Bytes per second of the video's own packets (no container)."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        size = sum(p.size for p in container.demux(stream) if p.size)
+        return size / float(stream.duration * stream.time_base)
+
+
+def measure_ingest(client, url: str, video: Path, record: bool, args) -> dict:
+    """Ingest's cores for one camera looping ``video`` in real time, ``record`` on or off."""
+    client.flushall()
+    folder = Path(args.work) / "recordings"
+    config = Path(args.work) / "record.yaml"
+    config.write_text(json.dumps({"cameras": [
+        {"name": "rec", "url": str(video), "fps": args.fps, "loop": True, "realtime": True,
+         "record": {"enabled": record}}]}))
+    env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT), CCTV_RECORDINGS_DIR=str(folder))
+    ingest = subprocess.Popen([sys.executable, "-m", "cctv", "ingest", "--cameras-file",
+                               str(config)], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(args.warmup)
+        start = proc_cpu(ingest.pid)
+        time.sleep(args.duration)
+        cores = (proc_cpu(ingest.pid) - start) / args.duration
+    finally:
+        ingest.terminate()
+        ingest.wait(30)
+    segments = list_segments(client, KEYS, "rec")
+    seconds = sum(s.end_ts - s.start_ts for s in segments)
+    return {"record": record, "ingest_cores": round(cores, 4), "segments": len(segments),
+            "recorded_bytes_per_s": round(sum(s.bytes for s in segments) / seconds)
+            if seconds else None}
+
+
+def main_record(args, video: Path) -> None:
+    """``--record``: ingest's CPU with recording on minus off, and bytes against the source."""
+    server = EmbeddedRedis(Path(args.work), unix_socket=Path(args.work) / "redis.sock")
+    server.start()
+    try:
+        rows = [measure_ingest(server.client(), server.url, video, record, args)
+                for _ in range(args.repeats) for record in (False, True)]
+    finally:
+        server.stop()
+    off = [r["ingest_cores"] for r in rows if not r["record"]]
+    on = [r for r in rows if r["record"]]
+    source = bitstream_rate(video)
+    recorded = float(np.mean([r["recorded_bytes_per_s"] for r in on]))
+    cost = float(np.mean([r["ingest_cores"] for r in on]) - np.mean(off))
+    print(json.dumps({
+        "cpu_count": os.cpu_count(), "fps_per_camera": args.fps, "duration_s": args.duration,
+        "video": "1080p25 H.264 (busy)", "runs": rows,
+        "source_bytes_per_s": round(source),
+        "goals": {"recording cost, % of a core (goal <= 1)": round(cost * 100, 2),
+                  "recorded bytes / source bitstream (goal 0.9-1.1)": round(recorded / source,
+                                                                            3)}}, indent=2))
+
+
 def main() -> None:
     from cctv.up import sample_video
 
@@ -243,9 +308,15 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
                         help="the worker's detector precision")
     parser.add_argument("--work", default="/tmp/cctv-bench-cameras", help="folder for the files")
+    parser.add_argument("--record", action="store_true",
+                        help="measure recording instead: ingest CPU with record on minus off")
+    parser.add_argument("--repeats", type=int, default=2, help="--record: off/on pairs")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    if args.record:
+        main_record(args, make_busy(sample_video(), work / "busy-1080p25.mp4"))
+        return
     files = {"busy": make_busy(sample_video(), work / "busy-1080p25.mp4"),
              "still": make_still(sample_video(), work / "still-1080p25.mp4", work)}
     floors = {k: ffmpeg_floor(v) for k, v in files.items()}

@@ -99,6 +99,7 @@ class StreamRecorder:
         self.writer: SegmentWriter | None = None
         self.start_ms = 0
         self.start_t = 0.0  # stream seconds of the open segment's first packet
+        self.recorded_until = 0.0  # Unix seconds: the end of the last segment closed
         self.failing = False  # a write error was said and not yet cleared by a closed segment
 
     def attach(self, source: Source) -> None:
@@ -164,7 +165,7 @@ class StreamRecorder:
         now = time.time()
         if self.anchor is None or (self.live and abs(self.anchor[0] + t - self.anchor[1] - now)
                                    > REANCHOR_S):
-            self.anchor = (now, t)
+            self.anchor = (max(now, self.recorded_until), t)  # segments never overlap
         self.start_ms = round((self.anchor[0] + t - self.anchor[1]) * 1000)
         self.start_t = t
         path = self.root / (segment_path(self.cam.name, self.start_ms) + ".part")
@@ -189,6 +190,7 @@ class StreamRecorder:
             self._fail(exc)
             return
         metrics.RECORDED_BYTES.labels(self.cam.name).inc(segment.bytes)
+        self.recorded_until = segment.end_ts
         record = self.cam.record
         try:
             add_segment(self.client, self.keys, segment)

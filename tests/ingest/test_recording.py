@@ -6,7 +6,9 @@ import errno
 import itertools
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +17,8 @@ import time
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 import pytest
 from ffprobe import probe_stream
 
@@ -235,3 +239,54 @@ def test_status_shows_the_recording_error(redis_client, h264_video, tmp_path, mo
     status = camera_status(redis_client, KEYS, "full", True, None)
     assert "No space left" in status.to_dict()["recording_error"]
     assert camera_status(redis_client, KEYS, "other", True, None).recording_error == ""
+
+
+def test_a_live_h264_stream_is_recorded_by_default(redis_client, h264_video, tmp_path):
+    """MPEG-TS over UDP, as a camera sends it: parameter sets in-band, no extradata."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    url = f"udp://127.0.0.1:{port}"
+    sender = subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop",
+                               "-1", "-i", str(h264_video), "-c", "copy", "-f", "mpegts",
+                               f"{url}?pkt_size=1316"])
+    stop = threading.Event()
+    camera = CameraConfig(name="live", url=url, fps=5, record=RecordConfig(segment_s=2))
+    runner = CameraRunner(redis_client, KEYS, camera, url, IngestSettings(recordings_dir=tmp_path),
+                          stop)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(list_segments(redis_client, KEYS, "live")) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(30)
+        sender.terminate()
+        sender.wait(10)
+    segments = list_segments(redis_client, KEYS, "live")
+    for segment in segments:
+        probed = probe_stream(tmp_path / segment.path)
+        assert (probed["codec_name"], probed["width"], probed["height"]) == ("h264", 640, 272)
+        assert int(probed["nb_read_frames"]) > 0
+    assert all(1.5 < s.end_ts - s.start_ts < 4 for s in segments[:-1])  # the last: cut at stop
+    assert not list((tmp_path / "live").rglob("*.part"))  # the last one closed at stop
+
+
+def test_a_folder_of_images_is_not_recorded_and_says_so_once(redis_client, tmp_path, caplog):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(images / f"{i}.jpg"), np.full((32, 32, 3), i * 50, np.uint8))
+    camera = CameraConfig(name="stills", url=str(images), loop=False,
+                          record=RecordConfig(enabled=True))
+    with caplog.at_level(logging.WARNING, logger="cctv.ingest.recording"):
+        CameraRunner(redis_client, KEYS, camera, str(images),
+                     IngestSettings(recordings_dir=tmp_path / "rec"), threading.Event()).run()
+    said = [r for r in caplog.records if "not recorded" in r.getMessage()]
+    assert len(said) == 1
+    assert not (tmp_path / "rec").exists()
