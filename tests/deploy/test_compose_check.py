@@ -68,6 +68,9 @@ def test_the_stack_counts_a_person_in_the_sample_video(engine):
     assert report["engine"] in ("docker", "podman")
     assert any(image["name"] == "cctv:cpu" and image["mb"] > 0 for image in report["images"])
     assert report["build_s"] >= 0 and report["up_s"] > 0
+    sizes = {image["name"]: image["mb"] for image in report["images"]}
+    assert 0 < sizes["cctv:cpu"] < 1500, "the worker image's goal (issue 27): under 1.5 GB"
+    assert 0 < sizes["cctv:app"] < sizes["cctv:cpu"], "the app image carries no torch"
 
 
 @pytest.mark.slow
