@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from common.cameras import CameraConfig, CountingConfig, EventsConfig, MotionConfig, WebhookConfig
+from common.cameras import CameraConfig, EventsConfig, MotionConfig, WebhookConfig
+from common.counting_rules import CountingConfig
 from common.record_config import RecordConfig
 from dashboard.settings import DashboardSettings
 from ingest.settings import IngestSettings

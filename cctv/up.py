@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.schema import SettingsError
 from dashboard.auth import check_bind
 from dashboard.cli import check_address

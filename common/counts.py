@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
-from .cameras import CountingConfig
+from .counting_rules import CountingConfig
 from .fields import text
 from .messages import DetectedObject
 

@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 import redis
 
-from common.cameras import CameraConfig, CountingConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import CountingConfig, LineConfig, ZoneConfig
 from common.counts import TrackingCounts
 from common.fields import MessageError
 from common.keys import Keys

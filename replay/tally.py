@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Protocol, Sequence
 
-from common.cameras import CountingConfig
+from common.counting_rules import CountingConfig
 from common.counts import Dwell, LineCounts, PlaceCounts, TrackingCounts, counted_detections
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from common.cameras import CountingConfig, LineConfig, ZoneConfig
+from common.counting_rules import CountingConfig, LineConfig, ZoneConfig
 from common.counts import counted_detections
 from common.fields import Fields, MessageError
 from common.messages import DetectedObject, DetectionMessage

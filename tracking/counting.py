@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from common.cameras import CountingConfig, CountRules, LineConfig, ZoneConfig
+from common.counting_rules import CountingConfig, CountRules, LineConfig, ZoneConfig
 from common.messages import DetectedObject
 from common.tracks import Crossing, Stay, TrackedObject
 

@@ -7,7 +7,8 @@ import json
 import yaml
 from test_cli import cctv
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.keys import KEYS
 from runtime.camera_list import list_cameras, store_camera
 

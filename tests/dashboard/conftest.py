@@ -10,7 +10,8 @@ import pytest
 import redis
 from running import run_until
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.keys import KEYS
 from ingest.camera import CameraRunner
 from ingest.settings import IngestSettings

@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from common.cameras import CameraConfig, LineConfig, WebhookConfig
+from common.cameras import CameraConfig, WebhookConfig
+from common.counting_rules import LineConfig
 from common.keys import GROUP, KEYS
 from ingest.camera import CameraRunner, read_state
 from ingest.capture import FpsFilter

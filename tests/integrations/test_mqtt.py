@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from mqtt_broker import PASSWORD, USER, Mosquitto, Subscriber, retained, wait_until
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.events import Event, EventCrossing
 from common.keys import KEYS
 from common.mqtt import BridgeState, Topics, topic_level

@@ -16,7 +16,8 @@ import pytest
 from mqtt_broker import PASSWORD, USER, Subscriber, retained, wait_until
 from running import run_until
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.keys import KEYS
 from common.mqtt import Topics
 from ingest.camera import CameraRunner

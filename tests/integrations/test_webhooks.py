@@ -26,7 +26,8 @@ import pytest
 import redis
 import yaml
 
-from common.cameras import CameraConfig, ZoneConfig, load_cameras_document, parse_camera
+from common.cameras import CameraConfig, load_cameras_document, parse_camera
+from common.counting_rules import ZoneConfig
 from common.events import Event, event_id
 from common.keys import KEYS, WEBHOOKS_GROUP
 from common.schema import SettingsError

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.counts import TrackingCounts
 from common.messages import DetectedObject, DetectionMessage
 from common.tracks import Crossing, Stay, TrackedObject, TrackMessage

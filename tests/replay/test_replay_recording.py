@@ -13,7 +13,8 @@ from ffprobe import probe_stream
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.keys import KEYS
 from media.video import VideoWriter
 from replay.queue import enqueue, job_summary, queue

@@ -3,7 +3,7 @@ zone inertia, dwell, and the object filters."""
 
 import pytest
 
-from common.cameras import CountingConfig, LineConfig, ZoneConfig
+from common.counting_rules import CountingConfig, LineConfig, ZoneConfig
 from common.counts import counted_detections
 from common.messages import DetectedObject
 from common.tracks import Crossing, Stay, TrackedObject

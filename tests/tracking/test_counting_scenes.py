@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.cameras import CameraConfig, CountingConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import CountingConfig, LineConfig, ZoneConfig
 from common.messages import DetectedObject, DetectionMessage
 from tracking.camera import CameraTracker
 from tracking.settings import TrackerSettings

@@ -4,7 +4,7 @@ snapshot written by a running tracker loads and is written back unchanged."""
 
 import json
 
-from common.cameras import CountingConfig, LineConfig, ZoneConfig
+from common.counting_rules import CountingConfig, LineConfig, ZoneConfig
 from common.tracks import TrackedObject
 from tracking.counting import CameraCounting, LineState, ZoneState
 

@@ -23,7 +23,8 @@ from starlette.applications import Starlette
 from tracking_scene import tracked_frame_id, tracker_settings
 
 from api.rest import rest_routes
-from common.cameras import CameraConfig, LineConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig
 from common.keys import KEYS
 from ingest.camera import CameraRunner
 from ingest.settings import IngestSettings

@@ -12,7 +12,8 @@ from running import run_until
 from test_tracker_events import updates
 from tracking_scene import tracked_frame_id, tracker_settings
 
-from common.cameras import CameraConfig, LineConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig
 from common.keys import KEYS
 from ingest.camera import CameraRunner
 from ingest.settings import IngestSettings

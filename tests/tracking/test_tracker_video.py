@@ -8,7 +8,8 @@ import pytest
 from running import run_until
 from tracking_scene import tracked_frame_id, tracker_settings
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.keys import KEYS
 from common.messages import DetectionMessage
 from common.tracks import TrackMessage

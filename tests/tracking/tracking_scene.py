@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cameras import CameraConfig, LineConfig, ZoneConfig
+from common.cameras import CameraConfig
+from common.counting_rules import LineConfig, ZoneConfig
 from common.keys import KEYS
 from common.messages import DetectedObject, DetectionMessage
 from tracking.settings import TrackerSettings
