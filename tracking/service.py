@@ -21,10 +21,13 @@ from typing import Callable
 import redis
 
 from common.cameras import CameraConfig, EventsConfig
+from common.frame_objects import FrameObjects
+from common.record_config import RecordConfig
 from common.records import DeadLetter
 from runtime import metrics
 from runtime.camera_list import CameraListReader, published_camera_names
 from runtime.logging_setup import bind
+from runtime.object_log import ObjectLog
 from runtime.outage import REDIS_FAILED, Outage, is_wrong_type
 from runtime.redis_conn import read_streams
 
@@ -57,6 +60,9 @@ class Tracker:
         self.store = TrackStore(client, self.keys, self.id, settings.lock_ttl_ms,
                                 settings.tracks_maxlen, settings.minute_ttl_s)
         self.cameras: dict[str, CameraTracker] = {}
+        self.objects = ObjectLog(client, self.keys, settings.recordings_dir,
+                                 keep_s=RecordConfig().retain_days * 86_400)
+        """Each tracked frame's objects, kept beside the recordings for playback."""
         self.configs: dict[str, CameraConfig] = {}
         self.faults = CameraFaults(client, self.keys, clock)
         self.camera_list = CameraListReader(log)
@@ -245,6 +251,7 @@ class Tracker:
             self._drop(camera, "another tracker holds it")
             return 0
         metrics.FRAMES_TRACKED.labels(camera).inc(len(frames))
+        self.objects.append(camera, (FrameObjects.of_message(f.message) for f in frames))
         if camera in self.events:
             self._events(camera, frames)
         return len(frames)
@@ -284,6 +291,7 @@ class Tracker:
 
     def _drop(self, camera: str, why: str) -> None:
         del self.cameras[camera]
+        self.objects.close(camera)
         self.events.pop(camera, None)
         self.last_frame.pop(camera, None)
         log.info("camera %s: no longer tracked here: %s", camera, why)
