@@ -11,7 +11,7 @@ from typing import Any
 from common.cameras import CAMERA_NAME_PATTERN, CameraConfig
 from common.events import EVENT_ID_PATTERN
 
-from .params import EventsQuery, SnapshotQuery, query_parameters
+from .params import EventsQuery, RangeQuery, RecordingsQuery, SnapshotQuery, query_parameters
 
 REF = "#/components/schemas/{model}"
 
@@ -55,6 +55,20 @@ _EVENT = _object(
     has_snapshot={"type": "boolean"}, has_clip={"type": "boolean"})
 
 
+_CAMERA = _path("camera", CAMERA_NAME_PATTERN, "Camera name.")
+_SECONDS = {"type": "number", "description": "Unix seconds"}
+_RECORDING_SCHEMAS = {
+    "Recording": _object(camera=_STRING, start_ts=_SECONDS, end_ts=_SECONDS,
+                         bytes={"type": "integer"}, codec=_STRING, width={"type": "integer"},
+                         height={"type": "integer"}),
+    "RecordingList": _object(recordings={"type": "array", "items": _ref("Recording")}),
+    "FrameObjectsList": _object(objects={"type": "array", "items": _object(
+        ts=_SECONDS, frame_id=_STRING, boxes={"type": "array", "items": _object(
+            track_id={"type": "integer"}, label=_STRING, score={"type": "number"},
+            box={"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                 "description": "x1, y1, x2, y2 as fractions of the frame"})})})}
+
+
 def _camera_schemas() -> dict[str, Any]:
     """``CameraConfig`` and the models it refers to, as component schemas."""
     schema = CameraConfig.model_json_schema(ref_template=REF)
@@ -95,7 +109,7 @@ SCHEMA: dict[str, Any] = {
             "Event": _EVENT,
             "EventList": _object(events={"type": "array", "items": _ref("Event")},
                                  cursor={"type": ["string", "null"]}),
-            **_camera_schemas()}},
+            **_camera_schemas(), **_RECORDING_SCHEMAS}},
     "security": [{}, {"basic": []}, {"token": []}],
     "paths": {
         "/api/events": {"get": {
@@ -142,5 +156,19 @@ SCHEMA: dict[str, Any] = {
                                     **_errors(400, 404, 413, 415)}},
             "delete": {"summary": "Remove a camera (as `cctv camera rm`)",
                        "responses": {"200": _json(_object(removed=_STRING)), **_errors(404)}}},
+        "/api/recordings": {"get": {
+            "summary": "A camera's recorded segments overlapping after..before, oldest first",
+            "parameters": query_parameters(RecordingsQuery),
+            "responses": {"200": _json(_ref("RecordingList")), **_errors(400, 404)}}},
+        "/api/recordings/{camera}/video.mp4": {"get": {
+            "summary": "start..end as one MP4 by stream copy, from the keyframe at or before "
+                       "start (X-Start-Ts: the Unix time of its 0 s)",
+            "parameters": [_CAMERA, *query_parameters(RangeQuery)],
+            "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
+                          **_errors(400, 404)}}},
+        "/api/recordings/{camera}/objects": {"get": {
+            "summary": "The tracker's objects of each frame captured from start to before end",
+            "parameters": [_CAMERA, *query_parameters(RangeQuery)],
+            "responses": {"200": _json(_ref("FrameObjectsList")), **_errors(400, 404)}}},
     },
 }

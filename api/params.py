@@ -111,6 +111,51 @@ class SnapshotQuery(QueryModel):
         return int(str(raw))
 
 
+MAX_RANGE_S = 3600
+"""Longest range of one recordings request (video or objects)."""
+
+
+class RecordingsQuery(QueryModel):
+    """``GET /api/recordings``: a camera's segments overlapping a time range."""
+
+    camera: str = Field(pattern=CAMERA_NAME_PATTERN, description="The camera.")
+    after: float | AwareDatetime | None = Field(
+        None, description="Ending after (Unix seconds or ISO 8601); earlier than before.")
+    before: float | AwareDatetime | None = Field(
+        None, description="Starting before (Unix seconds or ISO 8601); later than after.")
+
+    @field_validator("after", "before", mode="before")
+    @classmethod
+    def _unix_seconds(cls, raw: object, info: ValidationInfo) -> float | None:
+        return parse_time(info.field_name or "time", raw)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RecordingsQuery:
+        if self.after is not None and self.before is not None and self.after >= self.before:
+            raise ValueError("after must be earlier than before")
+        return self
+
+
+class RangeQuery(QueryModel):
+    """``GET /api/recordings/{camera}/video.mp4`` and ``.../objects``: a range of at most
+    :data:`MAX_RANGE_S`."""
+
+    start: float | AwareDatetime = Field(description="From (Unix seconds or ISO 8601).")
+    end: float | AwareDatetime = Field(
+        description=f"To (Unix seconds or ISO 8601): later than start, by at most {MAX_RANGE_S} s.")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _unix_seconds(cls, raw: object, info: ValidationInfo) -> float | None:
+        return parse_time(info.field_name or "time", raw)
+
+    @model_validator(mode="after")
+    def _short(self) -> RangeQuery:
+        if not 0 < self.end - self.start <= MAX_RANGE_S:  # type: ignore[operator]
+            raise ValueError(f"end must be later than start, by at most {MAX_RANGE_S} s")
+        return self
+
+
 def _full_match(pattern: str, text: str) -> bool:
     return re.fullmatch(pattern.removeprefix("^").removesuffix("$"), text) is not None
 
@@ -135,7 +180,8 @@ def query_parameters(model: type[QueryModel]) -> list[dict[str, Any]]:
         field = dict(field)
         description = field.pop("description", "")
         field.pop("title", None)
-        parameters.append({"name": name, "in": "query", "required": False,
+        parameters.append({"name": name, "in": "query",
+                           "required": name in schema.get("required", ()),
                            "description": description, "schema": _without_null(field)})
     return parameters
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from api.live import LiveHub
+from api.recordings import recording_routes
 from api.rest import rest_routes
 from api.routes import live_routes
 from dashboard.settings import DashboardSettings
@@ -30,4 +31,5 @@ async def lifespan(_app):
 
 app = st.App(Path(__file__).with_name("app.py"), lifespan=lifespan,
              routes=live_routes(client, settings.keys, hub, password)
+             + recording_routes(client, settings.keys, settings.recordings_dir, password)
              + rest_routes(client, settings.keys, settings.media_dir, password))

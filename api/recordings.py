@@ -1,0 +1,135 @@
+"""The recordings routes of the REST API (contract: docs/protocol.md#recordings):
+
+- ``GET /api/recordings?camera=NAME&after=&before=``: the camera's segments overlapping the range;
+- ``GET /api/recordings/{camera}/video.mp4?start=&end=``: that range as one MP4 by stream copy,
+  from the keyframe at or before ``start``; ``X-Start-Ts`` gives the Unix time of its 0 s;
+- ``GET /api/recordings/{camera}/objects?start=&end=``: the tracker's objects of each frame.
+
+Times are Unix seconds or ISO 8601; a range is at most :data:`~api.params.MAX_RANGE_S`. Errors are
+``{"error": "..."}``: 400 for a bad range, 404 for an unknown camera or a range with no recording,
+401 without the dashboard's password, 503 while Redis is away.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import av
+import redis
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from common.cameras import CAMERA_NAME_PATTERN
+from common.keys import Keys
+from media.remux import NothingToCopy, Source, remux_range
+from runtime.event_store import camera_known
+from runtime.object_log import read_objects
+from runtime.outage import REDIS_DOWN
+from runtime.paths import OutsideFolder, confined
+from runtime.recordings import Segment, list_segments
+
+from .auth import CHALLENGE, authorized
+from .params import ParameterError, RangeQuery, RecordingsQuery, parse_query
+from .rest import ApiError, Resource, error
+
+log = logging.getLogger("cctv.api.recordings")
+
+Handler = Callable[[Request], Response]
+
+
+def segment_dict(segment: Segment) -> dict[str, object]:
+    """A segment as ``GET /api/recordings`` lists it (its path stays private)."""
+    return {"camera": segment.camera, "start_ts": segment.start_ts, "end_ts": segment.end_ts,
+            "bytes": segment.bytes, "codec": segment.codec, "width": segment.width,
+            "height": segment.height}
+
+
+def recording_routes(client: redis.Redis, keys: Keys, recordings_dir: Path,
+                     password: str | None) -> list[Route]:
+    """The ``/api/recordings`` routes, reading the index through ``client`` and the files under
+    ``recordings_dir``; mounted before :func:`api.rest.rest_routes` (whose last route answers
+    404 for any other ``/api`` path)."""
+    root = recordings_dir.resolve()
+
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def checked(request: Request) -> Response:
+            if not authorized(password, request.headers.get("authorization"),
+                              request.query_params.get("token")):
+                return error(401, "unauthorized: this API needs the dashboard's password "
+                                  "(HTTP Basic, any user name)", CHALLENGE)
+            try:
+                return await run_in_threadpool(handler, request)
+            except ApiError as exc:
+                return error(exc.status, str(exc))
+            except ParameterError as exc:
+                return error(400, str(exc))
+            except REDIS_DOWN:
+                return error(503, "Redis is unreachable; try again shortly")
+            except Exception:  # a bug: logged here, never shown to the client
+                log.exception("%s %s failed", request.method, request.url.path)
+                return error(500, "internal error (logged by the server)")
+        return checked
+
+    def known_camera(name: str) -> str:
+        if not re.fullmatch(CAMERA_NAME_PATTERN.strip("^$"), name) or not (
+                camera_known(client, keys, name) or client.exists(keys.recordings(name))):
+            raise ApiError(404, f"unknown camera: {name[:64]}")
+        return name
+
+    def segments_of(camera: str, start: float, end: float) -> list[Segment]:
+        segments = list_segments(client, keys, camera, start, end)
+        if not segments:
+            raise ApiError(404, f"camera {camera} has no recording from {start:.3f} to {end:.3f}")
+        return segments
+
+    def recordings(request: Request) -> Response:
+        query = parse_query(RecordingsQuery, request)
+        camera = known_camera(query.camera)
+        segments = list_segments(client, keys, camera, query.after, query.before)
+        return JSONResponse({"recordings": [segment_dict(s) for s in segments]})
+
+    def video(request: Request) -> Response:
+        camera = known_camera(request.path_params["camera"])
+        query = parse_query(RangeQuery, request)
+        sources = []
+        for segment in segments_of(camera, query.start, query.end):
+            try:
+                sources.append(Source(confined(root, segment.path), segment.start_ts))
+            except OutsideFolder:
+                log.warning("recording index of %s names a path outside %s", camera, root)
+        folder = Path(tempfile.mkdtemp(prefix="cctv-range-"))
+        out = folder / f"{camera}.mp4"
+        try:
+            cut = remux_range(sources, query.start, query.end, out)
+        except NothingToCopy as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ApiError(404, f"camera {camera}: {exc}") from None
+        except (av.FFmpegError, OSError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.warning("camera %s: recording range not readable: %s", camera, exc)
+            raise ApiError(404, f"camera {camera}: its recording of that range cannot be "
+                                f"read") from None
+        return FileResponse(out, media_type="video/mp4",
+                            headers={"X-Start-Ts": repr(cut.start_ts),
+                                     "Cache-Control": "no-cache"},
+                            background=BackgroundTask(shutil.rmtree, folder, True))
+
+    def objects(request: Request) -> Response:
+        camera = known_camera(request.path_params["camera"])
+        query = parse_query(RangeQuery, request)
+        found = read_objects(root, camera, query.start, query.end)
+        if not found:
+            segments_of(camera, query.start, query.end)
+        return JSONResponse({"objects": [f.to_dict() for f in found]})
+
+    return [Route("/api/recordings", Resource(get=guarded(recordings))),
+            Route("/api/recordings/{camera}/video.mp4", Resource(get=guarded(video))),
+            Route("/api/recordings/{camera}/objects", Resource(get=guarded(objects)))]
