@@ -33,6 +33,7 @@ from runtime.outage import REDIS_DOWN
 from runtime.status import collect_status
 
 from .auth import CHALLENGE, authorized
+from .event_clips import EventClips
 from .openapi import SCHEMA
 from .params import EventsQuery, ParameterError, SnapshotQuery, parse_query
 
@@ -89,10 +90,12 @@ class Resource:
         await response(scope, receive, send)
 
 
-def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
-                password: str | None) -> list[Route]:
-    """The ``/api`` routes, reading Redis through ``client`` and event files under ``media_dir``."""
+def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path, password: str | None,
+                recordings_dir: Path | None = None) -> list[Route]:
+    """The ``/api`` routes, reading Redis through ``client``, event files under ``media_dir``
+    and the recordings that event clips are cut from under ``recordings_dir``."""
     media_root = media_dir.resolve()
+    clips = EventClips(client, keys, media_dir, recordings_dir)
 
     def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def checked(request: Request) -> Response:
@@ -138,10 +141,11 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
     def events(request: Request) -> Response:
         query = query_of(request, lambda name: camera_known(client, keys, name))
         found, cursor = query_events(client, keys, query)
-        return JSONResponse({"events": [e.to_dict() for e in found], "cursor": cursor})
+        return JSONResponse({"events": [clips.checked(e).to_dict() for e in found],
+                             "cursor": cursor})
 
     def one_event(request: Request) -> Response:
-        return JSONResponse(event_of(request).to_dict())
+        return JSONResponse(clips.checked(event_of(request)).to_dict())
 
     def snapshot(request: Request) -> Response:
         event = event_of(request)
@@ -149,7 +153,7 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path,
         return media(event, event.crop if crop else event.snapshot, "snapshot", "image/jpeg")
 
     def clip(request: Request) -> Response:
-        event = event_of(request)
+        event = clips.cached(event_of(request))
         return media(event, event.clip, "clip", "video/mp4")
 
     def status(request: Request) -> Response:

@@ -54,6 +54,9 @@ class Event:
     """The event's MP4, named only once it is written."""
     clip_complete: bool = True
     """False when frames before or after were already trimmed: the clip is shorter."""
+    recorded_clip: list[float] | None = None
+    """``[from_ts, to_ts]`` (Unix seconds) when the clip is cut from the camera's recording on
+    request (``clip`` names its cached copy); it is there while the recording covers the range."""
     track_id: int = 0
     last_ts: float = 0.0
     """Capture time the object was last seen (as of the record's last write)."""

@@ -5,7 +5,9 @@ crop; the frame is read when the job is submitted (right after the tracker wrote
 live camera's capped stream cannot trim it while the queue is busy. A clip is recorded while its
 event goes on (:mod:`tracking.recording`, up to ``MAX_RECORDINGS`` at once); an event with no
 recording (continued after a takeover, or over the limit) gets at its end the camera's frames
-still in Redis between the clip's start and end. ``clip_complete`` is false when the oldest frame
+still in Redis between the clip's start and end. A camera whose own stream ingest records gets no
+encoder: its events' records name the clip range (``recorded_clip``), which the API cuts from the
+recording on request (:mod:`api.event_clips`). ``clip_complete`` is false when the oldest frame
 kept was after the start: the clip is shorter. A record names each file once it is written; one
 that cannot be made is left unnamed with the reason in ``media_errors`` (one log line). An
 event's end is written once its clip is done (:func:`tracking.events.write_end`).
@@ -32,13 +34,16 @@ import redis
 
 from common.events import Event
 from common.keys import Keys
+from common.record_config import RecordConfig
 from common.records import FRAMES_NEEDED_FIELD
 from common.stream_ids import StreamId
 from media.draw import draw_scene
 from media.video import VideoWriter
+from runtime.camera_list import stored_camera
 from runtime.event_store import prune
 from runtime.files import atomic_write, replacing
 from runtime.paths import confined
+from runtime.recordings import list_segments
 
 from .events import (
     ClipJob,
@@ -67,6 +72,9 @@ KEEP_S = 60.0
 """Most capture time behind the tracker that its clips hold back from a file's trim (or the
 event rules' ``end_after_s + pre_s``, if longer): a longer event taken over after a crash gets
 a clip of its last part."""
+RECORDING_SLACK_S = 5.0
+"""A camera records when a segment of it ended within two segment lengths and this long before
+an event: the segment being written is indexed only once it closes."""
 FRAME_TRIMMED = "frame trimmed before the snapshot was taken"
 QUEUE_FULL = "event media queue full"
 
@@ -115,6 +123,8 @@ class EventMedia:
             queue.Queue(QUEUE_MAX)
         self.cameras: set[str] = set()
         self.recordings: dict[str, Recording] = {}
+        self.from_recording: set[str] = set()
+        """Ids of open events whose clip is cut from the camera's recording (no encoder)."""
         self.ending: dict[str, ClipJob] = {}
         """Event id -> the end of an event whose recording takes its last frames."""
         self.progress: dict[str, float] = {}
@@ -212,6 +222,7 @@ class EventMedia:
     def _ended(self, job: ClipJob) -> None:
         """The event's clip is done (or not to be): write its end."""
         self._release(job.camera, job.event_id)
+        self.from_recording.discard(job.event_id)
         write_end(self.client, self.keys, job.event)
 
     def _run(self) -> None:
@@ -254,8 +265,22 @@ class EventMedia:
             update_record(self.client, self.keys, job.event.id,
                           media_written("snapshot", job.name), job.event)
 
+    def recording_now(self, camera: str, ts: float) -> bool:
+        """Whether ingest records the camera's own stream around capture time ``ts``: its
+        ``record`` is not turned off and a segment of it is indexed that ended at most two
+        segment lengths (and :data:`RECORDING_SLACK_S`) before ``ts``."""
+        config = stored_camera(self.client, self.keys, camera)
+        record = config.record if config is not None else RecordConfig()
+        if record.enabled is False:
+            return False
+        since = ts - 2 * record.segment_s - RECORDING_SLACK_S
+        return bool(list_segments(self.client, self.keys, camera, after=since))
+
     def start(self, job: ClipStart) -> None:
-        if len(self.recordings) < MAX_RECORDINGS:
+        if self.recording_now(job.camera, job.from_ts):
+            self.from_recording.add(job.event_id)
+            self._release(job.camera, job.event_id)  # no frame of Redis is read for its clip
+        elif len(self.recordings) < MAX_RECORDINGS:
             path = confined(self.media_dir, job.name)
             self.recordings[job.event_id] = Recording(self.client, self.keys, job.camera, path,
                                                       job.from_ts, job.hold_s, CLIP_PRESET)
@@ -263,7 +288,10 @@ class EventMedia:
     def end(self, job: ClipJob) -> None:
         recording = self.recordings.get(job.event_id)
         if recording is None:
-            if job.name is not None:
+            if job.name is not None and (job.event_id in self.from_recording
+                                         or self.recording_now(job.camera, job.end_ts)):
+                self._recorded(job)
+            elif job.name is not None:
                 try:
                     self.clip(job)
                 except Exception:  # a clip that cannot be made costs the clip, not the end
@@ -317,6 +345,12 @@ class EventMedia:
                 self._finish(event_id, recording)
             except Exception:  # one clip that cannot be finished costs that clip
                 log.exception("event %s: clip not finished on stop", event_id)
+
+    @staticmethod
+    def _recorded(job: ClipJob) -> None:
+        """The event's clip is its range of the camera's recording, cut when it is asked for."""
+        media_written("clip", job.name)(job.event)
+        job.event.recorded_clip = [job.start_ts, job.end_ts]
 
     @staticmethod
     def _clip_written(job: ClipJob, complete: bool) -> None:
