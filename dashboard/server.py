@@ -32,4 +32,5 @@ async def lifespan(_app):
 app = st.App(Path(__file__).with_name("app.py"), lifespan=lifespan,
              routes=live_routes(client, settings.keys, hub, password)
              + recording_routes(client, settings.keys, settings.recordings_dir, password)
-             + rest_routes(client, settings.keys, settings.media_dir, password))
+             + rest_routes(client, settings.keys, settings.media_dir, password,
+                           settings.recordings_dir))
