@@ -12,12 +12,13 @@ Times are Unix seconds or ISO 8601; a range is at most :data:`~api.params.MAX_RA
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 import av
 import redis
@@ -28,8 +29,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from common.cameras import CAMERA_NAME_PATTERN
+from common.frame_objects import FrameObjects
 from common.keys import Keys
-from media.remux import NothingToCopy, Source, remux_range
+from media.draw import Overlay, draw_scene
+from media.remux import Cut, NothingToCopy, Source, remux_range
+from media.video import VideoWriter
 from runtime.event_store import camera_known
 from runtime.object_log import read_objects
 from runtime.outage import REDIS_DOWN
@@ -43,6 +47,8 @@ from .rest import ApiError, Resource, error
 log = logging.getLogger("cctv.api.recordings")
 
 Handler = Callable[[Request], Response]
+OBJECTS_STALE_S = 0.5
+"""Objects older than this at a picture's time are not drawn on it (the tracker fell behind)."""
 
 
 def segment_dict(segment: Segment) -> dict[str, object]:
@@ -50,6 +56,39 @@ def segment_dict(segment: Segment) -> dict[str, object]:
     return {"camera": segment.camera, "start_ts": segment.start_ts, "end_ts": segment.end_ts,
             "bytes": segment.bytes, "codec": segment.codec, "width": segment.width,
             "height": segment.height}
+
+
+def cut_range(root: Path, segments: list[Segment], start: float, end: float, out: Path) -> Cut:
+    """``start``..``end`` of the indexed ``segments`` (files under ``root``) as one MP4 at
+    ``out`` by stream copy (:func:`media.remux.remux_range`); a segment whose indexed path leaves
+    ``root`` is skipped."""
+    sources = []
+    for segment in segments:
+        try:
+            sources.append(Source(confined(root, segment.path), segment.start_ts))
+        except OutsideFolder:
+            log.warning("recording index of %s names a path outside %s", segment.camera, root)
+    return remux_range(sources, start, end, out)
+
+
+def annotate(video: Path, cut: Cut, frames: list[FrameObjects], out: Path,
+             lines: Iterable[Overlay] = (), zones: Iterable[Overlay] = ()) -> int:
+    """Render ``video`` (a cut whose 0 s is ``cut.start_ts``) once more as H.264 at ``out`` with
+    the boxes of ``frames`` drawn: each picture gets the newest frame's objects captured at or
+    before it (none when that is over :data:`OBJECTS_STALE_S` older). Returns pictures written."""
+    times = [f.ts for f in frames]
+    written = 0
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        with VideoWriter(out, float(stream.average_rate or 25)) as writer:
+            for picture in container.decode(stream):
+                ts = cut.start_ts + float(picture.time or 0.0)
+                at = bisect.bisect_right(times, ts + 1e-3) - 1
+                boxes = frames[at].boxes if at >= 0 and ts - times[at] <= OBJECTS_STALE_S else []
+                writer.write(draw_scene(picture.to_ndarray(format="bgr24"), boxes, (1, 1),
+                                        lines, zones))
+                written += 1
+    return written
 
 
 def recording_routes(client: redis.Redis, keys: Keys, recordings_dir: Path,
@@ -99,16 +138,10 @@ def recording_routes(client: redis.Redis, keys: Keys, recordings_dir: Path,
     def video(request: Request) -> Response:
         camera = known_camera(request.path_params["camera"])
         query = parse_query(RangeQuery, request)
-        sources = []
-        for segment in segments_of(camera, query.start, query.end):
-            try:
-                sources.append(Source(confined(root, segment.path), segment.start_ts))
-            except OutsideFolder:
-                log.warning("recording index of %s names a path outside %s", camera, root)
+        segments = segments_of(camera, query.start, query.end)
         folder = Path(tempfile.mkdtemp(prefix="cctv-range-"))
-        out = folder / f"{camera}.mp4"
         try:
-            cut = remux_range(sources, query.start, query.end, out)
+            cut = cut_range(root, segments, query.start, query.end, folder / f"{camera}.mp4")
         except NothingToCopy as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise ApiError(404, f"camera {camera}: {exc}") from None
@@ -117,7 +150,7 @@ def recording_routes(client: redis.Redis, keys: Keys, recordings_dir: Path,
             log.warning("camera %s: recording range not readable: %s", camera, exc)
             raise ApiError(404, f"camera {camera}: its recording of that range cannot be "
                                 f"read") from None
-        return FileResponse(out, media_type="video/mp4",
+        return FileResponse(folder / f"{camera}.mp4", media_type="video/mp4",
                             headers={"X-Start-Ts": repr(cut.start_ts),
                                      "Cache-Control": "no-cache"},
                             background=BackgroundTask(shutil.rmtree, folder, True))

@@ -2,7 +2,8 @@
 
 Services are imported inside their subcommand, so ``cctv status`` or ``cctv dashboard`` never load
 torch. Each family of subcommands registers itself from its own module (``service_cmd``,
-``replay_cmd``, ``status_cmd``, ``camera_cmd``, ``events_cmd``, ``config_cmd``); the
+``replay_cmd``, ``status_cmd``, ``camera_cmd``, ``events_cmd``, ``recordings_cmd``,
+``config_cmd``); the
 ``dashboard`` subcommand is defined by ``dashboard/cli.py``.
 """
 
@@ -20,12 +21,14 @@ import traceback
 def build_parser() -> argparse.ArgumentParser:
     from dashboard.cli import register as register_dashboard
 
-    from . import camera_cmd, config_cmd, events_cmd, replay_cmd, service_cmd, status_cmd
+    from . import (camera_cmd, config_cmd, events_cmd, recordings_cmd, replay_cmd, service_cmd,
+                   status_cmd)
 
     parser = argparse.ArgumentParser(prog="cctv", description=plain(__doc__.splitlines()[0]))
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for family in (service_cmd, replay_cmd, status_cmd, camera_cmd, events_cmd, config_cmd):
+    for family in (service_cmd, replay_cmd, status_cmd, camera_cmd, events_cmd, recordings_cmd,
+                   config_cmd):
         family.register(sub)
     register_dashboard(sub)
     return parser
