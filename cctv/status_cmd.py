@@ -11,6 +11,7 @@ import redis
 
 from common.urls import mask_text
 from runtime.settings import CommonSettings, from_env
+from runtime.status import CameraStatus, collect_status, lag_line
 
 from .errors import explain
 from .process import client_for
@@ -18,7 +19,6 @@ from .process import client_for
 
 def cmd_status(args) -> int:
     from runtime.redis_conn import connect_queue
-    from runtime.status import collect_status
 
     settings = from_env(CommonSettings)
     try:
@@ -39,9 +39,8 @@ def cmd_status(args) -> int:
         print(f"{name:16} {cam.state:9} {cam.frames_in:7} {cam.frames_processed:7} "
               f"{cam.frames_dropped:7} {cam.fps:6.1f}  {dets}"
               + (f"  ({cam.error})" if cam.error else ""))
-        tracking = cam.tracking.to_dict()
-        if any(tracking.values()):
-            print(f"{'':16} tracked: {tracking_line(tracking)}")
+        for line in camera_details(cam):
+            print(f"{'':16} {line}")
     for w in status.workers:
         age = time.time() - w.ts
         print(f"worker {w.worker} on {w.device}: {w.frames} frames, {w.fps} fps, "
@@ -65,6 +64,27 @@ def cmd_status(args) -> int:
               + (f" ({bridge.error})" if bridge.error else "")
               + f", {bridge.published} published, {bridge.dropped} dropped")
     return 0
+
+
+def camera_details(cam: CameraStatus) -> list[str]:
+    """The lines under a camera's row: what the tracker counted, its streams' memory in Redis
+    and the detection lag, and the tracker's or recording's fault when there is one."""
+    lines = []
+    tracking = cam.tracking.to_dict()
+    if any(tracking.values()):
+        lines.append(f"tracked: {tracking_line(tracking)}")
+    lag = lag_line(cam)
+    lines.append(f"redis {size_text(cam.redis_bytes)} of streams" + (f" · {lag}" if lag else ""))
+    if cam.tracker_error:
+        lines.append(f"tracker error: {cam.tracker_error}")
+    if cam.recording_error:
+        lines.append(f"recording error: {cam.recording_error}")
+    return lines
+
+
+def size_text(n_bytes: int) -> str:
+    """``840 kB`` below a megabyte, ``12.3 MB`` from one."""
+    return f"{n_bytes / 1e3:.0f} kB" if n_bytes < 1e6 else f"{n_bytes / 1e6:.1f} MB"
 
 
 def tracking_line(tracking: dict) -> str:

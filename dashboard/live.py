@@ -17,9 +17,8 @@ import streamlit as st
 
 from api.auth import stream_token
 from api.scene import count_labels, newest_messages, visible
-from common.counts import KEEPS_UP_RATIO
 from runtime.outage import REDIS_DOWN
-from runtime.status import CameraStatus, camera_status
+from runtime.status import camera_status, lag_line
 
 from . import data
 from .settings import DashboardSettings
@@ -44,19 +43,6 @@ def player(camera: str, url: str) -> None:
     st.html(f'<canvas data-cctv-src="{html.escape(url)}" data-cctv-camera="{html.escape(camera)}"'
             f' style="width:100%;background:#111;border-radius:4px"></canvas>'
             f"<script>{PLAYER_JS}</script>", unsafe_allow_javascript=True)
-
-
-def lag_line(camera: CameraStatus) -> str:
-    """``lag 0.4s`` (capture to detection), with how much of the camera detection keeps up with
-    and what to do when it falls behind; "" before any detection."""
-    if camera.lag_s is None:
-        return ""
-    line = f"lag {camera.lag_s:.1f}s"
-    if camera.detected_ratio < KEEPS_UP_RATIO:
-        line += (f" · detection keeps up with {camera.detected_ratio:.0%} of frames: start "
-                 "another worker, lower the camera's fps, use an int8 model or turn on motion "
-                 "gating")
-    return line
 
 
 def in_view(client: redis.Redis, settings: DashboardSettings, camera: str,

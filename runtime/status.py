@@ -19,6 +19,7 @@ from common.counts import (
     DEAD_LETTERS,
     FRAMES_PROCESSED,
     FRAMES_SKIPPED,
+    KEEPS_UP_RATIO,
     DetectionPace,
     TrackingCounts,
 )
@@ -90,6 +91,20 @@ class CameraStatus:
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         return {**data, "tracking": self.tracking.to_dict()}
+
+
+def lag_line(camera: CameraStatus) -> str:
+    """``lag 0.4s`` (capture to detection), with how much of the camera detection keeps up with
+    and what to do when it falls behind; "" before any detection (Health, Live captions and
+    ``cctv status`` show it)."""
+    if camera.lag_s is None:
+        return ""
+    line = f"lag {camera.lag_s:.1f}s"
+    if camera.detected_ratio < KEEPS_UP_RATIO:
+        line += (f" · detection keeps up with {camera.detected_ratio:.0%} of frames: start "
+                 "another worker, lower the camera's fps, use an int8 model or turn on motion "
+                 "gating")
+    return line
 
 
 @dataclass
