@@ -23,6 +23,7 @@ from dashboard.cameras import cameras_view
 from dashboard.counts import counts_view
 from dashboard.events import events_view
 from dashboard.live import lag_line, live_view
+from dashboard.recordings import recordings_view
 from dashboard.refresh import follow
 from dashboard.replays import replay_view
 from dashboard.settings import DashboardSettings
@@ -33,7 +34,7 @@ from runtime.status import Status, collect_status
 
 log = logging.getLogger("cctv.dashboard")
 
-VIEWS = ("Live", "Events", "Counts", "Health", "Replay", "Cameras")
+VIEWS = ("Live", "Events", "Recordings", "Counts", "Health", "Replay", "Cameras")
 EMPTY = ("No cameras yet. Add one in **Cameras** (or `cctv camera add NAME URL`), replay a file "
          "in **Replay**, or run `cctv up` for the sample video.")
 
@@ -179,6 +180,8 @@ def show_view(view: str, client: redis.Redis, settings: DashboardSettings, statu
         live_view(client, settings, names, labels, min_score, status.labels(), EMPTY)
     elif view == "Events":
         events_view(client, settings, list(status.cameras))
+    elif view == "Recordings":
+        recordings_view(client, settings)
     elif view == "Counts":
         follow(lambda: list(states()))
         counts_view(client, settings, status, labels, EMPTY)
