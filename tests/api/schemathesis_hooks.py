@@ -1,7 +1,7 @@
 """Schemathesis hooks of tests/api/test_openapi_fuzz.py, loaded through ``SCHEMATHESIS_HOOKS``.
 
 A JSON schema states each value's type and bounds, not rules between values: ``after`` earlier
-than ``before``, unique zone names, a zone that encloses an area, known required zones, no
+than ``before``, a recordings range ``start``..``end`` of at most ``MAX_RANGE_S``, unique zone names, a zone that encloses an area, known required zones, no
 literal credentials in a camera URL (in a camera POSTed, or a patch applied to one). A
 schema-valid request refused by one of those rules is the API being right, so
 :func:`filter_failure` drops exactly those refusals and keeps every other failure (a refusal
@@ -16,7 +16,7 @@ import schemathesis
 from pydantic import ValidationError
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from api.params import parse_time
+from api.params import MAX_RANGE_S, parse_time
 from common.cameras import CameraConfig
 from common.urls import has_literal_secret
 from runtime.camera_list import merge_patch
@@ -37,6 +37,14 @@ def _times_out_of_order(query: dict[str, Any]) -> bool:
         return False
 
 
+def _range_breaks_the_rule(query: dict[str, Any]) -> bool:
+    try:
+        span = parse_time("end", query["end"]) - parse_time("start", query["start"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return not 0 < span <= MAX_RANGE_S
+
+
 def _camera_breaks_a_rule(body: Any) -> bool:
     if not isinstance(body, dict):
         return False
@@ -52,8 +60,10 @@ def filter_failure(ctx, failure, case, response) -> bool:
     """Keep a failure unless it is a 400 for a rule between values (see the module's doc)."""
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 400:
         return True
-    if case.path == "/api/events":
+    if case.path in ("/api/events", "/api/recordings"):
         return not _times_out_of_order(case.query or {})
+    if case.path.startswith("/api/recordings/"):
+        return not _range_breaks_the_rule(case.query or {})
     if case.path == "/api/cameras" and case.method.upper() == "POST":
         return not _camera_breaks_a_rule(case.body)
     if case.path == "/api/cameras/{name}" and case.method.upper() == "PATCH":
