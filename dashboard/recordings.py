@@ -15,8 +15,12 @@ import redis
 import streamlit as st
 
 from api.auth import stream_token
-from runtime.camera_list import (UnknownCamera, camera_names, camera_of,
-                                 published_camera_names)
+from runtime.camera_list import (
+    UnknownCamera,
+    camera_names,
+    camera_of,
+    published_camera_names,
+)
 from runtime.event_store import Query, query_events
 from runtime.recordings import Segment, list_segments, oldest_segment
 

@@ -35,7 +35,9 @@ def record(client, video: Path, root: Path, camera: str = "gate",
            t0: float = T0) -> list[Segment]:
     """Cut ``video`` at the first keyframe every :data:`SEGMENT_S` into fragmented MP4 segments
     starting at 0, ``<camera>/<day>/<hour>/<start_ms>.mp4`` under ``root``, and index them."""
-    segments, output, stream, first_dts, start = [], None, None, 0, 0.0
+    segments: list[Path] = []
+    output = stream = path = None
+    first_dts, start = 0, 0.0
     with av.open(str(video)) as source:
         template = source.streams.video[0]
         for packet in source.demux(template):
@@ -43,7 +45,7 @@ def record(client, video: Path, root: Path, camera: str = "gate",
                 continue
             t = float(packet.dts * template.time_base)
             if packet.is_keyframe and (output is None or t - start >= SEGMENT_S):
-                if output is not None:
+                if output is not None and path is not None:
                     output.close()
                     segments.append(path)
                 start, first_dts = t, packet.dts

@@ -13,8 +13,7 @@ from urllib.parse import urlencode
 import pytest
 import uvicorn
 from ffprobe import faststart, probe_stream
-from recorded import (FPS, T0, box_at, encode_h264, keyframe_times, log_objects,
-                      record)
+from recorded import FPS, T0, box_at, encode_h264, keyframe_times, log_objects, record
 from starlette.applications import Starlette
 from test_live_routes import free_port
 from test_rest import PASSWORD, call
@@ -72,7 +71,7 @@ def test_recordings_are_listed_by_range(api):
 
 
 def test_a_range_is_one_mp4_from_the_keyframe_before_start(api, tmp_path, h264_video):
-    base, segments, _ = api
+    base = api[0]
     start, end = T0 + 2.5, T0 + 7.5  # across three segments
     keyframe = max(t for t in keyframe_times(h264_video) if t <= start)
     status, headers, body = call(f"{base}/api/recordings/gate/video.mp4?"
@@ -119,5 +118,5 @@ def test_bad_requests_are_json_4xx(api, path, status, reason):
 
 
 def test_the_password_is_needed(api):
-    status, headers, body = call(f"{api[0]}/api/recordings?camera=gate", auth=False)
+    status, headers, _ = call(f"{api[0]}/api/recordings?camera=gate", auth=False)
     assert status == 401 and "www-authenticate" in {k.lower() for k in headers}

@@ -61,8 +61,8 @@ def test_export_copies_the_range_and_annotated_draws_the_boxes(recorded, tmp_pat
         first_drawn = next(b.decode(video=0)).to_ndarray(format="bgr24").astype(int)
     k = round((keyframe - T0) * FPS)
     x1, y1, _, y2 = box_at(k)
-    edge = (slice(int(y1 * 272) + 4, int(y2 * 272) - 4), int(round(x1 * 640)))
-    inside = (slice(int(y1 * 272) + 20, int(y2 * 272) - 20), int(round(x1 * 640)) + 30)
+    edge = (slice(int(y1 * 272) + 4, int(y2 * 272) - 4), round(x1 * 640))
+    inside = (slice(int(y1 * 272) + 20, int(y2 * 272) - 20), round(x1 * 640) + 30)
     assert np.abs(first_drawn[edge] - first_plain[edge]).mean() > 40  # the box's left side
     assert np.abs(first_drawn[inside] - first_plain[inside]).mean() < 15  # not over it
 

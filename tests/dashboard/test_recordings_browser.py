@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from recorded import T0, encode_h264, log_objects, record
+from running import dashboard
+from test_browser import ARTIFACTS, CHROMIUM
 
 from common.events import Event, event_id
 from common.keys import KEYS
-from running import dashboard
 from runtime.event_store import save_event
-from test_browser import ARTIFACTS, CHROMIUM
 
 DRAWN = """() => JSON.parse(document.querySelector('[data-cctv-overlay="gate"]').dataset.drawn
                         || 'null')"""

@@ -2,8 +2,14 @@
 
 import pytest
 from running import run_until
-from tracking_scene import (HEIGHT, WIDTH, scene_camera, scene_detections, tracked_frame_id,
-                            tracker_settings)
+from tracking_scene import (
+    HEIGHT,
+    WIDTH,
+    scene_camera,
+    scene_detections,
+    tracked_frame_id,
+    tracker_settings,
+)
 
 from common.keys import KEYS
 from common.tracks import TrackMessage
