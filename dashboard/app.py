@@ -119,6 +119,10 @@ def health_view(client: redis.Redis, settings: DashboardSettings) -> None:
                 if lag:
                     (st.caption if camera.detected_ratio >= KEEPS_UP_RATIO else st.warning)(
                         f"{name}: {lag}")
+                for what, error in (("tracking", camera.tracker_error),
+                                    ("recording", camera.recording_error)):
+                    if error:
+                        st.error(f"{name}: {what} stopped: {error}")
         else:
             st.info(EMPTY)
         st.subheader("Workers")

@@ -27,7 +27,7 @@ from prometheus_client.registry import Collector
 from common.keys import GROUP, Keys
 
 from .camera_list import published_camera_names
-from .status import detection_pace
+from .status import detection_pace, tracker_error
 
 log = logging.getLogger("cctv.metrics")
 
@@ -128,17 +128,23 @@ class DetectionPaceCollector(Collector):
         ratio = GaugeMetricFamily("cctv_camera_detected_ratio", "Share of a camera's recent "
                                   "frames not skipped for lag (under 0.9: detection falls "
                                   "behind).", labels=["camera"])
+        fault = GaugeMetricFamily("cctv_camera_tracker_fault", "1 while the tracker has stopped "
+                                  "the camera for a fault of its own keys (cctv status names "
+                                  "the key), else 0.", labels=["camera"])
         try:
             for camera in published_camera_names(self.client, self.keys):
                 pace = detection_pace(self.client, self.keys, camera)
                 if pace.lag_s is not None:
                     lag.add_metric([camera], pace.lag_s)
                 ratio.add_metric([camera], pace.detected_ratio)
+                fault.add_metric([camera], float(bool(tracker_error(self.client, self.keys,
+                                                                    camera))))
         except redis.RedisError as exc:
             log.warning("detection lag unavailable: %s", exc)
             return
         yield lag
         yield ratio
+        yield fault
 
     def describe(self) -> list:
         return []
