@@ -18,12 +18,11 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable
+from typing import Iterable
 
 import av
 import redis
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -36,17 +35,15 @@ from media.remux import Cut, NothingToCopy, Source, remux_range
 from media.video import VideoWriter
 from runtime.event_store import camera_known
 from runtime.object_log import read_objects
-from runtime.outage import REDIS_DOWN
 from runtime.paths import OutsideFolder, confined
 from runtime.recordings import Segment, list_segments
 
-from .auth import CHALLENGE, authorized
-from .params import ParameterError, RangeQuery, RecordingsQuery, parse_query
-from .rest import ApiError, Resource, error
+from .guard import ApiError, guarded
+from .params import RangeQuery, RecordingsQuery, parse_query
+from .rest import Resource
 
 log = logging.getLogger("cctv.api.recordings")
 
-Handler = Callable[[Request], Response]
 OBJECTS_STALE_S = 0.5
 """Objects older than this at a picture's time are not drawn on it (the tracker fell behind)."""
 
@@ -98,25 +95,6 @@ def recording_routes(client: redis.Redis, keys: Keys, recordings_dir: Path,
     404 for any other ``/api`` path)."""
     root = recordings_dir.resolve()
 
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def checked(request: Request) -> Response:
-            if not authorized(password, request.headers.get("authorization"),
-                              request.query_params.get("token")):
-                return error(401, "unauthorized: this API needs the dashboard's password "
-                                  "(HTTP Basic, any user name)", CHALLENGE)
-            try:
-                return await run_in_threadpool(handler, request)
-            except ApiError as exc:
-                return error(exc.status, str(exc))
-            except ParameterError as exc:
-                return error(400, str(exc))
-            except REDIS_DOWN:
-                return error(503, "Redis is unreachable; try again shortly")
-            except Exception:  # a bug: logged here, never shown to the client
-                log.exception("%s %s failed", request.method, request.url.path)
-                return error(500, "internal error (logged by the server)")
-        return checked
-
     def known_camera(name: str) -> str:
         if not re.fullmatch(CAMERA_NAME_PATTERN.strip("^$"), name) or not (
                 camera_known(client, keys, name) or client.exists(keys.recordings(name))):
@@ -163,6 +141,6 @@ def recording_routes(client: redis.Redis, keys: Keys, recordings_dir: Path,
             segments_of(camera, query.start, query.end)
         return JSONResponse({"objects": [f.to_dict() for f in found]})
 
-    return [Route("/api/recordings", Resource(get=guarded(recordings))),
-            Route("/api/recordings/{camera}/video.mp4", Resource(get=guarded(video))),
-            Route("/api/recordings/{camera}/objects", Resource(get=guarded(objects)))]
+    return [Route("/api/recordings", Resource(get=guarded(password, recordings))),
+            Route("/api/recordings/{camera}/video.mp4", Resource(get=guarded(password, video))),
+            Route("/api/recordings/{camera}/objects", Resource(get=guarded(password, objects)))]

@@ -10,13 +10,11 @@ with no detail for a bug); with a password set a request without it is a 401.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Awaitable, Callable
 
 import redis
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -29,32 +27,15 @@ from common.schema import SettingsError
 from runtime.camera_list import (UnknownCamera, list_cameras, patch_camera, public_camera,
                                  remove_camera, store_camera)
 from runtime.event_store import Query, camera_known, load_event, query_events
-from runtime.outage import REDIS_DOWN
 from runtime.status import collect_status
 
-from .auth import CHALLENGE, authorized
 from .event_clips import EventClips
+from .guard import ApiError, error, guarded
 from .openapi import SCHEMA
-from .params import EventsQuery, ParameterError, SnapshotQuery, parse_query
+from .params import EventsQuery, SnapshotQuery, parse_query
 
-log = logging.getLogger("cctv.api.rest")
-
-MAX_BODY = 64 * 1024
 PATCH_TYPES = ("application/merge-patch+json", "application/json")
 """Media types of a camera patch (RFC 7396's, and plain JSON)."""
-Handler = Callable[[Request], Response]
-
-
-class ApiError(Exception):
-    """An answer other than success: ``status`` and a one-line reason."""
-
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-
-
-def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": reason}, status, headers=headers)
 
 
 def query_of(request: Request, known: Callable[[str], bool]) -> Query:
@@ -96,30 +77,6 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path, password: str 
     and the recordings that event clips are cut from under ``recordings_dir``."""
     media_root = media_dir.resolve()
     clips = EventClips(client, keys, media_dir, recordings_dir)
-
-    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def checked(request: Request) -> Response:
-            if not authorized(password, request.headers.get("authorization"),
-                              request.query_params.get("token")):
-                return error(401, "unauthorized: this API needs the dashboard's password "
-                                  "(HTTP Basic, any user name)", CHALLENGE)
-            try:
-                if request.method in ("POST", "PATCH"):
-                    body = await request.body()
-                    if len(body) > MAX_BODY:
-                        raise ApiError(413, "body too large")
-                    request.state.body = body
-                return await run_in_threadpool(handler, request)
-            except ApiError as exc:
-                return error(exc.status, str(exc))
-            except ParameterError as exc:
-                return error(400, str(exc))
-            except REDIS_DOWN:
-                return error(503, "Redis is unreachable; try again shortly")
-            except Exception:  # a bug: logged here, never shown to the client
-                log.exception("%s %s failed", request.method, request.url.path)
-                return error(500, "internal error (logged by the server)")
-        return checked
 
     def event_of(request: Request) -> Event:
         event_id = request.path_params["id"]
@@ -214,13 +171,13 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path, password: str 
         return error(404, f"no such route: {request.method} {request.url.path[:120]}")
 
     return [Route("/api/openapi.json", Resource(get=openapi)),
-            Route("/api/events", Resource(get=guarded(events))),
-            Route("/api/events/{id}", Resource(get=guarded(one_event))),
-            Route("/api/events/{id}/snapshot.jpg", Resource(get=guarded(snapshot))),
-            Route("/api/events/{id}/clip.mp4", Resource(get=guarded(clip))),
-            Route("/api/status", Resource(get=guarded(status))),
-            Route("/api/cameras", Resource(get=guarded(cameras), post=guarded(add_camera))),
-            Route("/api/cameras/{name}", Resource(patch=guarded(change_camera),
-                                                      delete=guarded(delete_camera))),
+            Route("/api/events", Resource(get=guarded(password, events))),
+            Route("/api/events/{id}", Resource(get=guarded(password, one_event))),
+            Route("/api/events/{id}/snapshot.jpg", Resource(get=guarded(password, snapshot))),
+            Route("/api/events/{id}/clip.mp4", Resource(get=guarded(password, clip))),
+            Route("/api/status", Resource(get=guarded(password, status))),
+            Route("/api/cameras", Resource(get=guarded(password, cameras), post=guarded(password, add_camera))),
+            Route("/api/cameras/{name}", Resource(patch=guarded(password, change_camera),
+                                                      delete=guarded(password, delete_camera))),
             Route("/api/{rest:path}", not_found,
                   methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])]
