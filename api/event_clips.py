@@ -21,7 +21,7 @@ from common.keys import Keys
 from media.remux import NothingToCopy, Source, remux_range
 from runtime.files import replacing
 from runtime.paths import OutsideFolder, confined
-from runtime.recordings import Segment, list_segments
+from runtime.recordings import Segment, list_segments, segment_files
 
 log = logging.getLogger("cctv.api.event_clips")
 
@@ -97,13 +97,8 @@ class EventClips:
 
     def _cut(self, event: Event, path: Path) -> None:
         from_ts, to_ts = event.recorded_clip
-        sources = []
-        for segment in list_segments(self.client, self.keys, event.camera, from_ts, to_ts):
-            try:
-                sources.append(Source(confined(self.recordings_root, segment.path),
-                                      segment.start_ts))
-            except OutsideFolder:
-                log.warning("recording index of %s names a path outside %s", event.camera,
-                            self.recordings_root)
+        segments = list_segments(self.client, self.keys, event.camera, from_ts, to_ts)
+        sources = [Source(file, zero_ts)
+                   for file, zero_ts in segment_files(self.recordings_root, segments)]
         with replacing(path) as partial:
             remux_range(sources, from_ts, to_ts, partial)

@@ -35,8 +35,7 @@ from media.remux import Cut, NothingToCopy, Source, remux_range
 from media.video import VideoWriter
 from runtime.event_store import camera_known
 from runtime.object_log import read_objects
-from runtime.paths import OutsideFolder, confined
-from runtime.recordings import Segment, list_segments
+from runtime.recordings import Segment, list_segments, segment_files
 
 from .guard import ApiError, guarded
 from .params import RangeQuery, RecordingsQuery, parse_query
@@ -59,12 +58,7 @@ def cut_range(root: Path, segments: list[Segment], start: float, end: float, out
     """``start``..``end`` of the indexed ``segments`` (files under ``root``) as one MP4 at
     ``out`` by stream copy (:func:`media.remux.remux_range`); a segment whose indexed path leaves
     ``root`` is skipped."""
-    sources = []
-    for segment in segments:
-        try:
-            sources.append(Source(confined(root, segment.path), segment.start_ts))
-        except OutsideFolder:
-            log.warning("recording index of %s names a path outside %s", segment.camera, root)
+    sources = [Source(path, zero_ts) for path, zero_ts in segment_files(root, segments)]
     return remux_range(sources, start, end, out)
 
 

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterable
 
 import av
 import redis
@@ -113,6 +114,18 @@ def list_segments(client: redis.Redis, keys: Keys, camera: str, after: float | N
         members = client.zrevrangebyscore(key, f"({after}", "-inf", start=0, num=1) + members
     segments = [Segment.from_json(m) for m in members]
     return [s for s in segments if after is None or s.end_ts > after]
+
+
+def segment_files(root: Path, segments: Iterable[Segment]) -> list[tuple[Path, float]]:
+    """Each segment's file under ``root`` with its start time (Unix seconds), in order; a
+    segment whose indexed path leaves ``root`` is logged and skipped."""
+    files = []
+    for segment in segments:
+        try:
+            files.append((confined(root, segment.path), segment.start_ts))
+        except OutsideFolder:
+            log.warning("recording index of %s names a path outside %s", segment.camera, root)
+    return files
 
 
 def recorded_bytes(client: redis.Redis, keys: Keys, camera: str | None = None) -> int:
