@@ -1,6 +1,8 @@
 """The Events view: events newest first with filters (camera, class, zone, time range), a
 thumbnail each, and for the one selected its snapshot, its clip playing in the page, its zones
-and lines. Records come from Redis through :mod:`common.events`, files from ``media_dir``."""
+and lines. Records come from Redis through :mod:`common.events`, files from ``media_dir``; a clip
+cut from the camera's recording is cut here on first view as ``/api/events/{id}/clip.mp4`` does
+(:class:`api.event_clips.EventClips`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import redis
 import streamlit as st
 
+from api.event_clips import EventClips
 from common.events import Event
 from runtime.event_store import Query, query_events
 
@@ -38,8 +41,10 @@ def describe(event: Event) -> str:
     return f"{start} · {event.camera} · {event.label} {event.top_score:.2f} · {length}"
 
 
-def details(settings: DashboardSettings, event: Event) -> None:
-    """The selected event: snapshot, clip, zones and lines."""
+def details(client: redis.Redis, settings: DashboardSettings, event: Event) -> None:
+    """The selected event: snapshot, clip (a recorded one cut if need be), zones and lines."""
+    event = EventClips(client, settings.keys, settings.media_dir,
+                       settings.recordings_dir).cached(event)
     st.subheader(describe(event))
     left, right = st.columns(2)
     snapshot = media_file(settings, event.snapshot)
@@ -53,7 +58,9 @@ def details(settings: DashboardSettings, event: Event) -> None:
         if not event.clip_complete:
             right.caption("Frames before or after were already gone: the clip is shorter.")
     else:
-        right.info("No clip yet." if event.end_ts is None or event.clip else "No clip.")
+        why = event.media_errors.get("clip")
+        right.info("No clip yet." if event.end_ts is None or event.clip
+                   else f"No clip: {why}." if why else "No clip.")
     zones = ", ".join(event.zones) or "none"
     lines = ", ".join(f"{c.name} {c.direction}" for c in event.lines) or "none"
     st.caption(f"zones entered: {zones} · lines crossed: {lines} · id {event.id}")
@@ -81,7 +88,7 @@ def events_view(client: redis.Redis, settings: DashboardSettings, cameras: list[
     selected = st.session_state.get("ev_selected")
     by_id = {e.id: e for e in events}
     if selected in by_id:
-        details(settings, by_id[selected])
+        details(client, settings, by_id[selected])
         st.divider()
     for start in range(0, len(events), COLUMNS):
         for column, event in zip(st.columns(COLUMNS), events[start:start + COLUMNS]):

@@ -1,5 +1,5 @@
 """The Events view through AppTest: thumbnails newest first, filters, and the selected event's
-snapshot and clip; the Live view marks a camera with an event in progress."""
+snapshot and clip (one cut from the recording on first view); the Live view marks a camera with an event in progress."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 
 import cv2
 import numpy as np
+from recorded import encode_h264, record
 from test_app import page, show, texts  # noqa: F401 (page is a fixture)
 
 from common.events import Event, EventCrossing, event_id
@@ -47,6 +48,23 @@ def test_events_view_shows_thumbnails_filters_and_plays_a_clip(redis_url, redis_
     assert not at.exception
     assert len(at.get("video")) == 1 and len(at.get("image")) == 2
     assert "zones entered: queue · lines crossed: door in" in texts(at)
+
+
+def test_events_view_plays_a_clip_cut_from_the_recording(redis_url, redis_client, page,
+                                                         monkeypatch, tmp_path, sample_video):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_MEDIA_DIR", str(tmp_path / "media"))
+    monkeypatch.setenv("CCTV_RECORDINGS_DIR", str(tmp_path / "recordings"))
+    t0 = time.time() - 60
+    record(redis_client, encode_h264(sample_video, tmp_path / "h264.mp4"), tmp_path / "recordings",
+           t0=t0)
+    event = Event(event_id("gate", 3, t0 + 3.2), "gate", "person", t0 + 3.2, t0 + 6.1, 0.9,
+                  clip="gate/e3.mp4", recorded_clip=[t0 + 1.2, t0 + 8.1], track_id=3)
+    save_event(redis_client, KEYS, event)
+    at = show(page().run(), "Events")
+    [b for b in at.button if b.key == f"ev_show_{event.id}"][0].click().run()
+    assert not at.exception
+    assert len(at.get("video")) == 1 and (tmp_path / "media" / event.clip).is_file()
 
 
 def test_live_marks_a_camera_with_an_event_in_progress(redis_url, redis_client, page,
