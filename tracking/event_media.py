@@ -263,7 +263,7 @@ class EventMedia:
         atomic_write(confined(self.media_dir, job.name[:-len(".jpg")] + "-crop.jpg"), crop)
         if job.event.snapshot != job.name:
             update_record(self.client, self.keys, job.event.id,
-                          media_written("snapshot", job.name), job.event)
+                          media_written("snapshot", job.name), job.event, announce=True)
 
     def recording_now(self, camera: str, ts: float) -> bool:
         """Whether ingest records the camera's own stream around capture time ``ts``: its

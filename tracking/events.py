@@ -29,7 +29,7 @@ from common.event_changes import ChangeKind, EventChange
 from common.events import Event, EventCrossing, event_id
 from common.keys import Keys
 from common.tracks import TrackedObject, TrackMessage
-from runtime.event_store import load_event, queue_save, save_event
+from runtime.event_store import load_event, queue_save
 
 log = logging.getLogger("cctv.tracker.events")
 
@@ -285,16 +285,25 @@ def _queue_and_send(client: redis.Redis, keys: Keys, camera: str, changes: list[
 
 
 def update_record(client: redis.Redis, keys: Keys, event_id: str,
-                  change: Callable[[Event], None], held: Event | None = None) -> None:
+                  change: Callable[[Event], None], held: Event | None = None, *,
+                  announce: bool = False) -> None:
     """Apply ``change`` to the stored record of ``event_id`` (if it is still there) and to
-    ``held``, the tracker's copy of an open event, which it writes again with later changes."""
+    ``held``, the tracker's copy of an open event, which it writes again with later changes;
+    with ``announce``, say ``update`` on ``cctv:event-updates`` too (a file the record names
+    now: consumers learn that ``has_snapshot`` turned true)."""
     with RECORD_WRITES:
         if held is not None:
             change(held)
         event = load_event(client, keys, event_id)
-        if event is not None:
-            change(event)
-            save_event(client, keys, event)
+        if event is None:
+            return
+        change(event)
+        pipe = client.pipeline(transaction=not keys.hash_tags)
+        queue_save(pipe, keys, event)
+        if announce:
+            pipe.xadd(keys.event_updates, EventChange.of(ChangeKind.UPDATE, event).to_fields(),
+                      maxlen=UPDATES_MAXLEN, approximate=True)
+        pipe.execute()
 
 
 def media_written(kind: str, name: str) -> Callable[[Event], None]:
