@@ -50,9 +50,10 @@ def _userinfo_secret(userinfo: str) -> bool:
 
 _expanded: set[str] = set()
 """Values :func:`expand_env` filled in: masked wherever they appear (bounded: see there)."""
-MIN_EXPANDED = 4
-"""Shorter expanded values are not masked as text: ``${PORT}`` = ``554`` is no secret, and
-masking every ``554`` would hide more than it protects."""
+MIN_EXPANDED = 8
+"""Shorter expanded values are not masked as text: ``${PORT}`` = ``554`` or ``${CAM_USER}`` =
+``admin`` is no secret, and masking every ``admin`` would hide more than it protects (a short
+password is still masked where the rules above find it: user info, secret parameters)."""
 
 
 def mask_text(text: str) -> str:

@@ -13,7 +13,7 @@ from common.urls import expand_env, mask_text, mask_url
 SECRET_PARAMS = ["p", "pw", "pin", "pass", "password", "passcode", "secret", "token", "key",
                  "apikey", "api_key", "auth", "authorization", "auth_token", "sig", "sig2",
                  "signature", "X-Amz-Signature", "session", "sessionid", "loginPass", "jwt"]
-secrets = st.text(string.ascii_letters + string.digits + "!*+-._~%", min_size=6, max_size=24)
+secrets = st.text(string.ascii_letters + string.digits + "!*+-._~%", min_size=8, max_size=24)
 hosts = st.from_regex(r"[a-z][a-z0-9-]{0,15}(\.[a-z]{2,5}){0,2}", fullmatch=True)
 schemes = st.sampled_from(["rtsp", "rtsps", "http", "https", "redis", "mqtt", "rtmp"])
 
@@ -41,4 +41,5 @@ def test_expanded_values_are_masked_wherever_they_appear(host, token):
 
 def test_short_expanded_values_are_not_masked_as_text():
     assert expand_env("rtsp://cam:${PORT}/s", {"PORT": "554"}) == "rtsp://cam:554/s"
-    assert mask_text("rtsp://cam:554/s") == "rtsp://cam:554/s"
+    assert expand_env("${CAM_USER}", {"CAM_USER": "admin"}) == "admin"
+    assert mask_text("rtsp://cam:554/s admin") == "rtsp://cam:554/s admin"
