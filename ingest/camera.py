@@ -33,6 +33,10 @@ class CameraRunner:
     ``url`` is the real URL (credentials expanded); only its masked form is logged or stored.
     """
 
+    every_frame = False
+    """Publish every frame, waiting for room, even for a realtime file (which otherwise stands
+    in for a live camera: published at its own pace, never waiting for detection)."""
+
     def __init__(self, client: redis.Redis, keys: Keys, camera: CameraConfig, url: str,
                  settings: IngestSettings, stop: threading.Event, source_name: str = "live"):
         self.cam, self.stop = camera, stop
@@ -114,7 +118,8 @@ class CameraRunner:
 
     def _publish(self, frame: Frame, t: float) -> None:
         """Publish one kept frame at source time ``t`` (seconds)."""
-        self.sink.publish(self.capture.encode(frame, t), self.capture.live)
+        self.sink.publish(self.capture.encode(frame, t),
+                          self.capture.live and not self.every_frame)
 
 
 def read_state(client: redis.Redis, keys: Keys, camera: str) -> CameraState | None:

@@ -40,7 +40,10 @@ class ReplayError(RuntimeError):
 
 
 class FileRunner(CameraRunner):
-    """A camera runner that notes which frame of the file each published ``seq`` is."""
+    """A camera runner that notes which frame of the file each published ``seq`` is; a replay
+    detects every frame, paced in real time or not."""
+
+    every_frame = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
