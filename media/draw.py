@@ -62,15 +62,30 @@ def label_color(label: str) -> tuple[int, int, int]:
     return b, g, r
 
 
+CAPTION_HEIGHT = 0.08
+"""A caption's box height as a fraction of the frame's height, so it reads alike at any size."""
+MIN_FONT_SCALE = 0.3
+"""The smallest font scale: below it OpenCV's glyphs stop being letters."""
+BANNER_HEIGHT = 0.12
+"""The stale banner's band height as a fraction of the frame's height."""
+
+
+def caption_style(frame_height: int) -> tuple[float, int]:
+    """The font scale and stroke thickness of captions on a ``frame_height`` pixels frame."""
+    # A HERSHEY_SIMPLEX caption box is about 34 px per unit of font scale (text, baseline, margin).
+    font_scale = max(MIN_FONT_SCALE, frame_height * CAPTION_HEIGHT / 34)
+    return font_scale, max(1, round(font_scale * 1.2))
+
+
 def _caption(out: np.ndarray, text: str, at: tuple[int, int], color: tuple[int, int, int],
-             font_scale: float) -> None:
+             font_scale: float, stroke: int = 1) -> None:
     """Text on a filled box whose top-left corner is ``at`` (moved inside the image)."""
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, stroke)
     x = min(max(at[0], 0), max(out.shape[1] - tw - 4, 0))
     y = min(max(at[1], 0), max(out.shape[0] - th - base - 2, 0))
     cv2.rectangle(out, (x, y), (x + tw + 4, y + th + base + 2), color, -1)
     cv2.putText(out, text, (x + 2, y + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
-                1, cv2.LINE_AA)
+                stroke, cv2.LINE_AA)
 
 
 def draw_scene(image: np.ndarray, objects: Iterable[Drawable],
@@ -86,7 +101,7 @@ def draw_scene(image: np.ndarray, objects: Iterable[Drawable],
     height, width = out.shape[:2]
     sx, sy = (width / source_size[0], height / source_size[1]) if source_size else (1.0, 1.0)
     thickness = max(1, round(min(width, height) / 240))
-    font_scale = max(0.4, min(width, height) / 600)
+    font_scale, stroke = caption_style(height)
 
     def pixel(p: Point) -> tuple[int, int]:
         return int(round(p[0] * width)), int(round(p[1] * height))
@@ -97,12 +112,12 @@ def draw_scene(image: np.ndarray, objects: Iterable[Drawable],
         cv2.fillPoly(tint, [corners], ZONE_COLOR)
         cv2.addWeighted(tint, 0.2, out, 0.8, 0, dst=out)
         cv2.polylines(out, [corners], True, ZONE_COLOR, thickness, cv2.LINE_AA)
-        _caption(out, zone.caption, tuple(corners.min(axis=0)), ZONE_COLOR, font_scale)
+        _caption(out, zone.caption, tuple(corners.min(axis=0)), ZONE_COLOR, font_scale, stroke)
     for line in lines:
         a, b = pixel(line.points[0]), pixel(line.points[1])
         cv2.line(out, a, b, LINE_COLOR, thickness + 1, cv2.LINE_AA)
         _caption(out, line.caption, ((a[0] + b[0]) // 2, (a[1] + b[1]) // 2), LINE_COLOR,
-                 font_scale)
+                 font_scale, stroke)
     for obj in objects:
         x1, y1, x2, y2 = obj.box
         p1 = (int(round(x1 * sx)), int(round(y1 * sy)))
@@ -113,19 +128,29 @@ def draw_scene(image: np.ndarray, objects: Iterable[Drawable],
         track_id = getattr(obj, "track_id", None)
         if track_id is not None:
             text = f"#{track_id} {text}"
-        (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        (_, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, stroke)
         _caption(out, text, (p1[0], p1[1] - th - base - 2 if p1[1] >= th + base + 2 else p1[1]),
-                 color, font_scale)
+                 color, font_scale, stroke)
     return out
 
 
 def draw_banner(image: np.ndarray, text: str) -> np.ndarray:
-    """A darkened copy of ``image`` with ``text`` across its middle (a camera that stopped)."""
+    """A darkened copy of ``image`` with ``text`` on a white band across its middle (a camera
+    that stopped); the band is :data:`BANNER_HEIGHT` of the frame's height at any size."""
     out = (image // 2).astype(np.uint8)
     height, width = out.shape[:2]
-    font_scale = max(0.5, min(width, height) / 400)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-    _caption(out, text, ((width - tw) // 2, (height - th) // 2), (255, 255, 255), font_scale)
+    band = max(1, round(height * BANNER_HEIGHT))
+    top = (height - band) // 2
+    cv2.rectangle(out, (0, top), (width - 1, top + band - 1), (255, 255, 255), -1)
+    # The text fills 60% of the band, narrowed when it would not fit the width.
+    stroke = max(1, round(band / 40))
+    font_scale = cv2.getFontScaleFromHeight(cv2.FONT_HERSHEY_SIMPLEX, max(1, round(band * 0.6)),
+                                            stroke)
+    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, stroke)
+    font_scale *= min(1.0, width * 0.95 / max(tw, 1))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, stroke)
+    cv2.putText(out, text, ((width - tw) // 2, top + (band + th) // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                font_scale, (0, 0, 0), stroke, cv2.LINE_AA)
     return out
 
 
