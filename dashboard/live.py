@@ -16,7 +16,7 @@ import redis
 import streamlit as st
 
 from api.auth import stream_token
-from api.scene import count_labels, newest_messages, visible
+from api.scene import count_labels, newest_messages, newest_scene, visible
 from runtime.outage import REDIS_DOWN
 from runtime.status import camera_status, lag_line
 
@@ -48,25 +48,26 @@ def player(camera: str, url: str) -> None:
 def in_view(client: redis.Redis, settings: DashboardSettings, camera: str,
             labels: list[str] | None, min_score: float) -> tuple[dict[str, int], float | None,
                                                                  bool]:
-    """Objects per label in view now (in the camera's newest processed frame, none once the
-    camera ended or that frame is older than ``dashboard_stale_s``), that frame's capture time,
-    and whether a worker processed any frame yet."""
-    messages = newest_messages(client, settings.keys, camera)
-    if not messages:
-        return {}, None, False
-    message = messages[0]
+    """Objects per label in view now, counted on the frame the picture shows (the newest tracked
+    frame when the tracker is current, else the newest detected one, whose frame is still in
+    Redis: :func:`api.scene.newest_scene`; none once the camera ended or that frame is older than
+    ``dashboard_stale_s``), that frame's capture time, and whether a worker processed any frame
+    yet."""
+    scene = newest_scene(client, settings.keys, camera)
+    if scene is None or scene.kind == "raw":
+        detected = bool(newest_messages(client, settings.keys, camera))
+        return {}, scene.ts if scene else None, detected
     state = data.ingest_state(client, settings.keys, camera)
-    if not data.in_view_now(state, message.ts, settings.dashboard_stale_s):
-        return {}, message.ts, True
-    objects = message.tracks if hasattr(message, "tracks") else message.objects
-    return count_labels(visible(objects, labels, min_score)), message.ts, True
+    if not data.in_view_now(state, scene.ts, settings.dashboard_stale_s):
+        return {}, scene.ts, True
+    return count_labels(visible(scene.objects, labels, min_score)), scene.ts, True
 
 
 def caption(client: redis.Redis, settings: DashboardSettings, camera: str,
-            labels: list[str] | None, min_score: float) -> str:
-    """``name · state · age · what is in view · lag`` of one camera."""
+            view: tuple[dict[str, int], float | None, bool]) -> str:
+    """``name · state · age · what is in view · lag`` of one camera, with its :func:`in_view`."""
     status = camera_status(client, settings.keys, camera, True, None)
-    counts, ts, detected = in_view(client, settings, camera, labels, min_score)
+    counts, ts, detected = view
     ts = ts or status.last_frame_ts or None
     age = f"{time.time() - ts:.1f}s ago" if ts else "no frame yet"
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or (
@@ -91,10 +92,10 @@ def live_view(client: redis.Redis, settings: DashboardSettings, names: list[str]
         lines = []
         try:
             for name in names:
-                counts, _, _ = in_view(client, settings, name, labels, min_score)
-                for label, n in counts.items():
+                view = in_view(client, settings, name, labels, min_score)
+                for label, n in view[0].items():
                     totals[label] = totals.get(label, 0) + n
-                lines.append(caption(client, settings, name, labels, min_score))
+                lines.append(caption(client, settings, name, view))
         except REDIS_DOWN:
             st.warning("Redis is unreachable; the counts come back with it.")
             return

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
 import pytest
 
-from common.messages import DetectedObject
+from api.scene import newest_scene
+from common.keys import KEYS
+from common.messages import DetectedObject, DetectionMessage, FrameMessage
 from common.records import WorkerHeartbeat
 from common.schema import SettingsError
-from common.tracks import TrackedObject
+from common.tracks import TrackedObject, TrackMessage
 from dashboard import auth, data
 from dashboard.settings import DashboardSettings
 from media.draw import LINE_COLOR, Overlay, annotate_jpeg, draw_scene
@@ -140,3 +143,21 @@ def test_the_live_view_streams_all_its_cameras_in_one_url_with_a_token_not_the_p
     query = parse_qs(urlsplit(url).query)
     assert query["classes"] == ["car"] and query["min_score"] == ["0.3"]
     assert "door-s3cret" not in url and token_ok("door-s3cret", query["token"][0])
+
+
+def test_the_live_metric_counts_the_objects_of_the_frame_the_picture_shows(redis_client):
+    from dashboard.live import in_view
+
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    now = time.time()
+    shown = redis_client.xadd(KEYS.frames("cam"), FrameMessage(
+        "cam", 1, now, 8, 8, jpeg.tobytes()).to_fields()).decode()
+    person = DetectedObject("person", 1, 0.9, (1.0, 1.0, 4.0, 4.0))
+    redis_client.xadd(KEYS.detections("cam"), DetectionMessage(
+        "cam", shown, 1, now, now, "w", 8, 8, [person]).to_fields())
+    # The tracker's newest message is current but its frame was trimmed: the picture falls back
+    # to the detected frame, and so does the count.
+    redis_client.xadd(KEYS.tracks("cam"), TrackMessage("cam", "1-0", 0, now, 8, 8, []).to_fields())
+    counts, ts, detected = in_view(redis_client, DashboardSettings(), "cam", None, 0.5)
+    assert (counts, ts, detected) == ({"person": 1}, now, True)
+    assert newest_scene(redis_client, KEYS, "cam").frame_id == shown
