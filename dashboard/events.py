@@ -1,12 +1,14 @@
-"""The Events view: events newest first with filters (camera, class, zone, time range), a
-thumbnail each, and for the one selected its snapshot, its clip playing in the page, its zones
-and lines. Records come from Redis through :mod:`common.events`, files from ``media_dir``; a clip
-cut from the camera's recording is cut here on first view as ``/api/events/{id}/clip.mp4`` does
+"""The Events view: events newest first, a page at a time ("More"), with filters (camera, time
+range, and a class and zone chosen from those present), a thumbnail each, and for the one
+selected its snapshot, its clip playing in the page, its zones and lines. Records come from
+Redis through :mod:`common.events`, files from ``media_dir``; a clip cut from the camera's
+recording is cut here on first view as ``/api/events/{id}/clip.mp4`` does
 (:class:`api.event_clips.EventClips`)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import redis
@@ -14,6 +16,7 @@ import streamlit as st
 
 from api.event_clips import EventClips
 from common.events import Event
+from runtime.camera_list import list_cameras
 from runtime.event_store import Query, query_events
 
 from .refresh import follow
@@ -66,19 +69,54 @@ def details(client: redis.Redis, settings: DashboardSettings, event: Event) -> N
     st.caption(f"zones entered: {zones} · lines crossed: {lines} · id {event.id}")
 
 
+def configured_zones(client: redis.Redis, settings: DashboardSettings,
+                     camera: str | None) -> set[str]:
+    """The zone names of ``camera`` (None: of every camera) in the camera list."""
+    cameras = list_cameras(client, settings.keys)
+    chosen = cameras.values() if camera is None else [c for n, c in cameras.items() if n == camera]
+    return {zone.name for config in chosen for zone in config.zones}
+
+
+def pages(client: redis.Redis, settings: DashboardSettings, query: Query,
+          count: int) -> tuple[list[Event], str | None]:
+    """The first ``count`` pages of ``query``, following the store's cursor, and the cursor of
+    the page after them (None: nothing more)."""
+    events: list[Event] = []
+    cursor = None
+    for _ in range(count):
+        page, cursor = query_events(client, settings.keys, replace(query, cursor=cursor))
+        events += page
+        if cursor is None:
+            break
+    return events, cursor
+
+
 def events_view(client: redis.Redis, settings: DashboardSettings, cameras: list[str]) -> None:
     camera, label, zone, since, limit = st.columns([2, 2, 2, 2, 1])
     chosen = camera.selectbox("Camera", ["all", *cameras], key="ev_camera")
-    label_text = label.text_input("Class", key="ev_label").strip()
-    zone_text = zone.text_input("Zone", key="ev_zone").strip()
     window = SINCE[since.selectbox("Time", list(SINCE), key="ev_since")]
     count = limit.number_input("Show", 4, 200, 24, 4, key="ev_limit")
-    query = Query(None if chosen == "all" else chosen, label_text or None, zone_text or None,
-                  time.time() - window if window else None, limit=int(count))
-    def listed() -> list[Event]:
-        return query_events(client, settings.keys, query)[0]
+    unfiltered = Query(None if chosen == "all" else chosen,
+                       after=time.time() - window if window else None, limit=int(count))
+    # The choices: classes of the events listed without class or zone filter, the camera's
+    # configured zones and those the listed events entered; a current choice stays offered.
+    present = query_events(client, settings.keys, unfiltered)[0]
+    labels = {e.label for e in present} | {st.session_state.get("ev_label", "all")}
+    zones = (configured_zones(client, settings, unfiltered.camera)
+             | {z for e in present for z in e.zones} | {st.session_state.get("ev_zone", "all")})
+    label_choice = label.selectbox("Class", ["all", *sorted(labels - {"all"})], key="ev_label")
+    zone_choice = zone.selectbox("Zone", ["all", *sorted(zones - {"all"})], key="ev_zone")
+    query = replace(unfiltered, label=None if label_choice == "all" else label_choice,
+                    zone=None if zone_choice == "all" else zone_choice)
+    filters = (chosen, label_choice, zone_choice, window, int(count))
+    if st.session_state.get("ev_filters") != filters:  # new filters start at the first page
+        st.session_state.ev_filters, st.session_state.ev_pages = filters, 1
+    shown_pages = st.session_state.ev_pages
 
-    events = listed()
+    def listed() -> list[Event]:
+        return pages(client, settings, query, shown_pages)[0]
+
+    events, more = pages(client, settings, query, shown_pages)
     # A new event, one that ended or whose clip is ready: shown within seconds.
     follow(lambda: [(e.id, e.end_ts, e.clip) for e in listed()])
     if not events:
@@ -99,3 +137,6 @@ def events_view(client: redis.Redis, settings: DashboardSettings, cameras: list[
             if column.button("Show", key=f"ev_show_{event.id}"):
                 st.session_state.ev_selected = event.id
                 st.rerun()
+    if more is not None and st.button("More", key="ev_more"):
+        st.session_state.ev_pages = shown_pages + 1
+        st.rerun()

@@ -10,9 +10,12 @@ import numpy as np
 from recorded import encode_h264, record
 from test_app import page, show, texts  # noqa: F401 (page is a fixture)
 
+from common.cameras import CameraConfig
+from common.counting_rules import ZoneConfig
 from common.events import Event, EventCrossing, event_id
 from common.keys import KEYS
 from media.video import VideoWriter
+from runtime.camera_list import store_camera
 from runtime.event_store import save_event
 
 
@@ -42,12 +45,32 @@ def test_events_view_shows_thumbnails_filters_and_plays_a_clip(redis_url, redis_
     at = show(page().run(), "Events")
     assert not at.exception
     assert len(at.get("image")) == 2 and "gate · car" in texts(at)
-    [t for t in at.text_input if t.label == "Class"][0].set_value("person").run()
+    assert [s for s in at.selectbox if s.label == "Class"][0].options == ["all", "car", "person"]
+    [s for s in at.selectbox if s.label == "Class"][0].set_value("person").run()
     assert len(at.get("image")) == 1 and "gate · car" not in texts(at)
     [b for b in at.button if b.key == f"ev_show_{person.id}"][0].click().run()
     assert not at.exception
     assert len(at.get("video")) == 1 and len(at.get("image")) == 2
     assert "zones entered: queue · lines crossed: door in" in texts(at)
+
+
+def test_events_view_offers_the_zones_present_and_pages_with_more(redis_url, redis_client, page,
+                                                                  monkeypatch, tmp_path):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CCTV_MEDIA_DIR", str(tmp_path))
+    bench = ZoneConfig(name="bench", points=[(0.0, 0.0), (0.5, 0.0), (0.5, 0.5)])
+    store_camera(redis_client, KEYS, CameraConfig(name="gate", url="/gate.mp4", zones=[bench]))
+    for n in range(1, 6):
+        store(redis_client, tmp_path, "gate", n, "person", clip=False)
+    at = show(page().run(), "Events")
+    # The camera's configured zones and those its events entered.
+    assert [s for s in at.selectbox if s.label == "Zone"][0].options == ["all", "bench", "queue"]
+    [n for n in at.number_input if n.label == "Show"][0].set_value(4).run()
+    assert len(at.get("image")) == 4
+    [b for b in at.button if b.key == "ev_more"][0].click().run()
+    assert len(at.get("image")) == 5 and not [b for b in at.button if b.key == "ev_more"]
+    [s for s in at.selectbox if s.label == "Zone"][0].set_value("queue").run()
+    assert len(at.get("image")) == 4, "new filters start again at the first page"
 
 
 def test_events_view_plays_a_clip_cut_from_the_recording(redis_url, redis_client, page,
