@@ -1,5 +1,8 @@
-"""The contract between processes: key names, message schemas, settings, Redis connection.
+"""The contract between processes: key names, stream ids, message and record codecs (frames,
+detections, tracks, events, event changes, counts, records), the cameras-file schema, MQTT topic
+names and the URL rules every process masks by.
 
-Imports nothing else of this project and no torch, so any program (ingest, workers, the
-dashboard, a third-party consumer) can depend on it cheaply.
+Imports no client library, server, thread or subprocess of its own, nothing else of this project
+and no torch (tests/test_import_graph.py), so any program (ingest, workers, the dashboard, a
+third-party consumer) can depend on it cheaply.
 """
