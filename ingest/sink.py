@@ -37,6 +37,8 @@ from .totals import Totals
 log = logging.getLogger("cctv.ingest")
 
 T = TypeVar("T")
+LAST_STATES = ("finished", "error")
+"""States a runner ends in: written once Redis takes them, however long it is away."""
 
 KEY_RECHECK_S, KEY_RECHECK_MAX_S = 5.0, 60.0
 """Waits before a wrong-type key of the camera is tried again: doubling from the first."""
@@ -155,7 +157,8 @@ class CameraSink:
             self._write_counts()
 
     def set_state(self, state: str, error: str = "") -> None:
-        """Record the camera's state (in Redis when it answers; again once it is back)."""
+        """Record the camera's state (in Redis when it answers; again once it is back). A last
+        state (``finished``, ``error``) waits for Redis: nothing comes after it to restore it."""
         self.state, self.error = state, error
         fields = CameraState(state, mask_url(self.cam.url), error=mask_text(error),
                              updated=time.time()).to_fields(
@@ -165,7 +168,10 @@ class CameraSink:
             pipe.hset(self.state_key, mapping=fields)
             pipe.hsetnx(self.state_key, "frames_in", 0)
             pipe.hsetnx(self.state_key, "frames_dropped", 0)
-        self._send(write)
+        if state in LAST_STATES:  # not past a key of the wrong type: that is said already
+            self._until_done(lambda: self._send(write) or self.key_fault is not None)
+        else:
+            self._send(write)
 
     def count_reconnect(self) -> None:
         """One more reconnect in the state hash (skipped while Redis is away)."""
