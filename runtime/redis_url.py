@@ -17,19 +17,26 @@ def is_cluster_url(url: str | None) -> bool:
 def cluster_nodes(url: str) -> list[tuple[str, int]]:
     """The startup nodes ``(host, port)`` of a ``redis+cluster://`` URL (port default 6379);
     ValueError on a bad one, without repeating the URL."""
-    hosts = urlsplit(url).netloc.rpartition("@")[2]
-    nodes = []
-    for item in hosts.split(","):
+    return _hosts(urlsplit(url).netloc, 6379, "cluster node", "node",
+                  "redis+cluster://host1:7000,host2:7001")
+
+
+def _hosts(netloc: str, default_port: int, each: str, least: str,
+           example: str) -> list[tuple[str, int]]:
+    """The ``host:port`` list after a URL's user info; ValueError naming ``each`` item (and
+    ``least``, when none) with ``example``, never the URL itself."""
+    hosts = []
+    for item in netloc.rpartition("@")[2].split(","):
         try:
             parts = urlsplit(f"redis://{item.strip()}")
-            port = parts.port or 6379
+            port = parts.port or default_port
         except ValueError:
-            raise ValueError("each cluster node is host:port with a port from 1 to 65535 "
-                             "(redis+cluster://host1:7000,host2:7001)") from None
+            raise ValueError(f"each {each} is host:port with a port from 1 to 65535 "
+                             f"({example})") from None
         if not parts.hostname:
-            raise ValueError("needs at least one node (redis+cluster://host1:7000,host2:7001)")
-        nodes.append((parts.hostname, port))
-    return nodes
+            raise ValueError(f"needs at least one {least} ({example})")
+        hosts.append((parts.hostname, port))
+    return hosts
 
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
@@ -46,17 +53,8 @@ def sentinel_parts(url: str) -> tuple[list[tuple[str, int]], str, int]:
     """The sentinels ``(host, port)`` (port default 26379), the service name and the database of a
     ``redis+sentinel://`` URL; ValueError on a bad one, without repeating the URL."""
     parts = urlsplit(url)
-    sentinels = []
-    for item in parts.netloc.rpartition("@")[2].split(","):
-        try:
-            node = urlsplit(f"redis://{item.strip()}")
-            port = node.port or 26379
-        except ValueError:
-            raise ValueError("each sentinel is host:port with a port from 1 to 65535 "
-                             "(redis+sentinel://host1:26379,host2:26379/mymaster)") from None
-        if not node.hostname:
-            raise ValueError("needs at least one sentinel (redis+sentinel://host:26379/mymaster)")
-        sentinels.append((node.hostname, port))
+    sentinels = _hosts(parts.netloc, 26379, "sentinel", "sentinel",
+                       "redis+sentinel://host1:26379,host2:26379/mymaster")
     path = [p for p in parts.path.split("/") if p]
     if not path or len(path) > 2:
         raise ValueError("needs the service name after the sentinels, then optionally a database "
