@@ -19,6 +19,8 @@ from common.keys import Keys
 from common.schema import SettingsError
 from common.urls import has_literal_secret, mask_url
 
+from .logging_setup import warn_once
+
 log = logging.getLogger("cctv.cameras")
 
 PATCH_TRIES = 5
@@ -196,9 +198,6 @@ def camera_document(raw: bytes | str, source: str) -> dict[str, Any]:
     return data
 
 
-_refused_names: set[str] = set()
-
-
 def published_camera_names(client: redis.Redis, keys: Keys) -> list[str]:
     """The names in ``cctv:camera-names`` (every camera that ever published), sorted; a member
     that is no camera name (``../../x``) is left out, with one log line per name."""
@@ -207,9 +206,8 @@ def published_camera_names(client: redis.Redis, keys: Keys) -> list[str]:
         name = text(raw)
         if is_camera_name(name):
             names.append(name)
-        elif name not in _refused_names and len(_refused_names) < 1000:
-            _refused_names.add(name)
-            log.warning("%s holds %r, which is no camera name: ignored", keys.camera_names,
-                        name[:80])
+        else:
+            warn_once(log, f"{keys.camera_names} holds {name[:80]!r}, which is no camera name: "
+                           "ignored")
     return sorted(names)
 

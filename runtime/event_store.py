@@ -18,6 +18,7 @@ from common.events import EVENT_ID_PATTERN, Event
 from common.fields import MessageError
 from common.keys import Keys
 
+from .logging_setup import warn_once
 from .paths import OutsideFolder, confined
 
 log = logging.getLogger("cctv.events")
@@ -154,7 +155,7 @@ def camera_events(client: redis.Redis, keys: Keys, camera: str) -> Iterator[Even
                 if raw is not None:
                     yield Event.from_json(raw)
             except MessageError as exc:
-                _refuse(f"{keys.events}: {exc}")
+                warn_once(log, f"{keys.events}: {exc}: ignored")
         offset += len(ids)
 
 
@@ -166,23 +167,13 @@ def media_files(event: Event, media_dir: Path) -> list[Path]:
         try:
             paths.append(confined(media_dir, name))
         except OutsideFolder as exc:
-            _refuse(f"event {event.id}: {exc}")
+            warn_once(log, f"event {event.id}: {exc}: ignored")
     return paths
 
 
 def size_of(event: Event, media_dir: Path) -> int:
     """Bytes of the event's files on disk."""
     return sum(p.stat().st_size for p in media_files(event, media_dir) if p.exists())
-
-
-_refused: set[str] = set()
-
-
-def _refuse(reason: str) -> None:
-    """Log a bad record once (a bounded number of distinct ones)."""
-    if reason not in _refused and len(_refused) < 10_000:
-        _refused.add(reason)
-        log.warning("%s: ignored", reason)
 
 
 def prune(client: redis.Redis, keys: Keys, camera: str, media_dir: Path, *, now: float,

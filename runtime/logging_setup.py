@@ -17,6 +17,10 @@ from datetime import datetime, timezone
 from common.urls import mask_text
 
 CONTEXT_FIELDS = ("camera", "worker")
+ONCE_MAX = 10_000
+"""Most distinct messages :func:`warn_once` remembers (memory stays bounded whatever Redis holds;
+beyond, a new one is not logged)."""
+_said: set[str] = set()
 _context: ContextVar[dict[str, str]] = ContextVar("cctv_log_context", default={})
 
 
@@ -78,3 +82,11 @@ def setup_logging(level: str = "INFO", json_format: bool = False) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def warn_once(logger: logging.Logger, message: str) -> None:
+    """Log ``message`` as a warning the first time it is seen in this process only: a bad entry
+    read again every pass costs one line, not one per pass."""
+    if message not in _said and len(_said) < ONCE_MAX:
+        _said.add(message)
+        logger.warning("%s", message)
