@@ -112,8 +112,7 @@ def remove_camera(client: redis.Redis, keys: Keys, name: str) -> None:
 
 def camera_names(client: redis.Redis, keys: Keys) -> list[str]:
     """The names in the camera list, sorted (their configs not read)."""
-    return sorted(name.decode() if isinstance(name, bytes) else name
-                  for name in client.hkeys(keys.cameras))
+    return sorted(text(name) for name in client.hkeys(keys.cameras))
 
 
 def list_cameras(client: redis.Redis, keys: Keys) -> dict[str, CameraConfig]:

@@ -15,7 +15,7 @@ from typing import Iterator
 import redis
 
 from common.events import EVENT_ID_PATTERN, Event
-from common.fields import MessageError
+from common.fields import MessageError, text
 from common.keys import Keys
 
 from .logging_setup import warn_once
@@ -111,7 +111,7 @@ def _newest_ids(client: redis.Redis, index: str, query: Query) -> Iterator[tuple
         chunk = client.zrevrangebyscore(index, top, bottom, start=offset, num=SCAN_CHUNK,
                                         withscores=True)
         for member, score in chunk:
-            member = member.decode()
+            member = text(member)
             if after_cursor and score == after_cursor[0] and member >= after_cursor[1]:
                 continue
             yield member, score

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 import redis
 
-from common.fields import MessageError
+from common.fields import MessageError, text
 from common.keys import Keys
 from common.records import RedisLoss
 
@@ -141,7 +141,7 @@ def read_losses(client: redis.Redis, keys: Keys) -> dict[str, RedisLoss]:
     losses = {}
     for service, raw in client.hgetall(keys.redis_losses).items():
         try:
-            losses[service.decode()] = RedisLoss.from_json(service.decode(), raw)
+            losses[text(service)] = RedisLoss.from_json(text(service), raw)
         except MessageError:
             continue
     return losses

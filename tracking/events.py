@@ -27,6 +27,7 @@ import redis
 from common.cameras import EventsConfig
 from common.event_changes import ChangeKind, EventChange
 from common.events import Event, EventCrossing, event_id
+from common.fields import text
 from common.keys import Keys
 from common.tracks import TrackedObject, TrackMessage
 from runtime.event_store import load_event, queue_save
@@ -248,7 +249,7 @@ class EventBuilder:
 
 def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
     """The camera's open events as stored (for a tracker that takes the camera over)."""
-    ids = sorted(i.decode() for i in client.smembers(keys.open_events(camera)))
+    ids = sorted(text(i) for i in client.smembers(keys.open_events(camera)))
     return [e for e in (load_event(client, keys, i) for i in ids) if e and e.end_ts is None]
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import redis
 
-from common.fields import MessageError, field_float
+from common.fields import MessageError, field_float, text
 from common.keys import GROUP, Keys
 from common.stream_ids import StreamId
 from runtime.camera_list import published_camera_names, valid_camera_json
@@ -83,7 +83,7 @@ class Batcher:
         """Each configured camera's ``max_lag_s`` where it applies (live or realtime)."""
         limits = {}
         for name, raw in self.client.hgetall(self.keys.cameras).items():
-            config = valid_camera_json(raw, name.decode())
+            config = valid_camera_json(raw, text(name))
             if config is not None and config.lag_limit_s is not None:
                 limits[config.name] = config.lag_limit_s
         self.lag_limits = limits
