@@ -13,14 +13,14 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from common.cameras import CameraConfig
+from common.cameras import CameraConfig, is_live
 from runtime import metrics
 
 from .latest import LatestFrames
 from .motion import Box, MotionGate
 from .recording import StreamRecorder
 from .settings import IngestSettings
-from .sources import Frame, Source, SourceError, is_live
+from .sources import Frame, Source, SourceError
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> tuple[bytes, int, int]:

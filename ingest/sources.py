@@ -24,7 +24,7 @@ import av
 import cv2
 import numpy as np
 
-from common.cameras import NETWORK_SCHEMES, is_live, url_scheme
+from common.cameras import NETWORK_SCHEMES, url_scheme
 from common.urls import UnsetVariableError, expand_env, mask_url
 
 from .hwaccel import open_container

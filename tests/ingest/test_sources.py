@@ -1,7 +1,8 @@
 import pytest
 
+from common.cameras import is_live
 from common.urls import UnsetVariableError, expand_env
-from ingest.sources import SourceError, expand_url, is_live, open_source
+from ingest.sources import SourceError, expand_url, open_source
 
 
 def test_file_frames_have_timestamps(small_video):
