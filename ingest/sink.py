@@ -42,6 +42,11 @@ LAST_STATES = ("finished", "error")
 
 KEY_RECHECK_S, KEY_RECHECK_MAX_S = 5.0, 60.0
 """Waits before a wrong-type key of the camera is tried again: doubling from the first."""
+RETRY_MAX_S = 2.0
+"""Longest wait between a camera's tries while Redis is away: every second waited after Redis
+is back (a replica promoted in 5 s) is a second of a live camera's frames dropped, and a try is
+one connection attempt. (The default backoff, up to 10 s, kept cameras away 10 s longer than a
+cluster failover.)"""
 
 
 class CameraSink:
@@ -50,7 +55,7 @@ class CameraSink:
     def __init__(self, client: redis.Redis, keys: Keys, camera: CameraConfig,
                  settings: IngestSettings, stop: threading.Event, source_name: str):
         self.client, self.cam, self.stop, self.source_name = client, camera, stop, source_name
-        self.outage = Outage(client, keys, f"ingest {camera.name}", log)
+        self.outage = Outage(client, keys, f"ingest {camera.name}", log, max_s=RETRY_MAX_S)
         self.state, self.error = "starting", ""
         self.state_key = keys.state(camera.name)
         self.publisher = StreamPublisher(client, keys, camera.name, settings.stream_maxlen)

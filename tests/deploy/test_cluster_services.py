@@ -44,8 +44,9 @@ pytestmark = pytest.mark.slow
 FRAMES = 40
 """Frames of each camera of part 1 (as fast as the workers take them)."""
 
-LIVE_FRAMES = 80
-"""Frames of each camera of part 2, in real time at 10 fps: 8 s, so the kill lands mid-replay."""
+LIVE_FRAMES = 160
+"""Frames of each camera of part 2, in real time at 10 fps: 16 s, so the kill lands early and the
+cameras it hit still have frames to send once a replica is promoted (a 2-core CI took 4.7 s)."""
 
 ENV = {"CCTV_HEARTBEAT_S": "0.5", "CCTV_LANES": "1", "CCTV_NUM_THREADS": "1",
        "CCTV_TORCH_THREADS": "1", "CCTV_BATCH_SIZE": "1", "CCTV_CAMERA_POLL_S": "0.2",
@@ -238,7 +239,8 @@ def test_a_master_killed_mid_replay_is_replaced_and_the_replays_finish(redis_clu
         store_camera(client, keys, CameraConfig(name=name, url=str(clips["live"]),
                                                 realtime=True))
     assert wait_until(lambda: number(client, keys.state(names[0]), "frames_in")
-                      >= LIVE_FRAMES // 3, 120), services.running()
+                      >= LIVE_FRAMES // 5, 120), services.running()
+    taken = {n: number(client, keys.state(n), "frames_in") for n in hit}
     started = time.monotonic()
     redis_cluster.kill(victim)
     redis_cluster.wait_failover(victim, WAIT_S)
@@ -279,7 +281,7 @@ def test_a_master_killed_mid_replay_is_replaced_and_the_replays_finish(redis_clu
         assert report[name]["frames_processed"] == report[name]["frames_in"] \
             == LIVE_FRAMES - dropped, (name, report[name])
     for name in hit:
-        assert len(set(seqs(client, keys, name))) > LIVE_FRAMES // 3  # carried on after it
+        assert max(seqs(client, keys, name)) >= taken[name] + 10, (name, taken)  # carried on
     assert services.running() == dict.fromkeys(Services.NAMES)
 
 
