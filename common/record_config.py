@@ -1,7 +1,10 @@
-"""A camera's ``record:`` settings in the cameras file: continuous recording of its own stream
-(stream copy into MP4 segments, written by ingest)."""
+"""A camera's ``record:`` settings in the cameras file: continuous recording into MP4 segments,
+written by ingest (by stream copy of the camera's own packets, or by encoding the frames it
+publishes)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -12,22 +15,31 @@ RECORDED_CODECS = ("h264", "hevc")
 
 
 class RecordConfig(Strict):
-    """Continuous recording of the camera's own stream in MP4 segments starting at keyframes."""
+    """Continuous recording of the camera in MP4 segments: a live H.264/H.265 stream's own
+    packets copied, any other source's published frames encoded (H.264)."""
 
-    enabled: bool | None = Field(None, description="Record; None = live H.264/H.265 cameras "
-                                                    "only (files and replays when set true).")
+    enabled: bool | None = Field(None, description="Record continuously; None = live cameras "
+                                                    "only (files and replays when set true); "
+                                                    "a camera not recorded continuously is "
+                                                    "still recorded where its events' clips "
+                                                    "need it.")
     retain_days: float = Field(7.0, gt=0, le=3650, description="Segments older than this are "
                                                                "deleted.")
     max_gb: float | None = Field(None, gt=0, le=1_000_000,
                                  description="Cap of this camera's recordings in GB (10^9 bytes); "
                                              "None = only the global CCTV_RECORDINGS_MAX_GB.")
     segment_s: float = Field(10.0, ge=1, le=3600, description="A new segment begins at the "
-                                                              "first keyframe this long after "
-                                                              "the current one began.")
+                                                              "first keyframe (encoded: frame) "
+                                                              "this long after the current one "
+                                                              "began.")
 
-    def wanted(self, live: bool, codec: str) -> bool:
-        """Whether a source (``live`` or not) whose packets are ``codec`` is recorded by stream
-        copy: as set, else live H.264/H.265 only; never a codec that cannot be copied."""
-        if codec not in RECORDED_CODECS:
-            return False
-        return live if self.enabled is None else self.enabled
+    def mode(self, live: bool, codec: str | None) -> Literal["copy", "encode"] | None:
+        """How a source is recorded continuously (None: it is not), ``live`` or not, its packets
+        ``codec`` (None: it has none, an image folder): when ``enabled`` is None only a live
+        source is; a live H.264/H.265 source by stream copy, any other by encoding the frames
+        ingest publishes. A file or replay that is not live is always encoded: read at
+        detection pace, its published times do not follow the file's own clock, and a
+        segment's times must be those of the frames published (the events' times)."""
+        if not (live if self.enabled is None else self.enabled):
+            return None
+        return "copy" if live and codec in RECORDED_CODECS else "encode"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import closing
 
 import redis
@@ -19,7 +20,7 @@ from runtime import metrics
 from runtime.logging_setup import bind
 
 from .capture import Capture
-from .recording import StreamRecorder
+from .recording import Recorder
 from .settings import IngestSettings
 from .sink import CameraSink
 from .sources import Frame, Source, SourceError, open_source
@@ -40,8 +41,8 @@ class CameraRunner:
     def __init__(self, client: redis.Redis, keys: Keys, camera: CameraConfig, url: str,
                  settings: IngestSettings, stop: threading.Event, source_name: str = "live"):
         self.cam, self.stop = camera, stop
-        self.capture = Capture(camera, url, settings, stop, open_source,
-                               StreamRecorder(client, keys, camera, settings, source_name))
+        self.recorder = Recorder(client, keys, camera, settings, source_name)
+        self.capture = Capture(camera, url, settings, stop, open_source, self.recorder)
         self.sink = CameraSink(client, keys, camera, settings, stop, source_name)
 
     @property
@@ -117,9 +118,12 @@ class CameraRunner:
         return got
 
     def _publish(self, frame: Frame, t: float) -> None:
-        """Publish one kept frame at source time ``t`` (seconds)."""
-        self.sink.publish(self.capture.encode(frame, t),
-                          self.capture.live and not self.every_frame)
+        """Publish one kept frame at source time ``t`` (seconds), then record it with its
+        capture time."""
+        ts = time.time()
+        encoded = self.capture.encode(frame, t)
+        self.sink.publish(encoded, self.capture.live and not self.every_frame, ts)
+        self.recorder.add_frame(encoded.image, ts)
 
 
 def read_state(client: redis.Redis, keys: Keys, camera: str) -> CameraState | None:

@@ -18,7 +18,7 @@ from runtime import metrics
 
 from .latest import LatestFrames
 from .motion import Box, MotionGate
-from .recording import StreamRecorder
+from .recording import Recorder
 from .settings import IngestSettings
 from .sources import Frame, Source, SourceError
 
@@ -66,9 +66,10 @@ class KeptFrame:
 
 @dataclass(frozen=True)
 class EncodedFrame:
-    """A kept frame as published: JPEG and its size, motion boxes (None without a motion gate)
-    and whether the detector must run on it."""
+    """A kept frame as published: the scaled BGR image, its JPEG and size, motion boxes (None
+    without a motion gate) and whether the detector must run on it."""
 
+    image: np.ndarray
     jpeg: bytes
     width: int
     height: int
@@ -78,12 +79,12 @@ class EncodedFrame:
 
 class Capture:
     """One camera's frames, from sources that ``opener`` (:func:`~ingest.sources.open_source`)
-    opens; ``url`` is the real URL (credentials expanded); ``recorder`` gets every source's
-    packets, to record them."""
+    opens; ``url`` is the real URL (credentials expanded); ``recorder`` is told of every source
+    opened and ended, to record it."""
 
     def __init__(self, camera: CameraConfig, url: str, settings: IngestSettings,
                  stop: threading.Event, opener: Callable[..., Source],
-                 recorder: StreamRecorder | None = None):
+                 recorder: Recorder | None = None):
         self.cam, self.url, self.settings, self.stop, self.opener = (camera, url, settings, stop,
                                                                      opener)
         self.recorder = recorder
@@ -157,7 +158,7 @@ class Capture:
         image = frame.scaled(self.cam.max_width)
         boxes, detect = self.gate.check(image, t) if self.gate else (None, True)
         jpeg, width, height = encode_jpeg(image, self.cam.jpeg_quality)
-        return EncodedFrame(jpeg, width, height, boxes, detect)
+        return EncodedFrame(image, jpeg, width, height, boxes, detect)
 
     def shortfall(self, source: Source) -> str:
         """Why a file that ended is suspect: it ended well before the frames its header

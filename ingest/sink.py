@@ -188,11 +188,11 @@ class CameraSink:
             self.totals.add("frames_dropped", replaced)
             metrics.FRAMES_DROPPED.labels(self.cam.name).inc(replaced)
 
-    def publish(self, frame: EncodedFrame, live: bool) -> None:
-        """Add one frame: a live camera's (or a realtime file's: ``live``) at once or never, a
-        file's once there is room and Redis answers (until ``stop``)."""
-        now = time.time()
-        fields = FrameMessage(self.cam.name, self.frames_published, now, frame.width,
+    def publish(self, frame: EncodedFrame, live: bool, ts: float) -> None:
+        """Add one frame captured at ``ts`` (Unix seconds, its message's time): a live camera's
+        (or a realtime file's: ``live``) at once or never, a file's once there is room and Redis
+        answers (until ``stop``)."""
+        fields = FrameMessage(self.cam.name, self.frames_published, ts, frame.width,
                               frame.height, frame.jpeg, self.source_name, frame.boxes,
                               frame.detect).to_fields()
         added = self._add_live(fields) if live else self._add_waiting(fields)
@@ -207,7 +207,7 @@ class CameraSink:
         self.totals.add("frames_dropped", dropped)
         self.totals.add("frames_motion", bool(frame.boxes))
         self.totals.add("frames_still", not frame.detect)
-        self.last_frame = (now, round(self.rate.tick(), 2))
+        self.last_frame = (ts, round(self.rate.tick(), 2))
         self._write_counts()
 
     def flush(self) -> None:

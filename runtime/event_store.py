@@ -143,11 +143,16 @@ def query_events(client: redis.Redis, keys: Keys,
     return found, None
 
 
-def camera_events(client: redis.Redis, keys: Keys, camera: str) -> Iterator[Event]:
-    """A camera's events, oldest first."""
+def camera_events(client: redis.Redis, keys: Keys, camera: str, after: float | None = None,
+                  before: float | None = None) -> Iterator[Event]:
+    """A camera's events, oldest first; only those that started from ``after`` to ``before``
+    (Unix seconds, inclusive; None: open ended), read from its index by time."""
+    low = "-inf" if after is None else after
+    high = "+inf" if before is None else before
     offset = 0
     while True:
-        ids = client.zrange(keys.camera_events(camera), offset, offset + SCAN_CHUNK - 1)
+        ids = client.zrangebyscore(keys.camera_events(camera), low, high, start=offset,
+                                   num=SCAN_CHUNK)
         if not ids:
             return
         for raw in client.hmget(keys.events, ids):

@@ -7,23 +7,29 @@ being written is ``<start_ms>.mp4.part`` and is not indexed. A camera's index is
 its bytes are kept in :meth:`~common.keys.Keys.recording_bytes`, so listings and retention never
 scan the disk. A path read from Redis is confined to the recordings folder before any read or
 delete.
+
+Retention is by age and size (:func:`enforce_retention`) and, for a camera recorded only for its
+events' clips, by what those events need (:class:`EventRetention`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import av
 import redis
 
+from common.events import Event
 from common.fields import text
 from common.keys import Keys
 
+from .event_store import camera_events, load_event
 from .paths import OutsideFolder, confined
 
 log = logging.getLogger("cctv.recordings")
@@ -34,6 +40,10 @@ OPEN_SUFFIX = ".mp4.part"
 RECORDING_ERROR_FIELD = "recording_error"
 """The field of the camera's ingest state hash saying why recording fails (a full disk...);
 absent while it works."""
+EVENTS_GRACE_S = 120.0
+"""A segment of a camera recorded only for its events is kept this long after it ended whatever
+the events say: it covers the tracker's ``event_pre_s`` (60 s at most) and its lag behind the
+frames (an event is stored a little after its first frame)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +197,63 @@ def enforce_retention(client: redis.Redis, keys: Keys, root: Path, camera: str,
         delete_segment(client, keys, root, min(firsts, key=lambda s: s.start_ts))
         deleted += 1
     return deleted
+
+
+def clip_range(event: Event) -> tuple[float, float] | None:
+    """The event's ``recorded_clip`` as (from, to) Unix seconds; None when it has none (or the
+    record's is malformed)."""
+    try:
+        start, end = event.recorded_clip or ()
+        return float(start), float(end)
+    except (TypeError, ValueError):
+        return None
+
+
+class EventRetention:
+    """Retention of a camera recorded only for its events' clips: a closed segment that ended
+    more than :data:`EVENTS_GRACE_S` ago is deleted unless an event's clip range overlaps it (an
+    ended event's ``recorded_clip``; an open event whose label gets clips, ``clips_for(label)``,
+    holds every segment from :data:`EVENTS_GRACE_S` before its start on, until it ends).
+
+    Each segment is decided once, oldest first: a pass reads only the segments after the last
+    one decided and the events that started from then on (the index by time), so a camera with
+    many events is no slower to close a segment. The first pass of a process reads them all."""
+
+    def __init__(self, camera: str, clips_for: Callable[[str], bool]):
+        self.camera, self.clips_for = camera, clips_for
+        self.decided: float | None = None  # start of the last segment decided
+
+    def enforce(self, client: redis.Redis, keys: Keys, root: Path,
+                now: float | None = None) -> int:
+        """Delete the segments no event needs that are due; returns how many."""
+        now = time.time() if now is None else now
+        held = [e.start_ts for i in client.smembers(keys.open_events(self.camera))
+                if (e := load_event(client, keys, text(i))) is not None
+                and self.clips_for(e.label)]
+        due = min([now, *held]) - EVENTS_GRACE_S
+        low = "-inf" if self.decided is None else f"({self.decided!r}"
+        segments = []
+        for member in client.zrangebyscore(keys.recordings(self.camera), low, f"({due!r}"):
+            segment = Segment.from_json(member)
+            if segment.end_ts > due:
+                break
+            segments.append(segment)
+        if not segments:
+            return 0
+        after = None if self.decided is None else self.decided - EVENTS_GRACE_S
+        clips = sorted(clip for e in camera_events(client, keys, self.camera, after,
+                                                   segments[-1].end_ts + EVENTS_GRACE_S)
+                       if (clip := clip_range(e)) is not None)
+        deleted, reach, i = 0, -math.inf, 0
+        for segment in segments:  # both in time order: one walk
+            while i < len(clips) and clips[i][0] < segment.end_ts:
+                reach = max(reach, clips[i][1])  # the furthest end of clips begun before its end
+                i += 1
+            if reach <= segment.start_ts:
+                delete_segment(client, keys, root, segment)
+                deleted += 1
+        self.decided = segments[-1].start_ts
+        return deleted
 
 
 def rebuild_index(client: redis.Redis, keys: Keys, recordings_dir: Path,

@@ -3,6 +3,9 @@
 
 import logging
 import threading
+import time
+
+import numpy as np
 
 from common.cameras import CameraConfig
 from common.keys import KEYS
@@ -11,7 +14,8 @@ from ingest.capture import EncodedFrame
 from ingest.settings import IngestSettings
 from ingest.sink import CameraSink
 
-FRAME = EncodedFrame(b"\xff\xd8" + bytes(100), 64, 48, None, True)
+FRAME = EncodedFrame(np.zeros((48, 64, 3), np.uint8), b"\xff\xd8" + bytes(100), 64, 48, None,
+                     True)
 
 
 def sink(redis_client, redis_url, name: str) -> CameraSink:
@@ -24,14 +28,14 @@ def sink(redis_client, redis_url, name: str) -> CameraSink:
 
 def test_a_wrong_type_frames_key_is_said_once_and_rechecked(redis_client, redis_url, caplog):
     bad, good = sink(redis_client, redis_url, "bad"), sink(redis_client, redis_url, "good")
-    bad.publish(FRAME, live=True)
+    bad.publish(FRAME, live=True, ts=time.time())
     redis_client.delete(KEYS.frames("bad"))
     redis_client.set(KEYS.frames("bad"), "x")
     caplog.set_level(logging.INFO, logger="cctv.ingest")
 
     for _ in range(50):
-        bad.publish(FRAME, live=True)
-        good.publish(FRAME, live=True)
+        bad.publish(FRAME, live=True, ts=time.time())
+        good.publish(FRAME, live=True, ts=time.time())
 
     named = f"key {KEYS.frames('bad')} is not a stream (it holds a string)"
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -43,7 +47,7 @@ def test_a_wrong_type_frames_key_is_said_once_and_rechecked(redis_client, redis_
 
     redis_client.delete(KEYS.frames("bad"))
     bad._retry_at = 0.0  # the recheck is due
-    bad.publish(FRAME, live=True)
+    bad.publish(FRAME, live=True, ts=time.time())
     assert bad.frames_published == 2 and bad.key_fault is None
     assert read_state(redis_client, KEYS, "bad").state == "online"
     assert "camera bad: its keys are sound again" in caplog.text
