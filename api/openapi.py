@@ -55,6 +55,14 @@ _EVENT = _object(
     has_snapshot={"type": "boolean"}, has_clip={"type": "boolean"})
 
 
+_CLIP_NOT_YET = {
+    **_json(_ref("Error"), "Redis unreachable, or the recording does not reach the event's end "
+                           "yet (its segment is still being written): retry after Retry-After"),
+    "headers": {"Retry-After": {
+        "description": "Seconds until the segment holding the clip's end should be closed "
+                       "(its segment_s and a margin after the end); only when not recorded yet",
+        "schema": {"type": "integer", "minimum": 1}}}}
+
 _CAMERA = _path("camera", CAMERA_NAME_PATTERN, "Camera name.")
 _SECONDS = {"type": "number", "description": "Unix seconds"}
 _RECORDING_SCHEMAS = {
@@ -124,10 +132,11 @@ SCHEMA: dict[str, Any] = {
             "responses": {"200": {"description": "JPEG", "content": {"image/jpeg": {}}},
                           **_errors(400, 404)}}},
         "/api/events/{id}/clip.mp4": {"get": {
-            "summary": "H.264 MP4 from pre_s before the start to post_s after the end",
+            "summary": "The camera's recording from pre_s before the start to post_s after "
+                       "the end, as MP4 (stream copy)",
             "parameters": [_EVENT_ID],
             "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
-                          **_errors(404)}}},
+                          **_errors(404), "503": _CLIP_NOT_YET}}},
         "/api/status": {"get": {
             "summary": "The `cctv status --json` document (docs/protocol.md#status)",
             "responses": {"200": _json({"type": "object"}), **_errors()}}},

@@ -3,8 +3,9 @@
 Events (list with filters and cursor, one, its snapshot and clip), the ``cctv status --json``
 document, and the camera list with the rules of ``cctv camera add/set/rm`` (``PATCH
 /api/cameras/{name}`` is a JSON merge patch: what it does not name is kept). Every answer is
-JSON but the media; every error is ``{"error": "..."}`` with a 4xx status (503 while Redis is away, 500
-with no detail for a bug); with a password set a request without it is a 401.
+JSON but the media; every error is ``{"error": "..."}`` with a 4xx status (503 while Redis is away
+or, with ``Retry-After``, while an event's clip is not recorded yet; 500 with no detail for a
+bug); with a password set a request without it is a 401.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from runtime.camera_list import (UnknownCamera, list_cameras, patch_camera, publ
 from runtime.event_store import Query, camera_known, load_event, query_events
 from runtime.status import collect_status
 
-from .event_clips import EventClips
+from .event_clips import NOT_YET, EventClips
 from .guard import ApiError, error, guarded
 from .openapi import SCHEMA
 from .params import EventsQuery, SnapshotQuery, parse_query
@@ -111,6 +112,10 @@ def rest_routes(client: redis.Redis, keys: Keys, media_dir: Path, password: str 
 
     def clip(request: Request) -> Response:
         event = clips.cached(event_of(request))
+        if event.media_errors.get("clip") == NOT_YET:
+            retry = clips.retry_after(event)
+            return error(503, f"event {event.id}'s clip is not ready: {NOT_YET}; retry in "
+                              f"{retry} s", {"Retry-After": str(retry)})
         return media(event, event.clip, "clip", "video/mp4")
 
     def status(request: Request) -> Response:

@@ -17,6 +17,9 @@ from .fields import MessageError, load_json
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,120}$"
 MEDIA_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,120}(/[A-Za-z0-9_.-]{1,120}){0,3}$"
 """A media file named by a record: relative, a few folders deep (``lobby/2026-12-06/id.jpg``)."""
+RETIRED_FIELD = "clip_complete"
+"""A field of records whose clip the tracker encoded (false: frames were trimmed first); read
+and dropped."""
 
 
 def event_id(camera: str, track_id: int, start_ts: float) -> str:
@@ -51,12 +54,10 @@ class Event:
     """Full frame JPEG with the box, relative to the media folder (the crop is ``-crop.jpg``);
     named only once both files are written."""
     clip: str | None = None
-    """The event's MP4, named only once it is written."""
-    clip_complete: bool = True
-    """False when frames before or after were already trimmed: the clip is shorter."""
+    """The event's MP4: with ``recorded_clip``, the name of its copy cut on request."""
     recorded_clip: list[float] | None = None
-    """``[from_ts, to_ts]`` (Unix seconds) when the clip is cut from the camera's recording on
-    request (``clip`` names its cached copy); it is there while the recording covers the range."""
+    """``[from_ts, to_ts]`` (Unix seconds) of the camera's recording that is the clip, cut on
+    request into ``clip``; there is a clip while the recording covers the range."""
     track_id: int = 0
     last_ts: float = 0.0
     """Capture time the object was last seen (as of the record's last write)."""
@@ -89,6 +90,7 @@ class Event:
         """Parse a stored record (MessageError when it is not one)."""
         try:
             data = load_json(raw, what="event record")
+            data.pop(RETIRED_FIELD, None)
             data["lines"] = [EventCrossing(**c) for c in data.get("lines", [])]
             data["path"] = [tuple(p) for p in data.get("path", [])]
             event = cls(**data)

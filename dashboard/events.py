@@ -58,8 +58,6 @@ def details(client: redis.Redis, settings: DashboardSettings, event: Event) -> N
         left.info("No snapshot.")
     if clip:
         right.video(str(clip))
-        if not event.clip_complete:
-            right.caption("Frames before or after were already gone: the clip is shorter.")
     else:
         why = event.media_errors.get("clip")
         right.info("No clip yet." if event.end_ts is None or event.clip

@@ -3,15 +3,16 @@
 ``end`` once it has not been seen for ``end_after_s`` of capture time.
 
 :class:`EventBuilder` is pure: it reads each tracked frame and returns what changed, with the
-snapshot and clip jobs for :mod:`tracking.event_media`. Its open events are kept in Redis
+snapshot jobs for :mod:`tracking.event_media`. Its open events are kept in Redis
 (``cctv:events-open:{cam}``), so a tracker taking a camera over continues them under the same ids
 (and takes the snapshot of one that has none at the object's next frame).
 
-A record names a snapshot or clip only once the file is written (by the media thread); one that
-cannot be made leaves the name out and says why in ``media_errors``. An event's ``end`` is
-written by the media thread once its clip is done (:func:`write_end`), so the ``end`` message
-tells whether it has one; until then the event stays open in Redis, and a tracker taking over
-after a crash ends it again.
+A record names a snapshot only once the file is written (by the media thread); one that cannot be
+made leaves the name out and says why in ``media_errors``; an event's ``end`` is written by the
+media thread behind its queued snapshots. The tracker writes no video: an ended event that wants
+a clip names, with its ``end``, the range of the camera's recording its clip is
+(``recorded_clip``: ``pre_s`` before the start to ``post_s`` after the end) and the clip's cache
+name, and the API cuts it from the recording on request (:mod:`api.event_clips`).
 """
 
 from __future__ import annotations
@@ -59,52 +60,20 @@ class SnapshotJob:
     event: Event
 
 
-@dataclass(frozen=True)
-class ClipStart:
-    """Start encoding the camera's frames from ``from_ts`` as ``name`` (the event began), up to
-    ``hold_s`` behind the tracker until the end is known: later frames may be past it."""
-
-    event_id: str
-    camera: str
-    from_ts: float
-    name: str
-    hold_s: float
-
-
-@dataclass(frozen=True)
-class ClipJob:
-    """``event`` ended: its clip is the camera's frames captured from ``start_ts`` to ``end_ts``
-    as ``name`` (None: no clip wanted); then its end is written (:func:`write_end`)."""
-
-    event: Event
-    camera: str
-    start_ts: float
-    end_ts: float
-    name: str | None
-
-    @property
-    def event_id(self) -> str:
-        return self.event.id
-
-
 @dataclass
 class Change:
     """One lifecycle message about an open event (written as an :class:`EventChange`)."""
 
     kind: ChangeKind
     event: Event
-    after_clip: bool = False
-    """Written by the media thread once the event's clip is done (:func:`write_end`), not by
-    :func:`write_changes`."""
 
 
 @dataclass
 class Changes:
-    """What one frame changed: lifecycle messages and media jobs."""
+    """What one frame changed: lifecycle messages and snapshot jobs."""
 
     events: list[Change] = field(default_factory=list)
     snapshots: list[SnapshotJob] = field(default_factory=list)
-    clips: list[ClipStart | ClipJob] = field(default_factory=list)
 
 
 @dataclass
@@ -176,11 +145,6 @@ class EventBuilder:
                               track_id=obj.track_id, last_ts=msg.ts)
                 state = self.open[obj.track_id] = _Open(event, q, msg.ts)
                 self._snapshot(out, msg, obj, event)
-                if self.rules.clips and config.wants_clip(obj.label, None):
-                    out.clips.append(ClipStart(
-                        ident, self.camera, msg.ts - self.rules.pre_s,
-                        media_name(self.camera, ident, msg.ts, ".mp4"),
-                        max(0.0, self.rules.end_after_s - self.rules.post_s)))
                 self._zones(state, zones_of(obj.track_id) + left.get(obj.track_id, []))
                 event.lines.extend(crossed.get(obj.track_id, []))
                 out.events.append(Change(ChangeKind.NEW, event))
@@ -240,11 +204,11 @@ class EventBuilder:
         if not state.snapshot_asked:
             event.media_errors["snapshot"] = NOT_SEEN_AFTER_TAKEOVER
             log.warning("event %s: no snapshot: %s", event.id, NOT_SEEN_AFTER_TAKEOVER)
-        clip = media_name(self.camera, event.id, event.start_ts, ".mp4") \
-            if self.rules.clips and config.wants_clip(event.label, event.zones) else None
-        out.clips.append(ClipJob(event, self.camera, event.start_ts - self.rules.pre_s,
-                                 event.end_ts + self.rules.post_s, clip))
-        out.events.append(Change(ChangeKind.END, event, after_clip=True))
+        if self.rules.clips and config.wants_clip(event.label, event.zones):
+            event.clip = media_name(self.camera, event.id, event.start_ts, ".mp4")
+            event.recorded_clip = [event.start_ts - self.rules.pre_s,
+                                   event.end_ts + self.rules.post_s]
+        out.events.append(Change(ChangeKind.END, event))
 
 
 def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
@@ -254,35 +218,22 @@ def open_events(client: redis.Redis, keys: Keys, camera: str) -> list[Event]:
 
 
 def write_changes(client: redis.Redis, keys: Keys, camera: str, changes: Changes) -> None:
-    """Store the changed events, keep the open set and append each to ``cctv:event-updates``
-    (a change ``after_clip`` is left to the clip job)."""
-    _write(client, keys, camera, [c for c in changes.events if not c.after_clip])
-
-
-def write_end(client: redis.Redis, keys: Keys, event: Event) -> None:
-    """Store an ended event with its media, take it out of the open set, say ``end``."""
-    _write(client, keys, event.camera, [Change(ChangeKind.END, event)])
-
-
-def _write(client: redis.Redis, keys: Keys, camera: str, changes: list[Change]) -> None:
-    if not changes:
+    """Store the changed events, keep the open set (an ended event leaves it) and append each
+    to ``cctv:event-updates``."""
+    if not changes.events:
         return
     with RECORD_WRITES:
-        _queue_and_send(client, keys, camera, changes)
-
-
-def _queue_and_send(client: redis.Redis, keys: Keys, camera: str, changes: list[Change]) -> None:
-    pipe = client.pipeline(transaction=not keys.hash_tags)
-    for change in changes:
-        event = change.event
-        queue_save(pipe, keys, event)
-        if change.kind == ChangeKind.END:
-            pipe.srem(keys.open_events(camera), event.id)
-        else:
-            pipe.sadd(keys.open_events(camera), event.id)
-        pipe.xadd(keys.event_updates, EventChange.of(change.kind, event).to_fields(),
-                  maxlen=UPDATES_MAXLEN, approximate=True)
-    pipe.execute()
+        pipe = client.pipeline(transaction=not keys.hash_tags)
+        for change in changes.events:
+            event = change.event
+            queue_save(pipe, keys, event)
+            if change.kind == ChangeKind.END:
+                pipe.srem(keys.open_events(camera), event.id)
+            else:
+                pipe.sadd(keys.open_events(camera), event.id)
+            pipe.xadd(keys.event_updates, EventChange.of(change.kind, event).to_fields(),
+                      maxlen=UPDATES_MAXLEN, approximate=True)
+        pipe.execute()
 
 
 def update_record(client: redis.Redis, keys: Keys, event_id: str,
@@ -308,7 +259,7 @@ def update_record(client: redis.Redis, keys: Keys, event_id: str,
 
 
 def media_written(kind: str, name: str) -> Callable[[Event], None]:
-    """The change naming a written file: ``kind`` is ``snapshot`` or ``clip``."""
+    """The change naming a written file of ``kind`` (``snapshot``)."""
     def apply(event: Event) -> None:
         setattr(event, kind, name)
         event.media_errors.pop(kind, None)

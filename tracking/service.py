@@ -33,7 +33,7 @@ from runtime.redis_conn import read_streams
 
 from .camera import CameraTracker, SnapshotError, TrackedFrame
 from .event_media import EventMedia
-from .events import EventBuilder, Rules, open_events, write_changes
+from .events import EventBuilder, Rules, open_events
 from .faults import CameraFaults
 from .reorder import OrderKey
 from .settings import TrackerSettings
@@ -73,7 +73,7 @@ class Tracker:
         """Camera -> (capture time, clock) of its last tracked frame, for :meth:`_idle`."""
         self.event_rules = Rules(settings.event_end_after_s, settings.event_pre_s,
                                  settings.event_post_s, settings.event_clips)
-        self.media = EventMedia(client, self.keys, settings.media_dir, self.event_rules,
+        self.media = EventMedia(client, self.keys, settings.media_dir,
                                 max_age_s=settings.event_max_age_days * 86_400,
                                 max_bytes=settings.event_max_mb * 2**20) \
             if settings.events else None
@@ -218,9 +218,8 @@ class Tracker:
                 snapshot = self.store.load(camera)
                 self.cameras[camera] = CameraTracker(camera, self.settings, snapshot, self.clock)
                 if self.media:
-                    taken_over = open_events(self.client, self.keys, camera)
-                    self.media.hold_open(camera, taken_over)
-                    self.events[camera] = EventBuilder(camera, self.event_rules, taken_over)
+                    self.events[camera] = EventBuilder(
+                        camera, self.event_rules, open_events(self.client, self.keys, camera))
             except SnapshotError as exc:
                 self._fault(camera, f"{self.keys.tracker_state(camera)}: {exc}")
                 self.store.release(camera)
@@ -270,23 +269,16 @@ class Tracker:
             return
         ts = last_ts + now - since
         config = self.configs.get(camera)
-        changes = builder.idle(ts, config.events if config else EventsConfig())
-        write_changes(self.client, self.keys, camera, changes)
-        for job in changes.clips:
-            self.media.submit(job)
-        self.media.advance(camera, ts)
+        self.media.write(camera, builder.idle(ts, config.events if config else EventsConfig()))
 
     def _events(self, camera: str, frames: list[TrackedFrame]) -> None:
         """The events of frames just written (we held the camera's lock): records, then media."""
         occupied_zones = self.cameras[camera].counter.occupied_zones
         config = self.configs.get(camera)
         for frame in frames:
-            changes = self.events[camera].frame(
-                frame.message, occupied_zones, config.events if config else EventsConfig())
-            write_changes(self.client, self.keys, camera, changes)
-            for job in changes.snapshots + changes.clips:
-                self.media.submit(job)
-        self.media.advance(camera, frames[-1].message.ts)
+            self.media.write(camera, self.events[camera].frame(
+                frame.message, occupied_zones, config.events if config else EventsConfig()))
+        self.media.tracked(camera, frames[-1].message.frame_id)
         self.last_frame[camera] = (frames[-1].message.ts, self.clock())
 
     def _drop(self, camera: str, why: str) -> None:

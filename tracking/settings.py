@@ -56,8 +56,8 @@ class TrackerSettings(ServiceSettings):
                                                  "seen for this long (capture time).")
     event_pre_s: float = Field(2.0, ge=0, le=60, description="Clip time before an event starts.")
     event_post_s: float = Field(2.0, ge=0, le=60, description="Clip time after an event ends.")
-    event_clips: bool = Field(True, description="Write a clip of every event (off: snapshots "
-                                                "only).")
+    event_clips: bool = Field(True, description="Give every event a clip, cut from the camera's "
+                                                "recording (off: snapshots only).")
     event_max_age_days: float = Field(7.0, gt=0, le=3650,
                                       description="Events (and their files) older than this "
                                                   "are removed.")

@@ -1,7 +1,9 @@
-"""Event clips of a camera that records: the tracker's media thread starts no encoder and names
-the clip range; ``GET /api/events/{id}/clip.mp4`` cuts it from the recording (ffprobe: the
-source's codec and size, the range plus at most a keyframe interval), caches it, and answers 404
-with the reason once retention deleted the segments, the event staying."""
+"""Event clips cut from the camera's recording: the tracker's ended event names its clip range
+(no encoder); ``GET /api/events/{id}/clip.mp4`` cuts it from the recording (the source's codec
+and size, the range plus at most a keyframe interval), caches it; answers 503 with
+``Retry-After`` while the segment holding the range's end is not closed yet, and 404 with the
+reason once no segment covers the range (not recorded, or deleted by retention), the event
+staying."""
 
 from __future__ import annotations
 
@@ -11,26 +13,27 @@ import time
 
 import pytest
 import uvicorn
-from ffprobe import probe_stream
 from recorded import FPS, T0, encode_h264, record
 from starlette.applications import Starlette
 from test_live_routes import free_port
-from test_recordings import duration_s
 from test_rest import PASSWORD, call
 
-from api.event_clips import DELETED, NOT_YET
+from api.event_clips import CLOSE_MARGIN_S, DELETED, NONE_KEPT, NOT_RECORDED, NOT_YET
 from api.rest import rest_routes
 from common.cameras import CameraConfig
-from common.events import Event, event_id
+from common.events import Event
 from common.keys import KEYS
 from common.record_config import RecordConfig
+from common.tracks import TrackedObject, TrackMessage
+from media.video import probe
 from runtime.camera_list import store_camera
-from runtime.event_store import load_event, save_event
+from runtime.event_store import load_event
 from runtime.recordings import delete_segment
-from tracking import event_media
-from tracking.events import ClipJob, ClipStart, Rules, media_name
+from tracking.events import EventBuilder, Rules, write_changes
 
 RULES = Rules(end_after_s=3.0, pre_s=2.0, post_s=2.0)
+SEGMENT_S = 3.0
+"""The stored camera's ``record.segment_s``."""
 KEYFRAME_INTERVAL_S = 1.0
 """The test video's GOP (``g=25`` at 25 fps)."""
 
@@ -40,43 +43,23 @@ def h264_video(sample_video, tmp_path_factory):
     return encode_h264(sample_video, tmp_path_factory.mktemp("h264") / "gop25.mp4")
 
 
-@pytest.fixture
-def encoders(monkeypatch):
-    """Counts the tracker's clip encoders: recordings started and clips made from Redis."""
-    made: list[str] = []
-
-    class CountedRecording(event_media.Recording):
-        def __init__(self, *args, **kwargs):
-            made.append("recording")
-            super().__init__(*args, **kwargs)
-
-    def counted_clip(self, job):
-        made.append("clip")
-
-    monkeypatch.setattr(event_media, "Recording", CountedRecording)
-    monkeypatch.setattr(event_media.EventMedia, "clip", counted_clip)
-    return made
+def track_event(client, camera: str, start_ts: float, end_ts: float) -> Event:
+    """One object of ``camera`` seen from ``start_ts`` to ``end_ts``, through the tracker's
+    event builder and writer; returns the stored record once its end is written."""
+    builder = EventBuilder(camera, RULES)
+    car = TrackedObject(3, "car", 3, 0.9, (10, 10, 50, 50))
+    frames = [(start_ts, [car]), (end_ts, [car]), (end_ts + RULES.end_after_s, [])]
+    for seq, (ts, tracks) in enumerate(frames):
+        msg = TrackMessage(camera, f"{int(ts * 1000)}-0", seq, ts, 640, 272, tracks)
+        changes = builder.frame(msg, lambda i: [])
+        write_changes(client, KEYS, camera, changes)
+    return load_event(client, KEYS, changes.events[0].event.id)
 
 
-def track_event(client, media_dir, camera: str, start_ts: float, end_ts: float) -> Event:
-    """One event of ``camera`` through the tracker's media thread, as the builder submits it
-    (start, then end); returns the stored record once its end is written."""
-    ident = event_id(camera, 3, start_ts)
-    name = media_name(camera, ident, start_ts, ".mp4")
-    event = Event(ident, camera, "person", start_ts, None, 0.9, track_id=3, last_ts=end_ts)
-    save_event(client, KEYS, event)
-    media = event_media.EventMedia(client, KEYS, media_dir, RULES, max_age_s=86_400,
-                                   max_bytes=2**30, prune_every_s=3600)
-    media.submit(ClipStart(ident, camera, start_ts - RULES.pre_s, name, 1.0))
-    event.end_ts = end_ts
-    media.submit(ClipJob(event, camera, start_ts - RULES.pre_s, end_ts + RULES.post_s, name))
-    media.stop()
-    return load_event(client, KEYS, ident)
-
-
-def store(client, camera: str, video, enabled: bool | None) -> None:
-    store_camera(client, KEYS, CameraConfig(name=camera, url=str(video),
-                                            record=RecordConfig(enabled=enabled, segment_s=3)))
+def store(client, camera: str, video) -> None:
+    store_camera(client, KEYS, CameraConfig(name=camera, url=str(video), record=RecordConfig(
+        enabled=True, segment_s=SEGMENT_S)))
+    client.sadd(KEYS.camera_names, camera)
 
 
 @pytest.fixture
@@ -100,13 +83,21 @@ def serve(redis_client, tmp_path):
         server.should_exit = True
 
 
-def test_a_recorded_camera_gets_its_clip_cut_from_the_recording(redis_client, tmp_path,
-                                                                h264_video, encoders, serve):
-    segments = record(redis_client, h264_video, tmp_path / "recordings")
-    store(redis_client, "gate", h264_video, enabled=True)
-    redis_client.sadd(KEYS.camera_names, "gate")
-    event = track_event(redis_client, tmp_path / "media", "gate", T0 + 3.2, T0 + 6.1)
-    assert encoders == []  # no encoder ran for it
+def no_clip(base: str, event: Event, why: str) -> None:
+    """The event is listed without a clip and its clip route says ``why`` (404)."""
+    status, _, body = call(f"{base}/api/events/{event.id}")
+    assert status == 200 and json.loads(body)["has_clip"] is False
+    status, headers, body = call(f"{base}/api/events/{event.id}/clip.mp4")
+    assert status == 404 and headers["content-type"] == "application/json"
+    assert json.loads(body) == {"error": f"event {event.id} has no clip: {why}"}
+
+
+def test_a_clip_is_cut_from_the_recording_until_retention_deletes_it(redis_client, tmp_path,
+                                                                     h264_video, serve):
+    root = (tmp_path / "recordings").resolve()
+    segments = record(redis_client, h264_video, root)
+    store(redis_client, "gate", h264_video)
+    event = track_event(redis_client, "gate", T0 + 3.2, T0 + 6.1)
     from_ts, to_ts = T0 + 1.2, T0 + 8.1
     assert event.end_ts == T0 + 6.1 and event.recorded_clip == [from_ts, to_ts]
     assert event.clip and not (tmp_path / "media" / event.clip).exists()  # cut on request
@@ -118,38 +109,63 @@ def test_a_recorded_camera_gets_its_clip_cut_from_the_recording(redis_client, tm
     assert status == 200 and headers["content-type"] == "video/mp4"
     cached = tmp_path / "media" / event.clip
     assert cached.read_bytes() == body
-    stream = probe_stream(cached)
-    assert (stream["codec_name"], stream["width"], stream["height"]) == ("h264", 640, 272)
-    extra = duration_s(cached) - (to_ts - from_ts)  # from the keyframe at or before from_ts
-    assert 0 <= extra <= KEYFRAME_INTERVAL_S + 1 / FPS, extra
+    info = probe(cached)
+    assert (info.codec, info.width, info.height) == ("h264", 640, 272)
+    extra = info.packets - round((to_ts - from_ts) * FPS)  # from the keyframe at or before
+    assert 0 <= extra <= KEYFRAME_INTERVAL_S * FPS + 1, extra
     assert call(f"{base}/api/events/{event.id}/clip.mp4")[2] == body
 
-    for segment in segments:  # retention
-        delete_segment(redis_client, KEYS, (tmp_path / "recordings").resolve(), segment)
-    status, _, body = call(f"{base}/api/events/{event.id}")
-    assert status == 200 and json.loads(body)["has_clip"] is False
+    kept = [s for s in segments if s.start_ts >= to_ts]
+    assert kept and len(kept) < len(segments)
+    for segment in segments:  # retention: the oldest first
+        if segment not in kept:
+            delete_segment(redis_client, KEYS, root, segment)
+    no_clip(base, event, DELETED)
     assert [e["has_clip"] for e in json.loads(call(f"{base}/api/events")[2])["events"]] == [False]
-    status, headers, body = call(f"{base}/api/events/{event.id}/clip.mp4")
-    assert status == 404 and headers["content-type"] == "application/json"
-    assert json.loads(body) == {"error": f"event {event.id} has no clip: {DELETED}"}
     assert not cached.exists() and load_event(redis_client, KEYS, event.id) is not None
+    for segment in kept:
+        delete_segment(redis_client, KEYS, root, segment)
+    no_clip(base, event, NONE_KEPT)
+
+
+def test_a_range_between_kept_segments_was_not_recorded(redis_client, tmp_path, h264_video,
+                                                        serve):
+    root = (tmp_path / "recordings").resolve()
+    segments = record(redis_client, h264_video, root)
+    store(redis_client, "gate", h264_video)
+    event = track_event(redis_client, "gate", T0 + 5.5, T0 + 6.5)
+    from_ts, to_ts = event.recorded_clip
+    gap = [s for s in segments if s.end_ts > from_ts and s.start_ts < to_ts]
+    assert gap and segments[0] not in gap  # an older segment stays
+    for segment in gap:
+        delete_segment(redis_client, KEYS, root, segment)
+    no_clip(serve(), event, NOT_RECORDED)
 
 
 def test_a_clip_waits_for_the_segment_that_holds_its_end(redis_client, tmp_path, h264_video,
-                                                         encoders, serve):
+                                                         serve):
     t0 = time.time() - 10.5  # the last segment closed just now
     record(redis_client, h264_video, tmp_path / "recordings", t0=t0)
-    event = track_event(redis_client, tmp_path / "media", "gate", t0 + 8.0, t0 + 9.5)
-    assert encoders == [] and event.recorded_clip == [t0 + 6.0, t0 + 11.5]
+    store(redis_client, "gate", h264_video)
+    event = track_event(redis_client, "gate", t0 + 8.0, t0 + 9.5)
+    assert event.recorded_clip == [t0 + 6.0, t0 + 11.5]
     base = serve()
     assert json.loads(call(f"{base}/api/events/{event.id}")[2])["has_clip"] is False
-    status, _, body = call(f"{base}/api/events/{event.id}/clip.mp4")
-    assert status == 404 and json.loads(body)["error"].endswith(NOT_YET)
+    status, headers, body = call(f"{base}/api/events/{event.id}/clip.mp4")
+    assert status == 503 and headers["content-type"] == "application/json"
+    closes_in = t0 + 11.5 + SEGMENT_S + CLOSE_MARGIN_S - time.time()
+    assert closes_in - 1 <= int(headers["retry-after"]) <= closes_in + 1
+    assert NOT_YET in json.loads(body)["error"]
 
 
-def test_a_camera_with_recording_off_keeps_the_encoded_clip(redis_client, tmp_path, h264_video,
-                                                             encoders):
-    record(redis_client, h264_video, tmp_path / "recordings")
-    store(redis_client, "gate", h264_video, enabled=False)
-    event = track_event(redis_client, tmp_path / "media", "gate", T0 + 3.2, T0 + 6.1)
-    assert encoders == ["recording"] and event.recorded_clip is None
+def test_a_recording_that_stopped_early_gives_a_shorter_clip_once_due(redis_client, tmp_path,
+                                                                      h264_video, serve):
+    """The range runs past the recording's end, which was due long ago: the clip is what was
+    recorded (no 503 for ever)."""
+    t0 = time.time() - 40.0
+    record(redis_client, h264_video, tmp_path / "recordings", t0=t0)
+    store(redis_client, "gate", h264_video)
+    event = track_event(redis_client, "gate", t0 + 8.0, t0 + 9.5)
+    status, headers, body = call(f"{serve()}/api/events/{event.id}/clip.mp4")
+    assert status == 200 and headers["content-type"] == "video/mp4"
+    assert probe(tmp_path / "media" / event.clip).packets <= (10.0 - 6.0 + 1) * FPS
