@@ -1,14 +1,17 @@
-"""Events cost, printed as JSON: the tracker stage with events (snapshots and clips) on and off.
+"""Events cost, printed as JSON: the tracker stage with events on and off.
 
-A synthetic camera (640x360, ``--fps`` 10): a person enters every ``--every`` seconds and walks
-across in ``--walk`` seconds; its frames (JPEG) and detections are put in a private embedded
-Redis beforehand, with no length cap (every clip can be complete). Printed:
+The tracker encodes no clip (an event's clip is cut from the camera's recording on request), so
+what events cost it is their records, messages and snapshots. A synthetic camera (640x360,
+``--fps`` 10): a person enters every ``--every`` seconds and walks across in ``--walk`` seconds;
+its frames (JPEG) and detections are put in a private embedded Redis beforehand. Printed:
 - ``tracker_fps_events_off`` / ``tracker_fps_events_on``: frames/s of ``Tracker`` working off the
   backlog; ``events_per_s``: events (``new`` .. ``end``) made per second of that tracking;
-- ``clip_cpu_per_clip_s``: CPU seconds of the media thread per second of clip (read the frames,
-  decode the JPEGs, encode H.264);
-- ``clip_core_share_per_camera``: CPU seconds of clips per second of camera time, i.e. the share
-  of one core the clips of one such camera cost (the aim: under 0.05 at 10 fps);
+- ``cpu_ms_per_event``: the tracker process's CPU time with events on minus off (both threads,
+  until every snapshot and end is written), per event;
+- ``events_core_share_per_camera``: that CPU per second of camera time, i.e. the share of one
+  core the events of one such camera cost;
+- ``clips_named`` / ``video_files_written``: ended events whose record names their clip range,
+  and MP4 files the tracker wrote (none);
 - ``snapshot_ms``: mean time of one snapshot job (full frame with the box, and the crop).
 Usage: ``.venv/bin/python bench/events.py [--seconds 30] [--fps 10] [--every 1] [--walk 3]``.
 """
@@ -33,6 +36,7 @@ from common.counting_rules import LineConfig
 from common.keys import KEYS  # noqa: E402
 from common.messages import DetectedObject, DetectionMessage, FrameMessage  # noqa: E402
 from runtime.camera_list import store_camera
+from runtime.event_store import Query, query_events
 from runtime.redis_conn import EmbeddedRedis
 from tracking.service import Tracker  # noqa: E402
 from tracking.settings import TrackerSettings
@@ -83,17 +87,20 @@ def run(frames: list[tuple[bytes, DetectionMessage]], folder: Path, events: bool
                                    event_end_after_s=1.0)
         tracker = Tracker(client, settings)
         last = frames[-1][1].frame_id
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         while (client.hget(KEYS.tracker_state("bench"), "frame_id") or b"").decode() != last:
             tracker.step()
         tracking_s = time.perf_counter() - start
-        result = {"fps": len(frames) / tracking_s, "tracking_s": tracking_s}
         if events:
-            media = tracker.media
-            media.stop(timeout=3600)
+            tracker.media.stop(timeout=3600)
+        result = {"fps": len(frames) / tracking_s, "tracking_s": tracking_s,
+                  "cpu_s": time.process_time() - cpu}
+        if events:
             kinds = [f[b"type"] for _, f in client.xrange(KEYS.event_updates)]
+            stored, _ = query_events(client, KEYS, Query(camera="bench", limit=1000))
             result |= {"events": kinds.count(b"new"), "ended": kinds.count(b"end"),
-                       "clip_seconds": media.clip_seconds, "clip_cpu_s": media.clip_cpu_s}
+                       "clips_named": sum(e.recorded_clip is not None for e in stored),
+                       "video_files": len(list((folder / "media").rglob("*.mp4")))}
         return result
     finally:
         server.stop()
@@ -127,16 +134,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as off, tempfile.TemporaryDirectory() as on:
         without = run(frames, Path(off), events=False)
         with_events = run(frames, Path(on), events=True)
+    extra_cpu_s = with_events["cpu_s"] - without["cpu_s"]
     print(json.dumps({
         "frames": len(frames), "camera_seconds": args.seconds, "fps": args.fps,
         "tracker_fps_events_off": round(without["fps"], 1),
         "tracker_fps_events_on": round(with_events["fps"], 1),
         "events": with_events["events"], "events_ended": with_events["ended"],
         "events_per_s": round(with_events["events"] / with_events["tracking_s"], 1),
-        "clip_seconds": round(with_events["clip_seconds"], 1),
-        "clip_cpu_per_clip_s": round(with_events["clip_cpu_s"]
-                                     / max(with_events["clip_seconds"], 1e-9), 4),
-        "clip_core_share_per_camera": round(with_events["clip_cpu_s"] / args.seconds, 4),
+        "cpu_ms_per_event": round(extra_cpu_s / max(with_events["events"], 1) * 1000, 2),
+        "events_core_share_per_camera": round(extra_cpu_s / args.seconds, 4),
+        "clips_named": with_events["clips_named"],
+        "video_files_written": with_events["video_files"],
         "snapshot_ms": round(snapshot_ms(frames), 2),
     }, indent=2))
 
