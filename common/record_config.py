@@ -15,8 +15,7 @@ RECORDED_CODECS = ("h264", "hevc")
 
 
 class RecordConfig(Strict):
-    """Continuous recording of the camera in MP4 segments: a live H.264/H.265 stream's own
-    packets copied, any other source's published frames encoded (H.264)."""
+    """Continuous recording in MP4 segments: live H.264/H.265 copied, other sources encoded."""
 
     enabled: bool | None = Field(None, description="Record continuously; None = live cameras "
                                                     "only (files and replays when set true); "
