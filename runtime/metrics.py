@@ -50,7 +50,8 @@ FRAMES_SKIPPED = Counter("cctv_frames_skipped",
                          "Frames of a live camera a worker skipped because they were older than "
                          "its max_lag_s (published with the newest objects carried).", ["camera"])
 RECORDED_BYTES = Counter("cctv_recorded_bytes",
-                         "Bytes of recording segments ingest closed (stream copy).", ["camera"])
+                         "Bytes of recording segments ingest closed (stream copy or encoded).",
+                         ["camera"])
 RECORDING_ERRORS = Counter("cctv_recording_errors",
                            "Recording segments lost to a write error (a full disk...): frames "
                            "are still published.", ["camera"])
