@@ -16,7 +16,14 @@ private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
 - worker frames/s, detection p99 latency from capture, frames dropped, backlog growth (frames
   published but not processed, end minus start of the window, more than one per camera);
 - with motion gating, the share of frames the detector ran on, and frames with a person and the
-  tracker's unique people per camera compared with the run without gating.
+  tracker's unique people per camera compared with the run without gating;
+- recording and events, over the whole run: segments written and recorded bytes/s per camera,
+  events ended and their clips (all cut from ingest's recording; those missing).
+
+A looped file is recorded from the frames ingest publishes (libx264) as soon as its events may
+have clips. ``--live`` makes every camera a live H.264 stream instead, as IP cameras are: the file
+looped in real time by ``ffmpeg -re`` into MPEG-TS over HTTP, its packets copied (one server per
+camera, their cores given as ``live_servers``), which ingest records by stream copy.
 
 Sustained: p99 <= 1 s, no backlog growth, no drops. (A looped file is paced like a camera but, like
 any file, waits for room in its stream rather than dropping: a load too high shows as backlog.)
@@ -28,7 +35,8 @@ worker: a realtime file never waits for detection), ``record`` off then on, ``--
 the ingest cores each time, their difference (goal: at most 1% of a core) and the recorded
 segments' bytes per second against the source's own bitstream (goal: within 10%).
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
-[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips] [--record]``.
+[--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips] [--live]
+[--record]``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,6 +65,7 @@ from common.messages import DetectionMessage  # noqa: E402
 from common.records import CameraState  # noqa: E402
 from media.video import probe  # noqa: E402
 from runtime.camera_list import store_camera
+from runtime.event_store import camera_events
 from runtime.recordings import list_segments
 from runtime.redis_conn import EmbeddedRedis
 
@@ -164,11 +174,18 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     names = [f"cam{i}" for i in range(cameras)]
     config = Path(args.work) / "cameras.yaml"
     motion = {"enabled": gated}
+    servers = [live_stream(video) for _ in names] if args.live else []
+    source = [{"url": url, "record": {"enabled": True}} for url, _ in servers] or \
+        [{"url": str(video), "loop": True, "realtime": True}] * cameras
     config.write_text(json.dumps({"cameras": [
-        {"name": n, "url": str(video), "fps": args.fps, "loop": True, "realtime": True,
-         "motion": motion, "events": {"clips": args.clips}} for n in names]}))
+        {"name": n, "fps": args.fps, "motion": motion, "events": {"clips": args.clips}, **s}
+        for n, s in zip(names, source)]}))
+    served = lambda: sum(proc_cpu(p.pid) for _, p in servers)  # noqa: E731
     port = free_port()
-    env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT))
+    recordings = Path(args.work) / "recordings"
+    shutil.rmtree(recordings, ignore_errors=True)  # the last run's segments are no longer indexed
+    env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT),
+               CCTV_RECORDINGS_DIR=str(recordings))
     cmd = [sys.executable, "-m", "cctv"]
     cpus = os.cpu_count() or 1
     procs = [subprocess.Popen(cmd + ["worker", "--lanes", str(cpus), "--num-threads", "1",
@@ -192,14 +209,15 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
         time.sleep(args.warmup)
         pids = {"ingest": ingest.pid, "worker": procs[0].pid, "tracker": procs[1].pid,
                 "redis": int(client.info("server")["process_id"])}
-        start = Snapshot(client, names, pids, port)
+        start, served_start = Snapshot(client, names, pids, port), served()
         time.sleep(args.duration)
-        end = Snapshot(client, names, pids, port)
+        end, served_end = Snapshot(client, names, pids, port), served()
         ms = lambda t: f"{int(t * 1000)}-0"  # noqa: E731
         messages = [m for m in (DetectionMessage.from_fields(f) for n in names
                                 for _, f in client.xrange(KEYS.detections(n), ms(start.t)))
                     if start.t <= m.ts < end.t]  # captured in the window, detected by now
     finally:
+        procs += [p for _, p in servers]
         for proc in reversed(procs):
             proc.terminate()
         for proc in procs:
@@ -228,7 +246,46 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
                                       if messages else 1.0, 3)
     row["sustained"] = p99 is not None and p99 <= 1.0 and backlog_growth <= cameras \
         and row["frames_dropped"] == 0
+    if servers:
+        row["cores"]["live_servers"] = round((served_end - served_start) / span, 2)
+    row.update(recorded(client, names))
     return row
+
+
+def live_stream(video: Path) -> tuple[str, subprocess.Popen]:
+    """``video`` as a live H.264 camera: looped in real time by ffmpeg, its packets copied into
+    MPEG-TS over HTTP to one client; (its URL, the server)."""
+    url = f"http://127.0.0.1:{free_port()}/live.ts"
+    return url, subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-loglevel", "quiet", "-re", "-stream_loop", "-1", "-i",
+         str(video), "-c", "copy", "-f", "mpegts", "-listen", "1", url], stdin=subprocess.DEVNULL)
+
+
+def recorded(client, names: list[str]) -> dict:
+    """The run's recording (segments, bytes/s per camera) and ended events with their clips:
+    named, missing, and within the camera's recording (segments less than 0.5 s apart)."""
+    segments, ended, covered = [], [], 0
+    for name in names:
+        spans: list[list[float]] = []
+        for s in list_segments(client, KEYS, name):
+            segments.append(s)
+            if spans and s.start_ts - spans[-1][1] < 0.5:
+                spans[-1][1] = max(spans[-1][1], s.end_ts)
+            else:
+                spans.append([s.start_ts, s.end_ts])
+        for event in camera_events(client, KEYS, name):
+            if event.end_ts is not None:
+                ended.append(event)
+                clip = event.recorded_clip
+                covered += clip is not None and any(a <= clip[0] and clip[1] <= b
+                                                    for a, b in spans)
+    seconds = sum(s.end_ts - s.start_ts for s in segments)
+    return {"segments": len(segments),
+            "recorded_bytes_per_s_per_camera": round(sum(s.bytes for s in segments) / seconds)
+            if seconds else None,
+            "events_ended": len(ended), "clips": sum(e.clip is not None for e in ended),
+            "clips_missing": sum("clip" in e.media_errors for e in ended),
+            "clips_recorded": covered}
 
 
 def bitstream_rate(video: Path) -> float:
@@ -304,7 +361,10 @@ def main() -> None:
                         help="start the cameras one by one over 30 s, so that their loops (and "
                              "the still scene's walker) are out of step, as real cameras are")
     parser.add_argument("--no-clips", dest="clips", action="store_false",
-                        help="no event clips (the tracker encodes one per open event)")
+                        help="no event clips (nor the recording a file's events need)")
+    parser.add_argument("--live", action="store_true",
+                        help="every camera a live H.264 stream over HTTP (the file served in real "
+                             "time by ffmpeg), recorded by stream copy as IP cameras are")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "int8"),
                         help="the worker's detector precision")
     parser.add_argument("--work", default="/tmp/cctv-bench-cameras", help="folder for the files")
@@ -325,6 +385,7 @@ def main() -> None:
     client = server.client()
     result: dict = {"cpu_count": os.cpu_count(), "fps_per_camera": args.fps,
                     "precision": args.precision, "stagger": args.stagger, "clips": args.clips,
+                    "live": args.live,
                     "duration_s": args.duration, "runs": {}}
     try:
         for run in args.runs.split(","):
