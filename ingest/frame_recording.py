@@ -111,7 +111,7 @@ class FrameRecorder:
             return
         try:
             self.writer.write(image, ts_ms)
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, ValueError, av.FFmpegError) as exc:
             self.segments.fail(exc, self.writer)
             self.writer = None
 

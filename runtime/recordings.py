@@ -30,6 +30,7 @@ from common.fields import text
 from common.keys import Keys
 
 from .event_store import camera_events, load_event
+from .logging_setup import warn_once
 from .paths import OutsideFolder, confined
 
 log = logging.getLogger("cctv.recordings")
@@ -234,7 +235,11 @@ class EventRetention:
         low = "-inf" if self.decided is None else f"({self.decided!r}"
         segments = []
         for member in client.zrangebyscore(keys.recordings(self.camera), low, f"({due!r}"):
-            segment = Segment.from_json(member)
+            try:
+                segment = Segment.from_json(member)
+            except (ValueError, KeyError, TypeError) as exc:
+                warn_once(log, f"recording index of {self.camera}: bad record ({exc}): ignored")
+                continue
             if segment.end_ts > due:
                 break
             segments.append(segment)

@@ -22,7 +22,8 @@ from common.messages import FrameMessage
 from common.record_config import RecordConfig
 from ingest import frame_recording
 from ingest.camera import CameraRunner
-from ingest.frame_recording import KEYFRAME_S
+from ingest.frame_recording import KEYFRAME_S, FrameRecorder
+from ingest.segments import CameraSegments
 from ingest.settings import IngestSettings
 from runtime import metrics
 from runtime.recordings import RECORDING_ERROR_FIELD, Segment, list_segments
@@ -158,3 +159,18 @@ def test_a_full_disk_is_said_once_and_frames_go_on(redis_client, tmp_path, monke
     assert metrics.RECORDING_ERRORS.labels("stills")._value.get() - errors == 2  # one a segment
     assert list_segments(redis_client, KEYS, "stills") == []
     assert not [p for p in (tmp_path / "rec").rglob("*") if p.is_file()]
+
+
+def test_a_long_segment_has_a_keyframe_every_two_seconds(redis_client, tmp_path):
+    camera = CameraConfig(name="cam", url="0", record=RecordConfig(segment_s=60))
+    recorder = FrameRecorder(CameraSegments(redis_client, KEYS, camera,
+                                            IngestSettings(recordings_dir=tmp_path)), 60)
+    image = np.full((120, 160, 3), 128, np.uint8)  # nothing changes: no scene cut adds one
+    t0 = 1_800_000_000.0
+    for i in range(46):  # 9 s at 5 fps
+        recorder.add(image, t0 + i * 0.2)
+    recorder.finish()
+    [segment] = list_segments(redis_client, KEYS, "cam")
+    assert (segment.start_ts, segment.end_ts) == (t0, t0 + 9.2)
+    keys = [round(t - t0, 3) for t, key in frame_times(tmp_path, segment) if key]
+    assert keys == [0.0, 2.0, 4.0, 6.0, 8.0]
