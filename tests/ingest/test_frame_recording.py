@@ -174,3 +174,16 @@ def test_a_long_segment_has_a_keyframe_every_two_seconds(redis_client, tmp_path)
     assert (segment.start_ts, segment.end_ts) == (t0, t0 + 9.2)
     keys = [round(t - t0, 3) for t, key in frame_times(tmp_path, segment) if key]
     assert keys == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_a_new_size_starts_a_new_segment_at_once(redis_client, tmp_path):
+    camera = CameraConfig(name="cam", url="0", record=RecordConfig(segment_s=60))
+    recorder = FrameRecorder(CameraSegments(redis_client, KEYS, camera,
+                                            IngestSettings(recordings_dir=tmp_path)), 60)
+    t0 = 1_800_000_000.0
+    for i, width in enumerate([160, 160, 320, 320]):
+        recorder.add(np.zeros((120, width, 3), np.uint8), t0 + i * 0.2)
+    recorder.finish()
+    segments = list_segments(redis_client, KEYS, "cam")
+    assert [(s.start_ts, s.width) for s in segments] == [(t0, 160), (t0 + 0.4, 320)]
+    assert segments[0].end_ts == segments[1].start_ts
