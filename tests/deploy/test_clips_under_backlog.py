@@ -1,10 +1,12 @@
 """Every event clip of a recorded camera covers its whole event plus pre/post at the source's
-speed, also under backlog: a realtime H.264 camera (people walking) runs through ``cctv ingest``
-(recording on), one ``cctv worker`` and ``cctv tracker``; once an event is open the worker is
-stopped (SIGSTOP) for 20 s, so its frames pile up and are skipped with the objects carried when it
-goes on. Each clip is fetched through ``GET /api/events/{id}/clip.mp4`` and its packets found in
-the recording (a stream copy): where they begin and end on the recording's clock, and how many
-frames over how long they play."""
+speed, also under backlog. Two cameras show the same H.264 video (someone walking): a file played
+in real time and a live camera (MPEG-TS over HTTP, recorded by stream copy), through ``cctv
+ingest`` (recording on), one ``cctv worker`` and ``cctv tracker``. Once an event is open on both,
+the worker is stopped (SIGSTOP) for 20 s: frames pile up, and when it goes on those older than
+``max_lag_s`` are published with the objects carried, so the events go on. Each clip is fetched
+through ``GET /api/events/{id}/clip.mp4`` and found in the recording (indexed segments) as a run
+of its packets: where it begins and ends on the recording's clock, how many frames it plays over
+how long. Only the REST contract and the recording's index are read, whoever cuts or records."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import av
 import cv2
 import pytest
 import uvicorn
+from live_h264 import live_camera
 from running import free_port
 from starlette.applications import Starlette
 from test_redis_outage import cctv, wait_until
@@ -31,7 +34,8 @@ from runtime.recordings import list_segments, segment_files
 
 pytestmark = pytest.mark.slow
 
-CAMERA = "walk"
+FILE, LIVE = "file", "live"
+"""The cameras: the file played in real time, and the same served as a live H.264 camera."""
 FPS, PUBLISHED_FPS = 25, 5
 """The source's frame rate (one keyframe a second, no B-frames) and the camera's ``fps``."""
 INTRO_S, WALK_S, OUTRO_S = 3, 24, 7
@@ -80,10 +84,10 @@ class Recorded(NamedTuple):
     keyframe: bool
 
 
-def recorded_packets(client, root: Path) -> list[Recorded]:
-    """Every packet of the camera's recording, from its index, in order."""
+def recorded_packets(client, root: Path, camera: str) -> list[Recorded]:
+    """Every packet of ``camera``'s recording, from its index, in order."""
     packets = []
-    for path, zero_ts in segment_files(root.resolve(), list_segments(client, KEYS, CAMERA)):
+    for path, zero_ts in segment_files(root.resolve(), list_segments(client, KEYS, camera)):
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             packets += [Recorded(bytes(p), zero_ts + float(p.pts * stream.time_base),
@@ -126,35 +130,31 @@ def serve(client, media: Path, recordings: Path) -> tuple[str, uvicorn.Server]:
     return f"http://127.0.0.1:{server.config.port}", server
 
 
-def events(base: str) -> list[dict]:
-    return json.loads(get(f"{base}/api/events?camera={CAMERA}&limit=100"))["events"]
+def events(base: str, camera: str) -> list[dict]:
+    return json.loads(get(f"{base}/api/events?camera={camera}&limit=100"))["events"]
 
 
-def check_clip(event: dict, clip: Path, recording: list[Recorded],
-               source: set[bytes]) -> dict:
+def check_clip(event: dict, clip: Path, recording: list[Recorded], rate: float) -> dict:
     """Asserts that ``clip`` is a run of the recording from the keyframe at or before the
     event's start less pre time to its end plus post time (or the recording's end), playing at
-    the source's speed: at its frame rate (a stream copy of the camera's packets, or its
-    published frames encoded), as long as the time it covers. Returns its figures."""
+    the source's speed: ``rate`` frames a second (the camera's own, or those it publishes when
+    they are what is recorded), as long as the time it covers. Returns its figures."""
     from_ts, to_ts = event["start_ts"] - PRE_S, event["end_ts"] + POST_S
     sent, frames, duration = played(clip)
     recorded = [r.payload for r in recording]
     at = next((i for i, payload in enumerate(recorded)
                if payload == sent[0] and recorded[i:i + len(sent)] == sent), None)
     assert at is not None, f"{event['id']}: its clip is not a run of the recording's frames"
-    copied = set(sent) <= source
-    rate = FPS if copied else PUBLISHED_FPS
     keyframes = [r.ts for r in recording if r.keyframe and r.ts <= from_ts]
     start = keyframes[-1] if keyframes else recording[0].ts
     end = min(to_ts, recording[-1].ts + recording[-1].duration_s)
     first, last = recording[at], recording[at + len(sent) - 1]
     covered = last.ts + last.duration_s - first.ts
     figures = {"id": event["id"], "start_ts": event["start_ts"], "end_ts": event["end_ts"],
-               "recorded_by": "stream copy" if copied else "encoding",
                "begins_before_from_s": round(from_ts - first.ts, 3),
                "ends_after_to_s": round(first.ts + covered - to_ts, 3),
                "duration_s": round(duration, 3), "expected_s": round(end - start, 3),
-               "frames": frames, "fps": round(frames / duration, 2)}
+               "frames": frames, "fps": round(frames / duration, 2), "expected_fps": rate}
     assert abs(first.ts - start) < 0.5 / rate, ("not cut at the keyframe at or before its start",
                                                 figures)
     assert first.ts + covered >= end - 1 / rate, ("its end is missing", figures)
@@ -169,62 +169,74 @@ def check_clip(event: dict, clip: Path, recording: list[Recorded],
 def test_every_clip_covers_its_event_at_the_source_speed_through_a_backlog(
         redis_client, redis_url, sample_video, tmp_path):
     video = walking_camera(sample_video, tmp_path / "walk.mp4")
-    cameras = tmp_path / "cameras.yaml"
-    cameras.write_text(json.dumps({"cameras": [{
-        "name": CAMERA, "url": str(video), "fps": PUBLISHED_FPS, "realtime": True,
-        "record": {"enabled": True, "segment_s": 2}}]}))
     media, recordings = tmp_path / "media", tmp_path / "recordings"
-    env = {"CCTV_MEDIA_DIR": str(media), "CCTV_RECORDINGS_DIR": str(recordings),
-           "CCTV_EVENT_PRE_S": str(PRE_S), "CCTV_EVENT_POST_S": str(POST_S),
-           "CCTV_EVENT_END_AFTER_S": str(END_AFTER_S), "CCTV_CAMERAS_FILE": str(cameras),
-           "CCTV_TRACKER_POLL_S": "0.2"}
     logs = {name: open(tmp_path / f"{name}.log", "w+") for name in ("worker", "tracker",
                                                                       "ingest")}
-    procs = {name: cctv(redis_url, name, stderr=logs[name], env_add=env)
-             for name in ("worker", "tracker")}
+    procs: dict[str, subprocess.Popen] = {}
     base, server = serve(redis_client, media, recordings)
     resumed = False
-    try:
-        assert wait_until(lambda: redis_client.scard(KEYS.workers) == 1, 120), "no worker"
-        procs["ingest"] = cctv(redis_url, "ingest", stderr=logs["ingest"], env_add=env)
-        assert wait_until(lambda: redis_client.sismember(KEYS.camera_names, CAMERA), 30)
-        assert wait_until(lambda: any(e["end_ts"] is None for e in events(base)), 60), \
-            "no event opened"
-        procs["worker"].send_signal(signal.SIGSTOP)
-        paused = time.time()
-        time.sleep(PAUSE_S)
-        procs["worker"].send_signal(signal.SIGCONT)
-        resumed, went_on = True, time.time()
-        state = KEYS.state(CAMERA)
-        assert wait_until(lambda: redis_client.hget(state, "state") == b"finished", 60)
-        assert wait_until(lambda: not redis_client.scard(KEYS.open_events(CAMERA))
-                          and all(e["end_ts"] is not None for e in events(base)), 30)
-        found = events(base)
-        recording = recorded_packets(redis_client, recordings)
-        source = set(payloads(video))
-        figures = []
-        for event in found:
-            assert event["has_clip"], event
-            clip = tmp_path / f"{event['id']}.mp4"
-            clip.write_bytes(get(f"{base}/api/events/{event['id']}/clip.mp4"))
-            figures.append(check_clip(event, clip, recording, source)
-                           | {"spans_pause": event["start_ts"] < paused
-                              and event["end_ts"] > went_on - 1.0})
-        print(json.dumps({"paused": paused, "resumed": went_on, "events": figures}, indent=1))
-        assert any(f["spans_pause"] for f in figures), "no event went on through the pause"
-    finally:
-        if not resumed:
+    with live_camera(video, tmp_path) as (url, sent):
+        cameras = tmp_path / "cameras.yaml"
+        record = {"enabled": True, "segment_s": 2}
+        cameras.write_text(json.dumps({"cameras": [
+            {"name": FILE, "url": str(video), "realtime": True, "fps": PUBLISHED_FPS,
+             "record": record},
+            {"name": LIVE, "url": url, "fps": PUBLISHED_FPS, "record": record}]}))
+        env = {"CCTV_MEDIA_DIR": str(media), "CCTV_RECORDINGS_DIR": str(recordings),
+               "CCTV_EVENT_PRE_S": str(PRE_S), "CCTV_EVENT_POST_S": str(POST_S),
+               "CCTV_EVENT_END_AFTER_S": str(END_AFTER_S), "CCTV_CAMERAS_FILE": str(cameras),
+               "CCTV_TRACKER_POLL_S": "0.2"}
+        try:
+            for name in ("worker", "tracker"):
+                procs[name] = cctv(redis_url, name, stderr=logs[name], env_add=env)
+            assert wait_until(lambda: redis_client.scard(KEYS.workers) == 1, 120), "no worker"
+            procs["ingest"] = cctv(redis_url, "ingest", stderr=logs["ingest"], env_add=env)
+            assert wait_until(lambda: redis_client.scard(KEYS.camera_names) == 2, 30)
+            assert wait_until(lambda: all(any(e["end_ts"] is None for e in events(base, name))
+                                          for name in (FILE, LIVE)), 60), "no event opened"
+            procs["worker"].send_signal(signal.SIGSTOP)
+            paused = time.time()
+            time.sleep(PAUSE_S)
             procs["worker"].send_signal(signal.SIGCONT)
-        server.should_exit = True
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for name, log in logs.items():
-            log.seek(0)
-            print(f"--- {name} ---\n{log.read()[-3000:]}")
-            log.close()
+            resumed, went_on = True, time.time()
+            assert wait_until(lambda: redis_client.hget(KEYS.state(FILE), "state")
+                              == b"finished" and sent.is_set(), 60), "the cameras went on"
+            assert wait_until(lambda: all(
+                not redis_client.scard(KEYS.open_events(name))
+                and all(e["end_ts"] is not None for e in events(base, name))
+                for name in (FILE, LIVE)), 30), "events still open"
+            source = set(payloads(video))
+            summary = {"paused": paused, "resumed": went_on}
+            for name in (FILE, LIVE):
+                recording = recorded_packets(redis_client, recordings, name)
+                copied = {r.payload for r in recording} <= source
+                summary[name] = {"recorded_by": "stream copy" if copied or name == LIVE
+                                 else "encoding its published frames", "events": []}
+                for event in events(base, name):
+                    assert event["has_clip"], event
+                    clip = tmp_path / f"{event['id']}.mp4"
+                    clip.write_bytes(get(f"{base}/api/events/{event['id']}/clip.mp4"))
+                    rate = FPS if copied or name == LIVE else PUBLISHED_FPS
+                    summary[name]["events"].append(check_clip(event, clip, recording, rate) | {
+                        "spans_pause": event["start_ts"] < paused
+                        and event["end_ts"] > went_on - 1.0})
+            print(json.dumps(summary, indent=1))
+            for name in (FILE, LIVE):
+                assert any(e["spans_pause"] for e in summary[name]["events"]), \
+                    f"{name}: no event went on through the pause"
+        finally:
+            if not resumed and "worker" in procs:
+                procs["worker"].send_signal(signal.SIGCONT)
+            server.should_exit = True
+            for proc in procs.values():
+                proc.terminate()
+            for proc in procs.values():
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            for name, log in logs.items():
+                log.seek(0)
+                print(f"--- {name} ---\n{log.read()[-3000:]}")
+                log.close()
