@@ -30,10 +30,12 @@ any file, waits for room in its stream rather than dropping: a load too high sho
 All cameras start together by default, so the still scene's walker crosses every camera at once
 (the worst case); ``--stagger`` starts them one by one over the walker's 30 s period, out of step
 as real cameras are.
-``--record`` measures recording instead: one ``busy`` camera through ``cctv ingest`` alone (no
-worker: a realtime file never waits for detection), ``record`` off then on, ``--repeats`` times;
-the ingest cores each time, their difference (goal: at most 1% of a core) and the recorded
-segments' bytes per second against the source's own bitstream (goal: within 10%).
+``--record`` measures recording by stream copy instead: one ``busy`` camera, a live H.264 stream
+(as ``--live``), through ``cctv ingest`` alone, ``record`` off (``enabled: false``) then on (the
+live default), event clips off both times (no events-only recording), ``--repeats`` times; the
+ingest cores each time, their difference (goal: at most 1% of a core) and the recorded segments'
+bytes per second against the source's own bitstream (goal: within 10%). Recording from published
+frames (files, MJPEG, webcams) is ``bench/record_encode.py``.
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
 [--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips] [--live]
 [--record]``.
@@ -299,13 +301,16 @@ def bitstream_rate(video: Path) -> float:
 
 
 def measure_ingest(client, url: str, video: Path, record: bool, args) -> dict:
-    """Ingest's cores for one camera looping ``video`` in real time, ``record`` on or off."""
+    """Ingest's cores for one live camera sending ``video`` in real time, ``record`` on (by
+    stream copy) or off."""
     client.flushall()
     folder = Path(args.work) / "recordings"
+    shutil.rmtree(folder, ignore_errors=True)  # the last run's segments are no longer indexed
     config = Path(args.work) / "record.yaml"
+    camera_url, camera = live_stream(video)
     config.write_text(json.dumps({"cameras": [
-        {"name": "rec", "url": str(video), "fps": args.fps, "loop": True, "realtime": True,
-         "record": {"enabled": record}}]}))
+        {"name": "rec", "url": camera_url, "fps": args.fps, "events": {"clips": False},
+         "record": {"enabled": None if record else False}}]}))
     env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT), CCTV_RECORDINGS_DIR=str(folder))
     ingest = subprocess.Popen([sys.executable, "-m", "cctv", "ingest", "--cameras-file",
                                str(config)], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -318,6 +323,8 @@ def measure_ingest(client, url: str, video: Path, record: bool, args) -> dict:
     finally:
         ingest.terminate()
         ingest.wait(30)
+        camera.terminate()
+        camera.wait(30)
     segments = list_segments(client, KEYS, "rec")
     seconds = sum(s.end_ts - s.start_ts for s in segments)
     return {"record": record, "ingest_cores": round(cores, 4), "segments": len(segments),
