@@ -189,6 +189,7 @@ TRACKER_ERROR_FIELD = "error"
 the wrong type, named); absent while the camera is sound."""
 
 FRAMES_NEEDED_FIELD = "frames_needed_from"
-"""The field of ``cctv:tracker-state:{cam}`` holding the oldest frame id the camera's tracker still
-reads (its events' snapshots and clips): a file's ingest trims only below it and below the
-tracked ``frame_id`` while the tracker holds the camera's lock."""
+"""The field of ``cctv:tracker-state:{cam}`` holding the oldest frame id the camera's tracker may
+still read (the last frame of its batch before: the frames after it are read for snapshots): a
+file's ingest trims only below it and below the tracked ``frame_id`` while the tracker holds the
+camera's lock."""
