@@ -28,6 +28,7 @@ import redis
 from common.events import Event
 from common.fields import text
 from common.keys import Keys
+from common.stream_ids import StreamId
 
 from .event_store import camera_events, load_event
 from .logging_setup import warn_once
@@ -45,6 +46,10 @@ EVENTS_GRACE_S = 120.0
 """A segment of a camera recorded only for its events is kept this long after it ended whatever
 the events say: it covers the tracker's ``event_pre_s`` (60 s at most) and its lag behind the
 frames (an event is stored a little after its first frame)."""
+TRACKER_WAIT_MAX_S = 3600.0
+"""How far behind (or how long gone) a tracker an events-only camera's segments wait for: a
+segment the tracker has not yet passed may still get an event; past this, retention goes on
+without it (the caps hold anyway)."""
 
 
 @dataclass(frozen=True)
@@ -212,9 +217,11 @@ def clip_range(event: Event) -> tuple[float, float] | None:
 
 class EventRetention:
     """Retention of a camera recorded only for its events' clips: a closed segment that ended
-    more than :data:`EVENTS_GRACE_S` ago is deleted unless an event's clip range overlaps it (an
-    ended event's ``recorded_clip``; an open event whose label gets clips, ``clips_for(label)``,
-    holds every segment from :data:`EVENTS_GRACE_S` before its start on, until it ends).
+    more than :data:`EVENTS_GRACE_S` before now and before the tracker's last frame (a tracker
+    behind or stopped is waited for up to :data:`TRACKER_WAIT_MAX_S`) is deleted unless an
+    event's clip range overlaps it (an ended event's ``recorded_clip``; an open event whose label
+    gets clips, ``clips_for(label)``, holds every segment from :data:`EVENTS_GRACE_S` before its
+    start on, until it ends).
 
     Each segment is decided once, oldest first: a pass reads only the segments after the last
     one decided and the events that started from then on (the index by time), so a camera with
@@ -231,7 +238,8 @@ class EventRetention:
         held = [e.start_ts for i in client.smembers(keys.open_events(self.camera))
                 if (e := load_event(client, keys, text(i))) is not None
                 and self.clips_for(e.label)]
-        due = min([now, *held]) - EVENTS_GRACE_S
+        tracked = max(self._tracked_until(client, keys), now - TRACKER_WAIT_MAX_S)
+        due = min([now, tracked, *held]) - EVENTS_GRACE_S
         low = "-inf" if self.decided is None else f"({self.decided!r}"
         segments = []
         for member in client.zrangebyscore(keys.recordings(self.camera), low, f"({due!r}"):
@@ -259,6 +267,15 @@ class EventRetention:
                 deleted += 1
         self.decided = segments[-1].start_ts
         return deleted
+
+    def _tracked_until(self, client: redis.Redis, keys: Keys) -> float:
+        """When the last frame the tracker took was published (its entry id's time; -inf when
+        it took none, or its record does not parse): its events cannot start after that."""
+        raw = client.hget(keys.tracker_state(self.camera), "frame_id")
+        try:
+            return StreamId.parse(text(raw)).ms / 1000 if raw is not None else -math.inf
+        except (ValueError, OverflowError):
+            return -math.inf
 
 
 def rebuild_index(client: redis.Redis, keys: Keys, recordings_dir: Path,

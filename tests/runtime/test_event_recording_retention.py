@@ -13,6 +13,7 @@ from runtime import recordings
 from runtime.event_store import save_event
 from runtime.recordings import (
     EVENTS_GRACE_S,
+    TRACKER_WAIT_MAX_S,
     EventRetention,
     Segment,
     add_segment,
@@ -50,6 +51,17 @@ def save_open(client, opened: Event) -> None:
 
 def kept(client) -> list[float]:
     return [s.start_ts for s in list_segments(client, KEYS, "cam")]
+
+
+def tracked(client, ts: float) -> None:
+    """The tracker took a frame published at ``ts``."""
+    client.hset(KEYS.tracker_state("cam"), "frame_id", f"{round(ts * 1000)}-0")
+
+
+@pytest.fixture(autouse=True)
+def tracker_at_now(redis_client) -> None:
+    """The tracker keeps up (tests of a tracker behind set it again)."""
+    tracked(redis_client, NOW)
 
 
 def retention(labels: tuple[str, ...] = ("person",)) -> EventRetention:
@@ -115,3 +127,25 @@ def test_a_malformed_clip_range_is_no_need(redis_client, tmp_path):
     index_segments(redis_client, tmp_path, [NOW - 1000])
     save_event(redis_client, KEYS, event(NOW - 995, NOW - 990, clip=["x", None]))
     assert retention().enforce(redis_client, KEYS, tmp_path, now=NOW) == 1
+
+
+def test_a_tracker_behind_holds_what_it_has_not_passed_up_to_an_hour(redis_client, tmp_path):
+    base = NOW - 2 * TRACKER_WAIT_MAX_S
+    starts = [base + i * 600 for i in range(12)]
+    index_segments(redis_client, tmp_path, starts)
+    tracked(redis_client, base + 1800)  # 1.5 h behind: it is waited for an hour only
+    assert retention().enforce(redis_client, KEYS, tmp_path, now=NOW) == 6
+    redis_client.delete(KEYS.tracker_state("cam"))  # gone: the same hour
+    index_segments(redis_client, tmp_path, [NOW - 700])
+    assert retention().enforce(redis_client, KEYS, tmp_path, now=NOW) == 0
+    assert kept(redis_client) == sorted([*starts[6:], NOW - 700])
+
+
+@pytest.mark.parametrize("frame_id", [b"junk", b"9" * 400, b"-5-0"])
+def test_an_unreadable_tracker_position_is_no_hold_past_the_hour(redis_client, tmp_path,
+                                                                 frame_id):
+    starts = [NOW - TRACKER_WAIT_MAX_S - 600, NOW - 600]
+    index_segments(redis_client, tmp_path, starts)
+    redis_client.hset(KEYS.tracker_state("cam"), "frame_id", frame_id)
+    assert retention().enforce(redis_client, KEYS, tmp_path, now=NOW) == 1
+    assert kept(redis_client) == starts[1:]
