@@ -15,6 +15,17 @@ import redis
 from runtime.redis_conn import EmbeddedRedis
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_folders(tmp_path_factory) -> Path:
+    """Event media and recordings of every service a test runs go under a temporary folder,
+    never the checkout's ``.cctv`` (a test that needs its own sets its own)."""
+    root = tmp_path_factory.mktemp("cctv")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CCTV_MEDIA_DIR", str(root / "events"))
+        patch.setenv("CCTV_RECORDINGS_DIR", str(root / "recordings"))
+        yield root
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     """A real redis-server on a private unix socket, stopped at the end of the session."""
