@@ -17,8 +17,9 @@ private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
   published but not processed, end minus start of the window, more than one per camera);
 - with motion gating, the share of frames the detector ran on, and frames with a person and the
   tracker's unique people per camera compared with the run without gating;
-- recording and events, over the whole run: segments written and recorded bytes/s per camera,
-  events ended and their clips (all cut from ingest's recording; those missing).
+- recording and events: segments written in the run and recorded bytes/s per camera; events
+  begun and ended in the window and their clips (cut from ingest's recording): named, missing,
+  and those whose range the recording holds.
 
 A looped file is recorded from the frames ingest publishes (libx264) as soon as its events may
 have clips. ``--live`` makes every camera a live H.264 stream instead, as IP cameras are: the file
@@ -250,7 +251,7 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
         and row["frames_dropped"] == 0
     if servers:
         row["cores"]["live_servers"] = round((served_end - served_start) / span, 2)
-    row.update(recorded(client, names))
+    row.update(recorded(client, names, start.t, end.t))
     return row
 
 
@@ -263,9 +264,10 @@ def live_stream(video: Path) -> tuple[str, subprocess.Popen]:
          str(video), "-c", "copy", "-f", "mpegts", "-listen", "1", url], stdin=subprocess.DEVNULL)
 
 
-def recorded(client, names: list[str]) -> dict:
-    """The run's recording (segments, bytes/s per camera) and ended events with their clips:
-    named, missing, and within the camera's recording (segments less than 0.5 s apart)."""
+def recorded(client, names: list[str], start: float, end: float) -> dict:
+    """The run's recording (segments, bytes/s per camera) and the events that began and ended
+    from ``start`` to ``end`` with their clips: named, missing, and within the camera's recording
+    (segments less than 0.5 s apart)."""
     segments, ended, covered = [], [], 0
     for name in names:
         spans: list[list[float]] = []
@@ -275,8 +277,8 @@ def recorded(client, names: list[str]) -> dict:
                 spans[-1][1] = max(spans[-1][1], s.end_ts)
             else:
                 spans.append([s.start_ts, s.end_ts])
-        for event in camera_events(client, KEYS, name):
-            if event.end_ts is not None:
+        for event in camera_events(client, KEYS, name, start, end):
+            if event.end_ts is not None and event.end_ts <= end:
                 ended.append(event)
                 clip = event.recorded_clip
                 covered += clip is not None and any(a <= clip[0] and clip[1] <= b
