@@ -32,13 +32,17 @@ class RecordConfig(Strict):
                                                               "this long after the current one "
                                                               "began.")
 
-    def mode(self, live: bool, codec: str | None) -> Literal["copy", "encode"] | None:
-        """How a source is recorded continuously (None: it is not), ``live`` or not, its packets
-        ``codec`` (None: it has none, an image folder): when ``enabled`` is None only a live
-        source is; a live H.264/H.265 source by stream copy, any other by encoding the frames
-        ingest publishes. A file or replay that is not live is always encoded: read at
-        detection pace, its published times do not follow the file's own clock, and a
-        segment's times must be those of the frames published (the events' times)."""
-        if not (live if self.enabled is None else self.enabled):
-            return None
-        return "copy" if live and codec in RECORDED_CODECS else "encode"
+    def records(self, live: bool) -> bool:
+        """Whether a source, ``live`` or not, is recorded continuously: as ``enabled`` says,
+        else when it is live."""
+        return live if self.enabled is None else self.enabled
+
+    @staticmethod
+    def how(paced: bool, codec: str | None) -> Literal["copy", "encode"]:
+        """How a source whose packets are ``codec`` (None: it has none, an image folder) is
+        recorded: H.264/H.265 of a source ``paced`` by its own clock (a live camera, or a file
+        played in real time) by stream copy; any other by encoding the frames ingest publishes.
+        A file read at detection pace is encoded: its published times do not follow the file's
+        own clock, and a segment's times must be those of the frames published (the events'
+        times)."""
+        return "copy" if paced and codec in RECORDED_CODECS else "encode"

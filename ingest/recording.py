@@ -1,9 +1,10 @@
 """A camera's recording: which of its sources are recorded and how (:meth:`Recorder.attach`),
-and recording by stream copy: every demuxed packet of a live H.264/H.265 source written as it
-came (no decode, no encode) into fragmented MP4 segments that each start at a keyframe.
+and recording by stream copy: every demuxed packet of a live H.264/H.265 source (or a file
+played in real time, which keeps its own clock) written as it came (no decode, no encode) into
+fragmented MP4 segments that each start at a keyframe.
 
-Sources whose packets cannot be copied, files and replays, and cameras recorded only for their
-events' clips are recorded from the frames ingest publishes (:mod:`ingest.frame_recording`).
+Sources whose packets cannot be copied and files read at detection pace are recorded from the
+frames ingest publishes (:mod:`ingest.frame_recording`).
 Both write, index and expire segments alike (:mod:`ingest.segments`).
 """
 
@@ -19,6 +20,7 @@ import redis
 
 from common.cameras import CameraConfig, EventsConfig
 from common.keys import Keys
+from common.record_config import RecordConfig
 
 from .frame_recording import FrameRecorder
 from .segments import CameraSegments, discard_container, open_container
@@ -133,10 +135,11 @@ class StreamCopier:
 class Recorder:
     """Records one camera as its ``record`` and ``events`` settings ask: :meth:`attach` each
     source as it opens, :meth:`add_frame` each frame published, :meth:`finish` when the source
-    ends. A source is recorded by stream copy when ``record`` wants it continuously and its
-    packets can be copied, from its published frames when they cannot, and from its published
-    frames for its events only (:class:`~runtime.recordings.EventRetention`) when ``record``
-    does not want it but an event of the camera can have a clip."""
+    ends. A source is recorded continuously when ``record`` wants it, and for its events only
+    (:class:`~runtime.recordings.EventRetention`) when ``record`` does not but an event of the
+    camera can have a clip; either way by stream copy when its packets can be copied and it is
+    paced by its own clock (live, or a file played in real time), else from its published
+    frames (:meth:`RecordConfig.how`)."""
 
     def __init__(self, client: redis.Redis, keys: Keys, camera: CameraConfig,
                  settings: IngestSettings, source_name: str = "live"):
@@ -150,16 +153,19 @@ class Recorder:
     def attach(self, source: Source) -> None:
         """Choose how ``source`` is recorded, if at all."""
         codec = source.stream.codec_context.name if isinstance(source, AvSource) else None
-        mode = self.cam.record.mode(source.live and not self.replay, codec)
-        events_only = mode is None and events_may_clip(self.cam.events)
+        self.encoding = False
+        live = source.live and not self.replay
+        events_only = not self.cam.record.records(live) and events_may_clip(self.cam.events)
         self.segments.events_only = events_only
-        self.encoding = mode == "encode" or events_only
-        if mode == "copy":
+        if not (self.cam.record.records(live) or events_only):
+            return
+        only = ", kept only where its events need them" if events_only else ""
+        if RecordConfig.how(live or (self.cam.realtime and not self.replay), codec) == "copy":
             self.copier.start(source)
-            self._say("by stream copy")
-        elif self.encoding:
-            self._say("from its published frames (libx264)"
-                      + (", kept only where its events need them" if events_only else ""))
+            self._say("by stream copy" + only)
+        else:
+            self.encoding = True
+            self._say("from its published frames (libx264)" + only)
 
     def add_frame(self, image: np.ndarray, ts: float) -> None:
         """A frame published at ``ts`` (the frame message's): recorded when the source's frames

@@ -23,7 +23,7 @@ import av
 import cv2
 import pytest
 import uvicorn
-from live_h264 import live_camera
+from http_camera import live_camera
 from running import free_port
 from starlette.applications import Starlette
 from test_redis_outage import cctv, wait_until

@@ -132,13 +132,17 @@ def test_segments_start_at_keyframes_and_keep_the_source_bitstream(redis_client,
     assert abs(on_disk - bitstream_bytes(h264_video)) <= 0.1 * bitstream_bytes(h264_video)
 
 
-@pytest.mark.parametrize("enabled, live, codec, mode", [
-    (None, True, "h264", "copy"), (None, True, "hevc", "copy"), (None, True, "mjpeg", "encode"),
-    (None, True, None, "encode"), (None, False, "h264", None), (True, True, "h264", "copy"),
-    (True, False, "h264", "encode"), (True, False, None, "encode"), (True, True, "mpeg4", "encode"),
-    (False, True, "h264", None)])
-def test_how_a_source_is_recorded_continuously(enabled, live, codec, mode):
-    assert RecordConfig(enabled=enabled).mode(live, codec) == mode
+@pytest.mark.parametrize("enabled, live, records", [
+    (None, True, True), (None, False, False), (True, False, True), (False, True, False)])
+def test_which_sources_are_recorded_continuously(enabled, live, records):
+    assert RecordConfig(enabled=enabled).records(live) is records
+
+
+@pytest.mark.parametrize("paced, codec, how", [
+    (True, "h264", "copy"), (True, "hevc", "copy"), (True, "mjpeg", "encode"),
+    (True, None, "encode"), (False, "h264", "encode"), (True, "mpeg4", "encode")])
+def test_how_a_source_is_recorded(paced, codec, how):
+    assert RecordConfig.how(paced, codec) == how
 
 
 def test_listing_gives_the_segments_that_overlap_the_range(redis_client, h264_ts, tmp_path):
