@@ -1,11 +1,12 @@
 """Recording from published frames: ingest's CPU for one 640-px camera at 5 fps, recording off
 then on (its published frames encoded with libx264), printed as JSON.
 
-The camera loops the sample video (640x272 H.264, 25 fps) in real time through ``cctv ingest``
-alone (no worker: a realtime file never waits for detection), ``--fps`` frames a second
-published. Off is ``record: {enabled: false}`` with ``events: {clips: false}`` (nothing
-recorded, not even for events); on is ``record: {enabled: true}``: a file is recorded from its
-published frames, as an image folder, an MJPEG camera or a webcam is. Each run measures the
+The camera loops the sample video as MJPEG (640x272, 25 fps: packets that cannot be copied)
+in real time through ``cctv ingest`` alone (no worker: a realtime file never waits for
+detection), ``--fps`` frames a second published. Off is ``record: {enabled: false}`` with
+``events: {clips: false}`` (nothing recorded, not even for events); on is ``record: {enabled:
+true}``: it is recorded from its published frames, as an image folder, an MJPEG camera or a
+webcam is (an H.264 file played in real time would be copied). Each run measures the
 ingest process's CPU over ``--duration`` s after ``--warmup`` s, ``--repeats`` times; the JSON
 gives the runs, the cost (on minus off, in % of a core) and the segments' bytes per second.
 Usage: ``.venv/bin/python bench/record_encode.py [--duration 20] [--warmup 5] [--repeats 2]``.
@@ -22,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -34,6 +37,18 @@ def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def as_mjpeg(video: Path, out: Path) -> Path:
+    """``video`` re-encoded as MJPEG (Matroska) at ``out``."""
+    with av.open(str(video)) as source, av.open(str(out), "w") as output:
+        template = source.streams.video[0]
+        stream = output.add_stream("mjpeg", rate=template.average_rate)
+        stream.width, stream.height, stream.pix_fmt = template.width, template.height, "yuvj420p"
+        for frame in source.decode(template):
+            output.mux(stream.encode(frame.reformat(format="yuvj420p")))
+        output.mux(stream.encode(None))
+    return out
 
 
 def measure(client, url: str, video: Path, record: bool, work: Path, args) -> dict:
@@ -77,7 +92,8 @@ def main() -> None:
         server = EmbeddedRedis(work, unix_socket=work / "redis.sock")
         server.start()
         try:
-            rows = [measure(server.client(), server.url, sample_video(), record, work, args)
+            video = as_mjpeg(sample_video(), work / "sample-mjpeg.mkv")
+            rows = [measure(server.client(), server.url, video, record, work, args)
                     for _ in range(args.repeats) for record in (False, True)]
         finally:
             server.stop()
