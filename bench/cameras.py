@@ -21,10 +21,11 @@ private embedded Redis; after ``--warmup`` s it measures ``--duration`` s:
   begun and ended in the window and their clips (cut from ingest's recording): named, missing,
   and those whose range the recording holds.
 
-A looped file is recorded from the frames ingest publishes (libx264) as soon as its events may
-have clips. ``--live`` makes every camera a live H.264 stream instead, as IP cameras are: the file
+A realtime looped file is recorded by stream copy where its events' clips need it (kept only
+there). ``--live`` makes every camera a live H.264 stream instead, as IP cameras are: the file
 looped in real time by ``ffmpeg -re`` into MPEG-TS over HTTP, its packets copied (one server per
-camera, their cores given as ``live_servers``), which ingest records by stream copy.
+camera, their cores given as ``live_servers``), which ingest reads as a live camera (newest frame)
+and records continuously by stream copy (``record: {enabled: true}``).
 
 Sustained: p99 <= 1 s, no backlog growth, no drops. (A looped file is paced like a camera but, like
 any file, waits for room in its stream rather than dropping: a load too high shows as backlog.)
