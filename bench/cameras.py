@@ -189,7 +189,7 @@ def measure(client, url: str, video: Path, cameras: int, gated: bool, args) -> d
     recordings = Path(args.work) / "recordings"
     shutil.rmtree(recordings, ignore_errors=True)  # the last run's segments are no longer indexed
     env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT),
-               CCTV_RECORDINGS_DIR=str(recordings))
+               CCTV_RECORDINGS_DIR=str(recordings), CCTV_MEDIA_DIR=str(Path(args.work) / "events"))
     cmd = [sys.executable, "-m", "cctv"]
     cpus = os.cpu_count() or 1
     procs = [subprocess.Popen(cmd + ["worker", "--lanes", str(cpus), "--num-threads", "1",

@@ -257,6 +257,8 @@ def main() -> None:
         folder = Path(folder)
         port = free_port()
         env = dict(os.environ, CCTV_DASHBOARD_PORT=str(port), CCTV_RUN_DIR=str(folder / "run"),
+                   CCTV_MEDIA_DIR=str(folder / "events"),
+                   CCTV_RECORDINGS_DIR=str(folder / "recordings"),
                    CCTV_EMBEDDED_PORT=str(free_port()), CCTV_LOG_LEVEL="WARNING")
         env.pop("REDIS_URL", None)
         up = subprocess.Popen([sys.executable, "-m", "cctv", "up", "--cameras-file",

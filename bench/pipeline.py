@@ -101,7 +101,8 @@ def run_pipeline(client, url, video: Path, cameras: int, workers: int, batch: in
             time.sleep(0.2)
         settings = IngestSettings(redis_url=url, stream_maxlen=200)
         runners = [CameraRunner(client, KEYS, CameraConfig(
-            name=n, url=str(video), fps=realtime_fps, realtime=realtime_fps is not None),
+            name=n, url=str(video), fps=realtime_fps, realtime=realtime_fps is not None,
+            events={"clips": False}),  # no tracker here: no event, nothing to record for one
             str(video), settings, threading.Event(), "file") for n in names]
         threads_ = [threading.Thread(target=r.run) for r in runners]
         for t in threads_:
