@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 
 def run_until(service, predicate: Callable[[], object], timeout: float = 60) -> None:
@@ -31,6 +31,21 @@ def run_until(service, predicate: Callable[[], object], timeout: float = 60) -> 
         thread.join(30)
     assert met, "the condition was not met in time"
     assert not thread.is_alive(), "the service did not stop"
+
+
+def stop_all(procs: Iterable[subprocess.Popen | None]) -> None:
+    """SIGTERM every process still running (None: never started), then wait for each; one that
+    has not exited after 30 s is killed."""
+    procs = [proc for proc in procs if proc is not None]
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def free_port() -> int:

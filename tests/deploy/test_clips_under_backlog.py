@@ -24,7 +24,7 @@ import cv2
 import pytest
 import uvicorn
 from http_camera import live_camera
-from running import free_port
+from running import free_port, stop_all
 from starlette.applications import Starlette
 from test_redis_outage import cctv, wait_until
 
@@ -234,14 +234,7 @@ def test_every_clip_covers_its_event_at_the_source_speed_through_a_backlog(
             if not resumed and "worker" in procs:
                 procs["worker"].send_signal(signal.SIGCONT)
             server.should_exit = True
-            for proc in procs.values():
-                proc.terminate()
-            for proc in procs.values():
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_all(procs.values())
             for name, log in logs.items():
                 log.seek(0)
                 print(f"--- {name} ---\n{log.read()[-3000:]}")

@@ -28,6 +28,7 @@ import cv2
 import pytest
 import redis
 from cluster import WAIT_S, redis_cluster  # noqa: F401 (fixture)
+from running import stop_all
 
 from common.cameras import CameraConfig
 from common.keys import GROUP
@@ -132,15 +133,7 @@ class Services:
         return {n: p.poll() for n, p in self.procs.items()}
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all(self.procs.values())
         for name, log in self.logs.items():
             log.seek(0)
             print(f"--- {name} ---\n{log.read()[-4000:]}")

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 
 import pytest
 import redis
+from running import stop_all
 from test_redis_outage import FRAMES, cctv, count, wait_until, write_video
 
 from common.cameras import CameraConfig
@@ -60,13 +60,6 @@ def test_a_hung_worker_holds_back_only_its_own_frames(redis_client, redis_url, t
     finally:
         stop.set()
         procs["w2"].send_signal(signal.SIGCONT)
-        for proc in procs.values():
-            proc.terminate()
-        for proc in procs.values():
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all(procs.values())
         for log in logs.values():
             log.close()

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import redis
+from running import stop_all
 
 from common.keys import KEYS
 from runtime.outage import read_losses
@@ -146,15 +147,7 @@ def test_services_ride_out_a_restart_and_a_stop_of_redis(tmp_path):
             env=dict(os.environ, REDIS_URL=server.url), check=True).stdout)["redis_losses"]
         assert expected <= set(losses), losses
     finally:
-        for proc in [*services.values(), replay]:
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-        for proc in [*services.values(), replay]:
-            if proc is not None:
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_all([*services.values(), replay])
         if server.proc.poll() is None:
             server.proc.send_signal(signal.SIGCONT)
             server.stop()

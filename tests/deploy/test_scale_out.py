@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 import pytest
+from running import stop_all
 
 from common.cameras import CameraConfig
 from common.keys import GROUP, KEYS
@@ -63,14 +64,7 @@ def test_frames_split_between_workers_none_lost_none_duplicated(redis_client, re
 
         assert wait_until(lambda: processed() == total, 150), f"{processed()} of {total}"
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_all(procs)
     by_worker: Counter[str] = Counter()
     for camera in CAMERAS:
         messages = [DetectionMessage.from_fields(f)
