@@ -9,8 +9,8 @@ unfinished entry (pending on a worker, or not delivered yet): a hung worker hold
 frames it holds, never the stream, and no frame a worker still has to process is trimmed. (The
 stream then grows past ``maxlen`` by what was processed after a hung worker's oldest frame,
 until that frame is reclaimed after ``claim_idle_ms``.) While a tracker holds the camera's lock,
-the trim also stays below the last frame it tracked and the oldest one its events' snapshots and
-clips still read (:data:`common.records.FRAMES_NEEDED_FIELD`); without a tracker, the workers'
+the trim also stays below the last frame it tracked and the oldest one its events' snapshots
+still read (:data:`common.records.FRAMES_NEEDED_FIELD`); without a tracker, the workers'
 position alone bounds it.
 """
 

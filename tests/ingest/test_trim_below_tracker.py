@@ -1,6 +1,6 @@
 """A file's frames are trimmed only below what every reader still needs: the workers and, while
 a tracker holds the camera's lock, the last frame it tracked and the oldest one its events'
-snapshots and clips still read (``frames_needed_from`` in its state)."""
+snapshots still read (``frames_needed_from`` in its state)."""
 
 import threading
 
