@@ -36,8 +36,9 @@ as real cameras are.
 (as ``--live``), through ``cctv ingest`` alone, ``record`` off (``enabled: false``) then on (the
 live default), event clips off both times (no events-only recording), ``--repeats`` times; the
 ingest cores each time, their difference (goal: at most 1% of a core) and the recorded segments'
-bytes per second against the source's own bitstream (goal: within 10%). Recording from published
-frames (files, MJPEG, webcams) is ``bench/record_encode.py``.
+bytes per second against the source's own bitstream (goal: within 10%); and recording from
+published frames, as an MJPEG camera, a webcam or a file read at detection pace is recorded: the
+sample video as MJPEG looped in real time at 640 px, ``record`` off then on, its cost and bytes.
 Usage: ``.venv/bin/python bench/cameras.py [--cameras 2,4,8,12,16,20] [--duration 60]
 [--runs busy,still,still-gated] [--precision fp32|int8] [--stagger] [--no-clips] [--live]
 [--record]``.
@@ -58,6 +59,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,17 +305,36 @@ def bitstream_rate(video: Path) -> float:
         return size / float(stream.duration * stream.time_base)
 
 
-def measure_ingest(client, url: str, video: Path, record: bool, args) -> dict:
-    """Ingest's cores for one live camera sending ``video`` in real time, ``record`` on (by
-    stream copy) or off."""
+def as_mjpeg(video: Path, out: Path) -> Path:
+    """``video`` re-encoded as MJPEG (Matroska) at ``out``: packets that cannot be copied."""
+    with av.open(str(video)) as source, av.open(str(out), "w") as output:
+        template = source.streams.video[0]
+        stream = output.add_stream("mjpeg", rate=template.average_rate)
+        stream.width, stream.height, stream.pix_fmt = template.width, template.height, "yuvj420p"
+        for frame in source.decode(template):
+            output.mux(stream.encode(frame.reformat(format="yuvj420p")))
+        output.mux(stream.encode(None))
+    return out
+
+
+def measure_ingest(client, url: str, video: Path, how: str, record: bool, args) -> dict:
+    """Ingest's cores for one camera, ``record`` on or off (event clips off: no events-only
+    recording): ``how`` "copy" is ``video`` (H.264) as a live camera, recorded by stream copy;
+    "encode" is ``video`` (MJPEG) looped in real time at 640 px, recorded from its published
+    frames."""
     client.flushall()
     folder = Path(args.work) / "recordings"
     shutil.rmtree(folder, ignore_errors=True)  # the last run's segments are no longer indexed
     config = Path(args.work) / "record.yaml"
-    camera_url, camera = live_stream(video)
+    camera = None
+    if how == "copy":
+        camera_url, camera = live_stream(video)
+        source = {"url": camera_url, "record": {"enabled": None if record else False}}
+    else:
+        source = {"url": str(video), "realtime": True, "loop": True, "max_width": 640,
+                  "record": {"enabled": record}}
     config.write_text(json.dumps({"cameras": [
-        {"name": "rec", "url": camera_url, "fps": args.fps, "events": {"clips": False},
-         "record": {"enabled": None if record else False}}]}))
+        {"name": "rec", "fps": args.fps, "events": {"clips": False}, **source}]}))
     env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT), CCTV_RECORDINGS_DIR=str(folder))
     ingest = subprocess.Popen([sys.executable, "-m", "cctv", "ingest", "--cameras-file",
                                str(config)], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -326,36 +347,50 @@ def measure_ingest(client, url: str, video: Path, record: bool, args) -> dict:
     finally:
         ingest.terminate()
         ingest.wait(30)
-        camera.terminate()
-        camera.wait(30)
+        if camera is not None:
+            camera.terminate()
+            camera.wait(30)
     segments = list_segments(client, KEYS, "rec")
     seconds = sum(s.end_ts - s.start_ts for s in segments)
-    return {"record": record, "ingest_cores": round(cores, 4), "segments": len(segments),
+    return {"how": how, "record": record, "ingest_cores": round(cores, 4),
+            "segments": len(segments),
             "recorded_bytes_per_s": round(sum(s.bytes for s in segments) / seconds)
             if seconds else None}
 
 
-def main_record(args, video: Path) -> None:
-    """``--record``: ingest's CPU with recording on minus off, and bytes against the source."""
+def main_record(args, busy: Path, mjpeg: Path) -> None:
+    """``--record``: ingest's CPU with recording on minus off, by stream copy (and its bytes
+    against the source) and by encoding the published frames."""
     server = EmbeddedRedis(Path(args.work), unix_socket=Path(args.work) / "redis.sock")
     server.start()
     try:
-        rows = [measure_ingest(server.client(), server.url, video, record, args)
-                for _ in range(args.repeats) for record in (False, True)]
+        rows = [measure_ingest(server.client(), server.url, busy if how == "copy" else mjpeg,
+                               how, record, args)
+                for _ in range(args.repeats) for how in ("copy", "encode")
+                for record in (False, True)]
     finally:
         server.stop()
-    off = [r["ingest_cores"] for r in rows if not r["record"]]
-    on = [r for r in rows if r["record"]]
-    source = bitstream_rate(video)
-    recorded = float(np.mean([r["recorded_bytes_per_s"] for r in on]))
-    cost = float(np.mean([r["ingest_cores"] for r in on]) - np.mean(off))
+
+    def cost(how: str) -> float:
+        """Mean ingest cores with recording on minus off."""
+        on, off = ([r["ingest_cores"] for r in rows if r["how"] == how and r["record"] is flag]
+                   for flag in (True, False))
+        return float(np.mean(on) - np.mean(off))
+
+    def recorded(how: str) -> float:
+        return float(np.mean([r["recorded_bytes_per_s"] for r in rows
+                              if r["how"] == how and r["record"]]))
+
+    source = bitstream_rate(busy)
     print(json.dumps({
         "cpu_count": os.cpu_count(), "fps_per_camera": args.fps, "duration_s": args.duration,
-        "video": "1080p25 H.264 (busy)", "runs": rows,
-        "source_bytes_per_s": round(source),
-        "goals": {"recording cost, % of a core (goal <= 1)": round(cost * 100, 2),
-                  "recorded bytes / source bitstream (goal 0.9-1.1)": round(recorded / source,
-                                                                            3)}}, indent=2))
+        "video": {"copy": "1080p25 H.264 (busy), live", "encode": "640x272 MJPEG, realtime"},
+        "runs": rows, "source_bytes_per_s": round(source),
+        "goals": {"recording cost, % of a core (goal <= 1)": round(cost("copy") * 100, 2),
+                  "recorded bytes / source bitstream (goal 0.9-1.1)": round(
+                      recorded("copy") / source, 3)},
+        "encode": {"cost, % of a core": round(cost("encode") * 100, 2),
+                   "recorded bytes/s": round(recorded("encode"))}}, indent=2))
 
 
 def main() -> None:
@@ -385,7 +420,8 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if args.record:
-        main_record(args, make_busy(sample_video(), work / "busy-1080p25.mp4"))
+        main_record(args, make_busy(sample_video(), work / "busy-1080p25.mp4"),
+                    as_mjpeg(sample_video(), work / "sample-mjpeg.mkv"))
         return
     files = {"busy": make_busy(sample_video(), work / "busy-1080p25.mp4"),
              "still": make_still(sample_video(), work / "still-1080p25.mp4", work)}
