@@ -188,6 +188,10 @@ TRACKER_ERROR_FIELD = "error"
 """The field of ``cctv:tracker-state:{cam}`` holding why the tracker stopped the camera (a key of
 the wrong type, named); absent while the camera is sound."""
 
+TRACKED_FRAME_FIELD = "frame_id"
+"""The field of ``cctv:tracker-state:{cam}`` holding the id of the last frame the camera's tracker
+took (written with its counts by the tracker's Lua script, :mod:`tracking.store`)."""
+
 FRAMES_NEEDED_FIELD = "frames_needed_from"
 """The field of ``cctv:tracker-state:{cam}`` holding the oldest frame id the camera's tracker may
 still read (the last frame of its batch before: the frames after it are read for snapshots): a

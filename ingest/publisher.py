@@ -25,7 +25,7 @@ import redis
 
 from common.fields import text
 from common.keys import GROUP, Keys
-from common.records import FRAMES_NEEDED_FIELD
+from common.records import FRAMES_NEEDED_FIELD, TRACKED_FRAME_FIELD
 from common.stream_ids import StreamId
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ class StreamPublisher:
         pipe.xinfo_groups(self.stream)
         pipe.xpending(self.stream, GROUP)
         pipe.exists(self.keys.tracker_lock(self.camera))
-        pipe.hmget(self.keys.tracker_state(self.camera), "frame_id", FRAMES_NEEDED_FIELD)
+        pipe.hmget(self.keys.tracker_state(self.camera), TRACKED_FRAME_FIELD, FRAMES_NEEDED_FIELD)
         groups, pending, tracked, (tracked_id, needed_id) = pipe.execute()
         last = self._last_delivered(groups)
         if isinstance(pending, list):  # redis-py's cluster MULTI leaves replies unparsed

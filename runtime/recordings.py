@@ -28,6 +28,7 @@ import redis
 from common.events import Event
 from common.fields import text
 from common.keys import Keys
+from common.records import TRACKED_FRAME_FIELD
 from common.stream_ids import StreamId
 
 from .event_store import camera_events, load_event
@@ -271,7 +272,7 @@ class EventRetention:
     def _tracked_until(self, client: redis.Redis, keys: Keys) -> float:
         """When the last frame the tracker took was published (its entry id's time; -inf when
         it took none, or its record does not parse): its events cannot start after that."""
-        raw = client.hget(keys.tracker_state(self.camera), "frame_id")
+        raw = client.hget(keys.tracker_state(self.camera), TRACKED_FRAME_FIELD)
         try:
             return StreamId.parse(text(raw)).ms / 1000 if raw is not None else -math.inf
         except (ValueError, OverflowError):
