@@ -155,9 +155,10 @@ class Recorder:
         codec = source.stream.codec_context.name if isinstance(source, AvSource) else None
         self.encoding = False
         live = source.live and not self.replay
-        events_only = not self.cam.record.records(live) and events_may_clip(self.cam.events)
+        continuous = self.cam.record.records(live)
+        events_only = not continuous and events_may_clip(self.cam.events)
         self.segments.events_only = events_only
-        if not (self.cam.record.records(live) or events_only):
+        if not (continuous or events_only):
             return
         only = ", kept only where its events need them" if events_only else ""
         if RecordConfig.how(live or (self.cam.realtime and not self.replay), codec) == "copy":
