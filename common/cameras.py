@@ -22,7 +22,7 @@ from pydantic import Field, StrictBool, ValidationError, field_validator, model_
 from .counting_rules import CountingConfig, LineConfig, ZoneConfig
 from .event_changes import ChangeKind
 from .record_config import RecordConfig
-from .schema import SettingsError, Strict, describe_errors
+from .schema import Integer, Number, SettingsError, Strict, describe_errors
 from .urls import has_literal_secret, mask_url
 
 CAMERA_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -50,14 +50,16 @@ class MotionConfig(Strict):
                                                           "true).")
     method: Literal["diff", "mog2"] = Field("diff", description="Frame differencing with the "
                                             "previous kept frame, or OpenCV's MOG2 background.")
-    threshold: int = Field(25, ge=1, le=255, description="Grey-level change (diff) or MOG2 "
-                                                         "variance threshold of a moving pixel.")
-    min_area: float = Field(0.002, ge=0, le=1, description="Smallest moving region, as a "
-                                                           "fraction of the frame.")
-    width: int = Field(160, ge=32, le=1920, description="Width of the grey copy motion is "
-                                                        "measured on.")
-    keepalive_s: float = Field(2.0, ge=0.1, le=3600, description="A full detection at least "
-                                                                 "this often, motion or not.")
+    threshold: Integer = Field(25, ge=1, le=255, description="Grey-level change (diff) or "
+                                                             "MOG2 variance threshold of a "
+                                                             "moving pixel.")
+    min_area: Number = Field(0.002, ge=0, le=1, description="Smallest moving region, as a "
+                                                            "fraction of the frame.")
+    width: Integer = Field(160, ge=32, le=1920, description="Width of the grey copy motion is "
+                                                            "measured on.")
+    keepalive_s: Number = Field(2.0, ge=0.1, le=3600, description="A full detection at "
+                                                                  "least this often, motion "
+                                                                  "or not.")
 
 
 class ClipRules(Strict):
@@ -155,21 +157,23 @@ class CameraConfig(Strict):
     url: str = Field(min_length=1, max_length=4096,
                      description="Video file path, rtsp://, http(s):// (MJPEG, HLS), a webcam "
                                  "index ('0'), or an image folder.")
-    fps: float | None = Field(None, ge=0.01, le=120,
-                              description="Target frames/s (frames are skipped), at least one "
-                                          "frame per 100 s; None = all.")
-    max_width: int = Field(640, ge=32, le=7680,
-                           description="Frames wider than this are resized down (aspect kept).")
-    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality of published frames.")
+    fps: Number | None = Field(None, ge=0.01, le=120,
+                               description="Target frames/s (frames are skipped), at least "
+                                           "one frame per 100 s; None = all.")
+    max_width: Integer = Field(640, ge=32, le=7680,
+                               description="Frames wider than this are resized down (aspect "
+                                           "kept).")
+    jpeg_quality: Integer = Field(80, ge=10, le=100,
+                                  description="JPEG quality of published frames.")
     loop: StrictBool = Field(False, description="Files only: start again at the end.")
     realtime: StrictBool = Field(False, description="Files only: pace frames by their "
                                                     "timestamps instead of as fast as workers "
                                                     "keep up.")
-    max_lag_s: float = Field(1.0, ge=0.1, le=60,
-                             description="Live cameras and realtime files: frames older than "
-                                         "this when a worker reads them skip the detector "
-                                         "(published with the last objects carried) so "
-                                         "detection works on the newest frame.")
+    max_lag_s: Number = Field(1.0, ge=0.1, le=60,
+                              description="Live cameras and realtime files: frames older than "
+                                          "this when a worker reads them skip the detector "
+                                          "(published with the last objects carried) so "
+                                          "detection works on the newest frame.")
     hwaccel: Literal["auto", "none", "cuda", "vaapi", "qsv"] = Field(
         "auto", description="Hardware decoding: auto = the first device that works, else "
                             "software (one log line).")

@@ -9,12 +9,12 @@ from typing import Any
 from pydantic import (Field, PrivateAttr, ValidationError, field_serializer, field_validator,
                       model_validator)
 
-from .schema import Strict
+from .schema import Integer, Number, Strict
 
 SHAPE_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 
 
-Point = tuple[float, float]
+Point = tuple[Number, Number]
 
 
 def _check_points(points: list[Point]) -> list[Point]:
@@ -68,23 +68,24 @@ class CountRules(Strict):
     """When a tracked object counts (per camera, overridable per class); sizes are fractions of
     the frame."""
 
-    min_frames: int = Field(3, ge=1, le=1000,
-                            description="Frames (at or above count_min_score) before a track "
-                                        "counts as an object; also frames on a line's new side "
-                                        "before a crossing counts, and inside a zone before the "
-                                        "object occupies it.")
-    line_margin: float = Field(0.02, ge=0.0, le=0.5,
-                               description="How far past a line (fraction of the frame) an "
-                                           "object must be before its side counts.")
-    count_min_score: float = Field(0.5, ge=0.0, le=1.0,
-                                   description="Lowest detection score that counts (weaker "
-                                               "boxes only keep tracks alive).")
-    min_area: float = Field(0.0, ge=0.0, le=1.0,
-                            description="Smallest box area (fraction of the frame) kept.")
-    max_area: float = Field(1.0, gt=0.0, le=1.0,
-                            description="Largest box area (fraction of the frame) kept.")
-    max_ratio: float | None = Field(None, gt=0.0, le=100.0,
-                                    description="Widest box kept, width / height; None = any.")
+    min_frames: Integer = Field(3, ge=1, le=1000,
+                                description="Frames (at or above count_min_score) before a "
+                                            "track counts as an object; also frames on a "
+                                            "line's new side before a crossing counts, and "
+                                            "inside a zone before the object occupies it.")
+    line_margin: Number = Field(0.02, ge=0.0, le=0.5,
+                                description="How far past a line (fraction of the frame) an "
+                                            "object must be before its side counts.")
+    count_min_score: Number = Field(0.5, ge=0.0, le=1.0,
+                                    description="Lowest detection score that counts (weaker "
+                                                "boxes only keep tracks alive).")
+    min_area: Number = Field(0.0, ge=0.0, le=1.0,
+                             description="Smallest box area (fraction of the frame) kept.")
+    max_area: Number = Field(1.0, gt=0.0, le=1.0,
+                             description="Largest box area (fraction of the frame) kept.")
+    max_ratio: Number | None = Field(None, gt=0.0, le=100.0,
+                                     description="Widest box kept, width / height; None = "
+                                                 "any.")
     masks: list[ZoneConfig] = Field(default_factory=list, max_length=32,
                                     description="Polygons where detections are ignored (their "
                                                 "box's bottom centre inside): a poster, a tree.")

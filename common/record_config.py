@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .schema import Strict
+from .schema import Number, Strict
 
 RECORDED_CODECS = ("h264", "hevc")
 """Codecs recorded by stream copy (their packets are written as they come, never re-encoded)."""
@@ -22,15 +22,16 @@ class RecordConfig(Strict):
                                                     "a camera not recorded continuously is "
                                                     "still recorded where its events' clips "
                                                     "need it.")
-    retain_days: float = Field(7.0, gt=0, le=3650, description="Segments older than this are "
-                                                               "deleted.")
-    max_gb: float | None = Field(None, gt=0, le=1_000_000,
-                                 description="Cap of this camera's recordings in GB (10^9 bytes); "
-                                             "None = only the global CCTV_RECORDINGS_MAX_GB.")
-    segment_s: float = Field(10.0, ge=1, le=3600, description="A new segment begins at the "
-                                                              "first keyframe (encoded: frame) "
-                                                              "this long after the current one "
-                                                              "began.")
+    retain_days: Number = Field(7.0, gt=0, le=3650,
+                                description="Segments older than this are deleted.")
+    max_gb: Number | None = Field(None, gt=0, le=1_000_000,
+                                  description="Cap of this camera's recordings in GB (10^9 "
+                                              "bytes); None = only the global "
+                                              "CCTV_RECORDINGS_MAX_GB.")
+    segment_s: Number = Field(10.0, ge=1, le=3600,
+                              description="A new segment begins at the first keyframe "
+                                          "(encoded: frame) this long after the current "
+                                          "one began.")
 
     def records(self, live: bool) -> bool:
         """Whether a source, ``live`` or not, is recorded continuously: as ``enabled`` says,

@@ -4,9 +4,9 @@ the environment or Redis (``extra="forbid"``: a typo is an error, not a silent d
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Annotated, Callable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictFloat, ValidationError
 
 
 class SettingsError(ValueError):
@@ -27,3 +27,20 @@ def describe_errors(exc: ValidationError, source: str, name: Callable[[str], str
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Number = StrictFloat
+"""A float as JSON Schema's ``number`` says: an int is one, ``true`` and ``"5"`` are not
+(pydantic's lax mode takes them), so what the OpenAPI document promises is what is accepted."""
+
+
+def _not_bool_or_text(value: object) -> object:
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"Input should be a valid integer, not {type(value).__name__}")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_not_bool_or_text)]
+"""An int as JSON Schema's ``integer`` says: ``19.0`` is one, ``true`` and ``"19"`` are not.
+(Not for ``Integer | None``: pydantic would write its bounds into the OpenAPI document as ``ge``
+and ``le``, which JSON Schema does not know.)"""

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from test_live_routes import free_port, get
 
+from api.openapi import SCHEMA
 from api.rest import rest_routes
 from common.events import Event, EventCrossing, event_id
 from common.keys import KEYS
@@ -193,3 +194,16 @@ def test_a_long_or_foreign_token_is_a_401(api):
         got, headers, body = call(f"{api[0]}/api/events?token={urllib.parse.quote(token)}",
                                   auth=False)
         assert got == 401 and "password" in json.loads(body)["error"]
+
+
+def test_the_document_states_bounds_in_json_schema_words():
+    """``minimum``/``maximum``, never pydantic's ``ge``/``le`` (which it writes for an annotated
+    type in a union): a client or fuzzer would not know those bounds."""
+    def pydantic_words(node: object) -> list[str]:
+        if isinstance(node, list):
+            return [word for item in node for word in pydantic_words(item)]
+        if not isinstance(node, dict):
+            return []
+        own = sorted({"ge", "le", "gt", "lt"} & set(node)) if "type" in node else []
+        return own + [word for value in node.values() for word in pydantic_words(value)]
+    assert pydantic_words(SCHEMA) == []

@@ -36,6 +36,20 @@ def test_cameras_file_errors_name_the_key(tmp_path: Path, text, message):
     assert str(path) in str(info.value) or "YAML" in str(info.value)
 
 
+@pytest.mark.parametrize("key, value", [
+    ("fps", True), ("fps", "5"), ("max_width", 640.5), ("max_width", False),
+    ("record", {"max_gb": True}), ("record", {"retain_days": "7"}),
+    ("motion", {"threshold": True}), ("lines", [{"name": "l", "points": [[True, 0], [1, 1]]}]),
+])
+def test_a_number_is_a_number_not_a_bool_or_a_string(key, value):
+    """What the OpenAPI document says (``type: number``) is what is accepted: pydantic's lax
+    mode would take ``true`` as 1 and ``"5"`` as 5."""
+    with pytest.raises(SettingsError, match=f"camera: {key}"):
+        parse_camera({"name": "a", "url": "0", key: value})
+    camera = parse_camera({"name": "a", "url": "0", "fps": 5, "jpeg_quality": 70.0})
+    assert camera.fps == 5.0 and camera.jpeg_quality == 70  # JSON Schema: 70.0 is an integer
+
+
 def test_missing_cameras_file(tmp_path: Path):
     with pytest.raises(SettingsError, match="cannot read"):
         load_cameras_file(tmp_path / "nope.yaml")
