@@ -78,28 +78,50 @@ _RECORDING_SCHEMAS = {
 
 
 def _camera_schemas() -> dict[str, Any]:
-    """``CameraConfig`` and the models it refers to, as component schemas."""
+    """``CameraConfig``, the models it refers to, and the camera patch, as component schemas."""
     schema = CameraConfig.model_json_schema(ref_template=REF)
-    return schema.pop("$defs", {}) | {"CameraConfig": schema, "CameraPatch": _camera_patch()}
+    defs = schema.pop("$defs", {})
+    patch = _patch_of({**schema, "properties": {k: v for k, v in schema["properties"].items()
+                                                if k != "name"}}, defs)
+    return defs | {"CameraConfig": schema, "CameraPatch": patch | {
+        "description": "Keys to change (the name is the path's); objects merge, lists replace, "
+                       "null removes a key."}}
 
 
-def _camera_patch() -> dict[str, Any]:
-    """``CameraConfig`` as a JSON merge patch (RFC 7396): every key optional, null removes one
-    (back to its default) but for the required ``url``; ``name`` is the path's."""
-    schema = CameraConfig.model_json_schema(ref_template=REF)
-    required = set(schema.pop("required", ()))
+def _patch_of(model: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A model's schema as a JSON merge patch of it (RFC 7396): every key optional, null removes
+    one (back to its default) but for a required one; a model it holds merges as that model's
+    patch (``{Model}Patch``, added to ``defs``), a map of models key by key; lists replace."""
+    required = set(model.get("required", ()))
     properties = {}
-    for key, field in schema["properties"].items():
-        if key == "name":
-            continue
+    for key, field in model["properties"].items():
+        field = {k: v for k, v in field.items() if k not in ("title", "default")}
         described = {"description": field.pop("description", "")}
-        field.pop("title", None)
-        field.pop("default", None)
+        field = _merging(field, defs)
         nullable = key not in required and {"type": "null"} not in field.get("anyOf", ())
         properties[key] = described | ({"anyOf": [field, {"type": "null"}]} if nullable
                                        else field)
-    return {"type": "object", "additionalProperties": False, "properties": properties,
-            "description": "Keys to change; objects merge, lists replace, null removes a key."}
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def _merging(field: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A property's schema where a patch merges into it: a model as its patch, a map of models
+    as a map of their patches or nulls; any other as it is."""
+    if "$ref" in field:
+        return _patch_ref(field["$ref"], defs)
+    values = field.get("additionalProperties")
+    if isinstance(values, dict) and "$ref" in values:
+        return field | {"additionalProperties": {"anyOf": [_patch_ref(values["$ref"], defs),
+                                                           {"type": "null"}]}}
+    return field
+
+
+def _patch_ref(ref: str, defs: dict[str, Any]) -> dict[str, str]:
+    name = ref.rsplit("/", 1)[1]
+    if f"{name}Patch" not in defs:
+        defs[f"{name}Patch"] = _patch_of(defs[name], defs) | {
+            "description": f"{name} as a JSON merge patch."}
+    return _ref(f"{name}Patch")
 
 
 SCHEMA: dict[str, Any] = {

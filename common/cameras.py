@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import Field, StrictBool, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, Field, StrictBool, ValidationError, field_validator,
+                      model_validator)
 
 from .counting_rules import CountingConfig, LineConfig, ZoneConfig
 from .event_changes import ChangeKind
@@ -291,3 +292,40 @@ def parse_camera(data: Mapping[str, Any], source: str = "camera") -> CameraConfi
         return CameraConfig.model_validate(dict(data))
     except ValidationError as exc:
         raise SettingsError(describe_errors(exc, source)) from exc
+
+
+def _merged_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model a merge patch's object merges into at a field of this type, and whether the
+    object's keys are free (``dict[str, Model]``: one model per key) rather than its fields."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    if get_origin(annotation) is dict:
+        inner, _ = _merged_model(get_args(annotation)[1])
+        return inner, True
+    for arg in get_args(annotation) if get_origin(annotation) is not list else ():
+        inner, free = _merged_model(arg)
+        if inner is not None:
+            return inner, free
+    return None, False
+
+
+def unknown_patch_keys(patch: Mapping[str, Any], model: type[BaseModel] = CameraConfig,
+                       where: str = "") -> list[str]:
+    """The keys of a camera's JSON merge patch that are no field where they stand, as paths
+    (``events.clipz``): the patched camera's validation misses them where the patch sets them
+    to null (removing a key that is not there changes nothing)."""
+    unknown = []
+    for key, value in patch.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            unknown.append(f"{where}{key}")
+            continue
+        inner, free = _merged_model(field.annotation)
+        if inner is None or not isinstance(value, dict):
+            continue
+        for sub_key, sub_value in value.items() if free else [("", value)]:
+            if isinstance(sub_value, dict):
+                path = f"{where}{key}." + (f"{sub_key}." if free else "")
+                unknown += unknown_patch_keys(sub_value, inner, path)
+    return unknown
+

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from common.cameras import CameraConfig, is_camera_name, parse_camera
+from common.cameras import CameraConfig, is_camera_name, parse_camera, unknown_patch_keys
 from common.fields import MessageError, load_json, text
 from common.keys import Keys
 from common.schema import SettingsError
@@ -92,6 +92,9 @@ def patch_camera(client: redis.Redis, keys: Keys, name: str,
     if patch.get("name", name) != name:
         raise SettingsError(f"camera {name}: name cannot be patched (add the camera under the "
                             "new name, then remove this one)")
+    unknown = unknown_patch_keys(patch)
+    if unknown:
+        raise SettingsError("\n".join(f"camera: {key}: unknown key" for key in unknown))
     set_if_unchanged = client.register_script(_SET_IF_UNCHANGED)
     for _ in range(PATCH_TRIES):
         raw = client.hget(keys.cameras, name)

@@ -65,6 +65,10 @@ def test_a_patch_changes_only_what_it_names(api, redis_client):  # noqa: F811
     ({"url": "rtsp://a:literal@h/s"}, "application/json", 400, "credentials"),
     ({"name": "other"}, "application/json", 400, "name"),
     ({"nope": 1}, "application/json", 400, "nope: unknown key"),
+    ({"nope": None}, "application/json", 400, "nope: unknown key"),
+    ({"events": {"clipz": None}}, "application/json", 400, "events.clipz: unknown key"),
+    ({"counting": {"classes": {"car": {"min_framez": None}}}}, "application/json", 400,
+     "counting.classes.car.min_framez: unknown key"),
 ])
 def test_bad_patches_change_nothing(api, redis_client, body, media_type, status,  # noqa: F811
                                     reason):
@@ -72,6 +76,14 @@ def test_bad_patches_change_nothing(api, redis_client, body, media_type, status,
     got, answer = patch(api[0], "lobby", body, media_type)
     assert got == status and reason in answer["error"], answer
     assert list_cameras(redis_client, KEYS)["lobby"] == LOBBY
+
+
+def test_a_null_inside_an_object_resets_that_key_alone(api, redis_client):  # noqa: F811
+    store_camera(redis_client, KEYS, LOBBY)
+    got, _ = patch(api[0], "lobby", {"counting": {"min_frames": None, "classes": {"car": None}}})
+    stored = list_cameras(redis_client, KEYS)["lobby"]
+    assert got == 200 and LOBBY.counting.min_frames == 4 and stored.counting.min_frames == 3
+    assert stored.counting.masks == LOBBY.counting.masks and "car" not in stored.counting.classes
 
 
 def test_an_unknown_camera_is_a_404(api):  # noqa: F811
