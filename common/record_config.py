@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from .schema import Number, Strict
 
@@ -17,11 +17,12 @@ RECORDED_CODECS = ("h264", "hevc")
 class RecordConfig(Strict):
     """Continuous recording in MP4 segments: live H.264/H.265 copied, other sources encoded."""
 
-    enabled: bool | None = Field(None, description="Record continuously; None = live cameras "
-                                                    "only (files and replays when set true); "
-                                                    "a camera not recorded continuously is "
-                                                    "still recorded where its events' clips "
-                                                    "need it.")
+    enabled: StrictBool | None = Field(None, description="Record continuously; None = live "
+                                                          "cameras only (files and replays "
+                                                          "when set true); a camera not "
+                                                          "recorded continuously is still "
+                                                          "recorded where its events' clips "
+                                                          "need it.")
     retain_days: Number = Field(7.0, gt=0, le=3650,
                                 description="Segments older than this are deleted.")
     max_gb: Number | None = Field(None, gt=0, le=1_000_000,

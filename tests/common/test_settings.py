@@ -40,10 +40,11 @@ def test_cameras_file_errors_name_the_key(tmp_path: Path, text, message):
     ("fps", True), ("fps", "5"), ("max_width", 640.5), ("max_width", False),
     ("record", {"max_gb": True}), ("record", {"retain_days": "7"}),
     ("motion", {"threshold": True}), ("lines", [{"name": "l", "points": [[True, 0], [1, 1]]}]),
+    ("record", {"enabled": 0}), ("loop", "yes"),
 ])
-def test_a_number_is_a_number_not_a_bool_or_a_string(key, value):
-    """What the OpenAPI document says (``type: number``) is what is accepted: pydantic's lax
-    mode would take ``true`` as 1 and ``"5"`` as 5."""
+def test_numbers_and_switches_take_no_other_type(key, value):
+    """What the OpenAPI document says (``number``, ``boolean``) is what is accepted: pydantic's
+    lax mode would take ``true`` as 1, ``"5"`` as 5 and ``0`` as false."""
     with pytest.raises(SettingsError, match=f"camera: {key}"):
         parse_camera({"name": "a", "url": "0", key: value})
     camera = parse_camera({"name": "a", "url": "0", "fps": 5, "jpeg_quality": 70.0})
